@@ -1,0 +1,161 @@
+"""The command line. Stable: automation and checks call it (DESIGN.md, "Command line").
+
+Each command parses its arguments here and hands them to the module that owns the work; input
+problems print one readable line on stderr and exit 2, a locked workspace exits 3.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from core.errors import InputError, WorkspaceLockedError
+
+
+def _print_json(obj) -> None:
+    json.dump(obj, sys.stdout, default=str)
+    sys.stdout.write("\n")
+
+
+def _models(text: str | None) -> list[str] | None:
+    return [m.strip() for m in text.split(",") if m.strip()] if text else None
+
+
+def cmd_summary(args) -> int:
+    from core.evalset import load_csv
+    from core.metrics import summary
+
+    result = summary(load_csv(args.evalset))
+    if args.json:
+        _print_json(result)
+    else:
+        print(f"{result['items']} items")
+        for row in result["models"]:
+            cost = "unknown" if row["cost_per_item"] is None else f"${row['cost_per_item']:.6f}"
+            print(f"  {row['model']:<40} quality {row['quality']:.3f}  cost/item {cost}"
+                  f"  scored {row['scored']}")
+    return 0
+
+
+def cmd_frontier(args) -> int:
+    from core.evalset import load_csv
+    from core.frontier import frontier_summary
+
+    result = frontier_summary(load_csv(args.evalset), _models(args.models))
+    if args.json:
+        _print_json(result)
+    else:
+        print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+def cmd_fit(args) -> int:
+    from core.evalset import load_csv
+    from core.optimizer import fit_goal
+
+    fitted = fit_goal(load_csv(args.train), args.goal)
+    Path(args.out).write_text(json.dumps(fitted, indent=2, default=str))
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_score(args) -> int:
+    from core.evalset import load_csv
+    from core.optimizer import score_policy_file
+
+    result = score_policy_file(args.policy, load_csv(args.test))
+    if args.json:
+        _print_json(result)
+    else:
+        print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from core.runner import run_cli
+
+    return run_cli(args.inputs, _models(args.models) or [], args.out, concurrency=args.concurrency)
+
+
+def cmd_ledger(args) -> int:
+    from core.ledger_import import import_file
+    from core.workspace import open_workspace
+
+    report = import_file(open_workspace(), args.file, args.format)
+    print(report.summary_line())
+    return 0
+
+
+def cmd_report(args) -> int:
+    from core.reports import write_report
+    from core.workspace import open_workspace
+
+    write_report(open_workspace(), args.date_from, args.date_to, args.format, args.out)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m core", description="Tradeoff: LLM routing console")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("summary", help="per-model quality and cost of an eval set")
+    s.add_argument("evalset")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_summary)
+
+    s = sub.add_parser("frontier", help="quality-cost frontier of cascades over the models")
+    s.add_argument("evalset")
+    s.add_argument("--models", help="comma-separated, cheapest first")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_frontier)
+
+    s = sub.add_parser("fit", help="fit a routing policy for a goal")
+    s.add_argument("train")
+    s.add_argument("--goal", required=True, help="match:MODEL | quality>=Q | cost<=USD_PER_ITEM")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_fit)
+
+    s = sub.add_parser("score", help="score a fitted policy on another eval set")
+    s.add_argument("policy")
+    s.add_argument("test")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_score)
+
+    s = sub.add_parser("run", help="run an inputs-only eval set live against models")
+    s.add_argument("inputs")
+    s.add_argument("--models", required=True, help="PROVIDER:MODEL,...")
+    s.add_argument("--out", required=True)
+    s.add_argument("--concurrency", type=int, default=8)
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("ledger", help="the spend ledger")
+    lsub = s.add_subparsers(dest="ledger_command", required=True)
+    li = lsub.add_parser("import", help="import a usage file into the ledger")
+    li.add_argument("file")
+    li.add_argument("--format", default="generic", choices=["generic", "openai", "anthropic", "litellm"])
+    li.set_defaults(func=cmd_ledger)
+
+    s = sub.add_parser("report", help="export a cost report")
+    s.add_argument("--from", dest="date_from", required=True)
+    s.add_argument("--to", dest="date_to", required=True)
+    s.add_argument("--format", required=True, choices=["csv", "xlsx", "html", "pdf"])
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_report)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except InputError as exc:
+        print(f"error: {exc.one_line()}", file=sys.stderr)
+        return 2
+    except WorkspaceLockedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}".splitlines()[0], file=sys.stderr)
+        return 2

@@ -1,0 +1,529 @@
+"""Eval sets: items × models, as aligned numpy arrays.
+
+Three CSV layouts load into the same :class:`EvalSet` (see DESIGN.md):
+
+* **long**: one row per (item, model): ``item_id, model`` plus any of ``input, task, label,
+  output, prediction, score, confidence, input_tokens, output_tokens, cached_input_tokens,
+  cost_usd, latency_ms``; other columns become item metadata;
+* **wide** (RouterBench): one row per item; per model ``M`` (score), ``M|model_response``,
+  ``M|total_cost`` and any ``M|<field>``;
+* **inputs only**: ``input`` (+ ``item_id, label, task``, metadata) and no model columns.
+
+>>> es = load_csv("tests/data/tiny_long.csv")                       # doctest: +SKIP
+>>> es.models, es.score.shape
+(('big', 'small'), (3, 2))
+
+Missing scores stay NaN (never zeros); every array is ``[n_items, n_models]``.
+"""
+from __future__ import annotations
+
+import ast
+import io
+import os
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from core.errors import InputError, Problem
+
+ITEM_COLUMNS = ("item_id", "input", "task", "label")
+NUMERIC_FIELDS = ("score", "confidence", "input_tokens", "output_tokens", "cached_input_tokens",
+                  "cost_usd", "latency_ms")
+TEXT_FIELDS = ("prediction", "output")
+LONG_FIELDS = NUMERIC_FIELDS + TEXT_FIELDS
+# Fields that describe the item, not one model's answer: repeated on every long row.
+RESERVED = set(ITEM_COLUMNS) | {"model"} | set(LONG_FIELDS)
+MAX_PROBLEMS = 1000  # a file with more bad rows than this is reported by its first 1000
+
+_RANGES = {
+    "score": (0.0, 1.0, "a number between 0 and 1"),
+    "confidence": (0.0, 1.0, "a number between 0 and 1"),
+    "input_tokens": (0.0, None, "a non-negative number"),
+    "output_tokens": (0.0, None, "a non-negative number"),
+    "cached_input_tokens": (0.0, None, "a non-negative number"),
+    "cost_usd": (0.0, None, "a non-negative number of US dollars"),
+    "latency_ms": (0.0, None, "a non-negative number of milliseconds"),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class EvalSet:
+    """A labeled eval set: items and, per model, aligned arrays ``[n_items, n_models]``."""
+
+    name: str
+    items: pd.DataFrame  # item_id, input, task, label (+ metadata columns), row i = item i
+    models: tuple[str, ...]
+    score: np.ndarray  # 0..1, NaN = missing
+    cost: np.ndarray  # USD per call, NaN = unknown
+    latency_ms: np.ndarray
+    confidence: np.ndarray  # NaN when the model gave none
+    input_tokens: np.ndarray
+    output_tokens: np.ndarray
+    cached_input_tokens: np.ndarray
+    prediction: np.ndarray  # object: normalized answer / label predicted (None = none)
+    output: np.ndarray  # object: raw text (None = none)
+    format: str = "long"  # long | wide | inputs
+    cost_source: dict[str, str] = field(default_factory=dict)  # model -> reported|catalog|unknown
+    synthetic: bool = False
+    notes: tuple[str, ...] = ()  # things the loader noticed and the user should know
+
+    # -- shape -------------------------------------------------------------------------------
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+    @property
+    def n_models(self) -> int:
+        return len(self.models)
+
+    @property
+    def metadata_columns(self) -> list[str]:
+        return [c for c in self.items.columns if c not in ITEM_COLUMNS]
+
+    @property
+    def has_labels(self) -> bool:
+        return "label" in self.items and self.items["label"].notna().any()
+
+    @property
+    def tasks(self) -> np.ndarray:
+        """Task per item ('all' where the file named none)."""
+        if "task" not in self.items:
+            return np.full(self.n_items, "all", dtype=object)
+        return self.items["task"].fillna("all").astype(object).to_numpy()
+
+    def model_index(self, model: str) -> int:
+        try:
+            return self.models.index(model)
+        except ValueError:
+            raise InputError(
+                f"Unknown model '{model}': this eval set has {', '.join(self.models) or 'no models'}"
+            ) from None
+
+    def select(self, models: list[str] | tuple[str, ...] | None = None,
+               rows: np.ndarray | None = None) -> "EvalSet":
+        """A view on some models and/or rows (an index or boolean mask), arrays aligned."""
+        cols = [self.model_index(m) for m in models] if models is not None else slice(None)
+        r = slice(None) if rows is None else rows
+        arrays = {f: getattr(self, f)[r][:, cols] for f in MATRIX_FIELDS}
+        items = self.items if rows is None else self.items.iloc[rows].reset_index(drop=True)
+        chosen = tuple(self.models[i] for i in cols) if models is not None else self.models
+        return replace(self, items=items, models=chosen,
+                       cost_source={m: self.cost_source.get(m, "unknown") for m in chosen}, **arrays)
+
+    def missing_scores(self) -> dict[str, int]:
+        """Items without a score, per model (shown, never silently zero)."""
+        return {m: int(np.isnan(self.score[:, j]).sum()) for j, m in enumerate(self.models)}
+
+    def to_long_frame(self) -> pd.DataFrame:
+        """The canonical long layout (one row per item × model), e.g. for download or storage."""
+        n, m = self.score.shape
+        idx = np.repeat(np.arange(n), m)
+        frame = pd.DataFrame({"idx": idx, "model": np.tile(np.array(self.models, dtype=object), n)})
+        for f in MATRIX_FIELDS:
+            frame[_LONG_NAME.get(f, f)] = getattr(self, f).reshape(-1)
+        return frame
+
+
+MATRIX_FIELDS = ("score", "cost", "latency_ms", "confidence", "input_tokens", "output_tokens",
+                 "cached_input_tokens", "prediction", "output")
+_LONG_NAME = {"cost": "cost_usd"}  # array field -> long-format column
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------------------------
+def load_csv(source: str | Path | bytes | io.IOBase, name: str | None = None) -> EvalSet:
+    """Load an eval set from a path, raw bytes or a file object, in any of the three layouts.
+
+    Raises :class:`InputError` listing every bad row at once.
+    """
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        label = name or path.name
+        if not path.exists():
+            raise InputError(f"{label}: no such file")
+        return _load_path(path, label)
+    data = source if isinstance(source, bytes) else source.read()
+    label = name or getattr(source, "name", "upload.csv")
+    # DuckDB reads files fastest; an upload is spooled to disk once.
+    with tempfile.NamedTemporaryFile(suffix=".csv", delete=False) as tmp:
+        tmp.write(data)
+        tmp_path = Path(tmp.name)
+    try:
+        return _load_path(tmp_path, label)
+    finally:
+        os.unlink(tmp_path)
+
+
+def _load_path(path: Path, label: str) -> EvalSet:
+    if path.stat().st_size == 0:
+        raise InputError(f"{label}: the file is empty; expected a CSV with a header row")
+    table = _read_strings(path, label)
+    columns = [c.strip() for c in table.column_names]
+    table = table.rename_columns(columns)
+    dupes = sorted({c for c in columns if columns.count(c) > 1 and c})
+    if dupes:
+        raise InputError(f"{label}: column names must be unique", [
+            Problem(label, None, c, "each column name once", "repeated") for c in dupes])
+    kind = detect_format(columns)
+    if kind == "long":
+        return _from_long(table, label)
+    if kind == "wide":
+        return _from_wide(table, label)
+    if kind == "inputs":
+        return _from_inputs(table, label)
+    raise InputError(
+        f"{label}: not an eval set. Expected either columns 'item_id' and 'model' (long layout), "
+        "per-model columns like 'M' and 'M|model_response' (wide layout), or an 'input' column "
+        f"(inputs only); found columns {', '.join(repr(c) for c in columns[:12])}"
+    )
+
+
+def detect_format(columns: list[str]) -> str | None:
+    cols = set(columns)
+    if {"item_id", "model"} <= cols:
+        return "long"
+    if any("|" in c for c in columns):
+        return "wide"
+    if "input" in cols or "prompt" in cols:
+        return "inputs"
+    return None
+
+
+def _read_strings(path: Path, label: str) -> pa.Table:
+    """Read every cell as text (types are checked afterwards, with row numbers)."""
+    con = duckdb.connect()
+    try:
+        rel = con.sql(
+            "select * from read_csv(?, all_varchar=true, header=true, store_rejects=true,"
+            " strict_mode=true, sample_size=-1, null_padding=false)",
+            params=[str(path)],
+        )
+        table = rel.arrow()
+        if isinstance(table, pa.RecordBatchReader):
+            table = table.read_all()
+        rejects = con.sql(
+            "select line, column_name, error_type, error_message from reject_errors order by line"
+        ).fetchall()
+    except duckdb.Error as exc:
+        msg = str(exc).split("\n")[0]
+        raise InputError(f"{label}: not a readable CSV file ({msg})") from None
+    finally:
+        con.close()
+    if rejects:
+        problems = [
+            Problem(label, None, col, f"a well-formed CSV line at file line {line}",
+                    f"{etype.lower()}: {emsg}")
+            for line, col, etype, emsg in rejects[:MAX_PROBLEMS]
+        ]
+        raise InputError(f"{label}: malformed CSV lines; nothing was stored", problems)
+    if table.num_rows == 0:
+        raise InputError(f"{label}: the file has a header but no data rows")
+    return table
+
+
+def _check_numbers(con: duckdb.DuckDBPyConnection, label: str, fields: dict[str, str],
+                   id_column: str | None) -> list[Problem]:
+    """Every cell of ``fields`` (column -> range key) that is not a valid number, in one query."""
+    problems: list[Problem] = []
+    for column, key in fields.items():
+        lo, hi, expected = _RANGES[key]
+        cond = f"try_cast(trim(c) as double) is null"
+        cond += f" or try_cast(trim(c) as double) < {lo}"
+        if hi is not None:
+            cond += f" or try_cast(trim(c) as double) > {hi}"
+        cond += " or isnan(try_cast(trim(c) as double))"
+        ident = f'"{id_column}"' if id_column else "null"
+        rows = con.execute(
+            f'select _row, {ident}, c from (select _row, {ident}, "{column}" as c from t) '
+            f"where c is not null and trim(c) <> '' and ({cond}) order by _row limit {MAX_PROBLEMS}"
+        ).fetchall()
+        for row, ident_value, value in rows:
+            where = f"{expected}" + (f" (item_id {ident_value})" if ident_value is not None else "")
+            problems.append(Problem(label, int(row), column, where, value))
+    return problems
+
+
+def _numbers(con: duckdb.DuckDBPyConnection, column: str | None, n: int) -> np.ndarray:
+    if column is None:
+        return np.full(n, np.nan)
+    arr = con.execute(
+        f"select try_cast(nullif(trim(\"{column}\"), '') as double) as v from t order by _row"
+    ).fetchnumpy()["v"]
+    return np.asarray(np.ma.filled(arr.astype(float), np.nan) if np.ma.isMaskedArray(arr) else arr,
+                      dtype=float)
+
+
+def _is_unnamed(column: str) -> bool:
+    """DuckDB names a blank header 'column0', 'column00'...: a pandas index, not data."""
+    return not column.strip() or (column.startswith("column") and column[6:].isdigit())
+
+
+def _with_row_numbers(table: pa.Table) -> pa.Table:
+    return table.append_column("_row", pa.array(np.arange(1, table.num_rows + 1), pa.int64()))
+
+
+def _normalize(values: pd.Series) -> pd.Series:
+    return values.astype("string").str.strip().str.casefold()
+
+
+def _items_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    items = frame.reset_index(drop=True)
+    for col in ITEM_COLUMNS[1:]:
+        if col in items:
+            items[col] = items[col].where(items[col].notna() & (items[col].str.strip() != ""), None)
+    return items
+
+
+def _from_long(table: pa.Table, label: str) -> EvalSet:
+    table = _with_row_numbers(table)
+    con = duckdb.connect()
+    try:
+        con.register("t", table)
+        cols = set(table.column_names)
+        problems = []
+        missing_keys = con.execute(
+            "select _row, item_id, model from t where item_id is null or trim(item_id) = ''"
+            f" or model is null or trim(model) = '' order by _row limit {MAX_PROBLEMS}"
+        ).fetchall()
+        for row, item, model in missing_keys:
+            col = "item_id" if item is None or not item.strip() else "model"
+            problems.append(Problem(label, int(row), col, "a non-empty value", ""))
+        problems += _check_numbers(con, label, {f: f for f in NUMERIC_FIELDS if f in cols}, "item_id")
+        dup = con.execute(
+            "select item_id, model, list(_row order by _row) from t where item_id is not null"
+            " and model is not null group by all having count(*) > 1 order by min(_row)"
+            f" limit {MAX_PROBLEMS}"
+        ).fetchall()
+        for item, model, rows in dup:
+            problems.append(Problem(label, int(rows[1]), "item_id",
+                                    f"one row per (item_id, model); item {item} × model {model} "
+                                    f"also on row {rows[0]}"))
+        if problems:
+            problems.sort(key=lambda p: (p.row or 0))
+            raise InputError(f"{label}: bad rows; nothing was stored", problems)
+
+        frame = table.select([c for c in table.column_names if c != "_row"]).to_pandas(
+            types_mapper=pd.ArrowDtype if False else None)
+        item_codes, item_ids = pd.factorize(frame["item_id"].str.strip(), sort=False)
+        model_codes, model_names = pd.factorize(frame["model"].str.strip(), sort=True)
+        n, m = len(item_ids), len(model_names)
+
+        first = pd.Series(np.arange(len(frame))).groupby(item_codes).first().to_numpy()
+        meta_cols = [c for c in frame.columns if c not in RESERVED and not _is_unnamed(c)]
+        item_cols = [c for c in ITEM_COLUMNS if c in frame.columns] + meta_cols
+        items = _items_frame(frame.iloc[first][item_cols])
+        items["item_id"] = np.asarray(item_ids, dtype=object)
+
+        def matrix(values: np.ndarray, dtype) -> np.ndarray:
+            out = np.full((n, m), np.nan if dtype is float else None, dtype=dtype)
+            out[item_codes, model_codes] = values
+            return out
+
+        arrays = {}
+        for f in NUMERIC_FIELDS:
+            arrays[f] = matrix(_numbers(con, f if f in cols else None, len(frame)), float)
+        for f in TEXT_FIELDS:
+            if f in cols:
+                vals = frame[f].astype(object).where(frame[f].notna(), None).to_numpy(dtype=object)
+            else:
+                vals = np.full(len(frame), None, dtype=object)
+            arrays[f] = matrix(vals, object)
+    finally:
+        con.close()
+
+    models = tuple(str(x) for x in model_names)
+    score = arrays["score"]
+    if "label" in items and ("prediction" in cols):
+        # Correctness from an exact (normalized) match where no score was given.
+        labels = _normalize(items["label"]).to_numpy(dtype=object)
+        for j in range(m):
+            pred = pd.Series(arrays["prediction"][:, j], dtype="object")
+            has = pred.notna().to_numpy() & pd.notna(labels) & np.isnan(score[:, j])
+            if has.any():
+                match = (_normalize(pred).to_numpy(dtype=object) == labels)
+                score[has, j] = np.asarray(match, dtype=bool)[has].astype(float)
+    cost, cost_source = _resolve_cost(models, arrays)
+    return EvalSet(
+        name=label, items=items, models=models, score=score, cost=cost,
+        latency_ms=arrays["latency_ms"], confidence=arrays["confidence"],
+        input_tokens=arrays["input_tokens"], output_tokens=arrays["output_tokens"],
+        cached_input_tokens=arrays["cached_input_tokens"], prediction=arrays["prediction"],
+        output=arrays["output"], format="long", cost_source=cost_source,
+    )
+
+
+def _resolve_cost(models: tuple[str, ...], arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
+    """Reported cost where given; else tokens × catalog price; else unknown (NaN), said plainly."""
+    cost = arrays["cost_usd"].copy()
+    source: dict[str, str] = {}
+    for j, model in enumerate(models):
+        reported = ~np.isnan(cost[:, j])
+        has_tokens = ~np.isnan(arrays["input_tokens"][:, j]) | ~np.isnan(arrays["output_tokens"][:, j])
+        need = ~reported & has_tokens
+        if need.any():
+            from core.pricing import catalog_cost  # imported late: pricing pulls in its catalog
+
+            priced = catalog_cost(
+                model,
+                np.nan_to_num(arrays["input_tokens"][need, j]),
+                np.nan_to_num(arrays["output_tokens"][need, j]),
+                np.nan_to_num(arrays["cached_input_tokens"][need, j]),
+            )
+            cost[need, j] = priced
+        if reported.all():
+            source[model] = "reported"
+        elif need.any() and not np.isnan(cost[need, j]).all():
+            source[model] = "catalog" if not reported.any() else "reported+catalog"
+        elif reported.any():
+            source[model] = "reported"
+        else:
+            source[model] = "unknown"
+    return cost, source
+
+
+def _literal_text(values: pd.Series) -> pd.Series:
+    """RouterBench stores text as a Python-literal list holding one string: unwrap it."""
+    def unwrap(v):
+        if not isinstance(v, str) or not v.startswith("["):
+            return v
+        try:
+            parsed = ast.literal_eval(v)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return v
+        if isinstance(parsed, (list, tuple)):
+            return "\n".join(str(x) for x in parsed)
+        return str(parsed)
+    return values.map(unwrap, na_action="ignore")
+
+
+def _from_wide(table: pa.Table, label: str) -> EvalSet:
+    table = _with_row_numbers(table)
+    columns = [c for c in table.column_names if c != "_row"]
+    suffixed = [c for c in columns if "|" in c]
+    models = sorted({c.split("|", 1)[0] for c in suffixed})
+    fields = {c.split("|", 1)[1] for c in suffixed}
+    aliases = {"total_cost": "cost_usd", "model_response": "output", "cost": "cost_usd",
+               "response": "output", "latency": "latency_ms"}
+    con = duckdb.connect()
+    try:
+        con.register("t", table)
+        id_col = next((c for c in ("item_id", "sample_id", "id") if c in columns), None)
+        numeric_cols = {}
+        for model in models:
+            if model in columns:
+                numeric_cols[model] = "score"
+            for f in fields:
+                canonical = aliases.get(f, f)
+                if canonical in NUMERIC_FIELDS and f"{model}|{f}" in columns:
+                    numeric_cols[f"{model}|{f}"] = canonical
+        problems = _check_numbers(con, label, numeric_cols, id_col)
+        if problems:
+            raise InputError(f"{label}: bad values; nothing was stored", problems)
+        n = table.num_rows
+        arrays: dict[str, np.ndarray] = {f: np.full((n, len(models)), np.nan) for f in NUMERIC_FIELDS}
+        arrays.update({f: np.full((n, len(models)), None, dtype=object) for f in TEXT_FIELDS})
+        frame = table.select(columns).to_pandas()
+        for j, model in enumerate(models):
+            if model in columns:
+                arrays["score"][:, j] = _numbers(con, model, n)
+            for f in fields:
+                col = f"{model}|{f}"
+                if col not in columns:
+                    continue
+                canonical = aliases.get(f, f)
+                if canonical in NUMERIC_FIELDS:
+                    arrays[canonical][:, j] = _numbers(con, col, n)
+                elif canonical in TEXT_FIELDS:
+                    arrays[canonical][:, j] = _literal_text(frame[col]).astype(object).where(
+                        frame[col].notna(), None).to_numpy(dtype=object)
+    finally:
+        con.close()
+
+    model_cols = set(models) | set(suffixed)
+    rename = {"sample_id": "item_id", "prompt": "input", "eval_name": "task"}
+    keep = [c for c in columns if c not in model_cols and not _is_unnamed(c)]
+    items = frame[keep].rename(columns={k: v for k, v in rename.items() if k in keep and v not in keep})
+    if "item_id" not in items:
+        items.insert(0, "item_id", [str(i) for i in range(1, n + 1)])
+    if "input" in items:
+        items["input"] = _literal_text(items["input"])
+    items = _items_frame(items[[c for c in ITEM_COLUMNS if c in items] +
+                               [c for c in items.columns if c not in ITEM_COLUMNS]])
+    notes = []
+    dup = items["item_id"].duplicated(keep="first")
+    if dup.any():
+        # Published wide files repeat a prompt id on separate rows (RouterBench splits some
+        # records); each row is its own item, so the repeats get a suffix and a note.
+        rank = items.groupby("item_id").cumcount().to_numpy()
+        ids = items["item_id"].to_numpy(dtype=object)
+        items["item_id"] = np.where(rank > 0, ids + "#" + (rank + 1).astype(str), ids)
+        notes.append(f"{int(dup.sum())} repeated item id(s) kept as separate items with a '#n' "
+                     f"suffix (first: {ids[np.flatnonzero(dup.to_numpy())[0]]})")
+    cost, cost_source = _resolve_cost(tuple(models), arrays)
+    return EvalSet(
+        name=label, items=items, models=tuple(models), score=arrays["score"], cost=cost,
+        latency_ms=arrays["latency_ms"], confidence=arrays["confidence"],
+        input_tokens=arrays["input_tokens"], output_tokens=arrays["output_tokens"],
+        cached_input_tokens=arrays["cached_input_tokens"], prediction=arrays["prediction"],
+        output=arrays["output"], format="wide", cost_source=cost_source, notes=tuple(notes),
+    )
+
+
+def _from_inputs(table: pa.Table, label: str) -> EvalSet:
+    frame = table.to_pandas()
+    if "input" not in frame and "prompt" in frame:
+        frame = frame.rename(columns={"prompt": "input"})
+        frame["input"] = _literal_text(frame["input"])
+    blank = frame["input"].isna() | (frame["input"].str.strip() == "")
+    problems = [Problem(label, int(r) + 1, "input", "the text to send to the model", "")
+                for r in np.flatnonzero(blank.to_numpy())[:MAX_PROBLEMS]]
+    if "item_id" not in frame:
+        frame.insert(0, "item_id", [str(i) for i in range(1, len(frame) + 1)])
+    dup = frame["item_id"].duplicated(keep="first")
+    problems += [Problem(label, int(r) + 1, "item_id", "a unique id", str(frame["item_id"].iloc[r]))
+                 for r in np.flatnonzero(dup.to_numpy())[:MAX_PROBLEMS]]
+    if problems:
+        raise InputError(f"{label}: bad rows; nothing was stored", sorted(problems, key=lambda p: p.row))
+    keep = [c for c in ITEM_COLUMNS if c in frame] + [
+        c for c in frame.columns if c not in ITEM_COLUMNS and not _is_unnamed(c)]
+    items = _items_frame(frame[keep])
+    n = len(items)
+    empty_f = np.full((n, 0), np.nan)
+    empty_o = np.full((n, 0), None, dtype=object)
+    return EvalSet(
+        name=label, items=items, models=(), score=empty_f, cost=empty_f.copy(),
+        latency_ms=empty_f.copy(), confidence=empty_f.copy(), input_tokens=empty_f.copy(),
+        output_tokens=empty_f.copy(), cached_input_tokens=empty_f.copy(), prediction=empty_o,
+        output=empty_o.copy(), format="inputs",
+    )
+
+
+def from_long_frame(frame: pd.DataFrame, items: pd.DataFrame, name: str, **kw) -> EvalSet:
+    """Build an EvalSet from an ``idx, model, <fields>`` frame and an items frame (row = idx).
+
+    Used by the workspace store and the live runner; values are already typed.
+    """
+    n = len(items)
+    model_codes, model_names = pd.factorize(frame["model"], sort=True)
+    idx = frame["idx"].to_numpy(dtype=np.int64)
+    m = len(model_names)
+    arrays = {}
+    for f in MATRIX_FIELDS:
+        col = _LONG_NAME.get(f, f)
+        if f in TEXT_FIELDS:
+            out = np.full((n, m), None, dtype=object)
+            if col in frame:
+                out[idx, model_codes] = frame[col].astype(object).where(frame[col].notna(), None).to_numpy()
+        else:
+            out = np.full((n, m), np.nan)
+            if col in frame:
+                out[idx, model_codes] = frame[col].to_numpy(dtype=float, na_value=np.nan)
+        arrays[f] = out
+    return EvalSet(name=name, items=items.reset_index(drop=True),
+                   models=tuple(str(x) for x in model_names), **arrays, **kw)
