@@ -35,4 +35,7 @@ page = st.navigation({k: v for k, v in navigation.items() if v})
 ws = workspace()
 with st.sidebar:
     st.caption(f"Workspace: `{ws.path.name}`")
+    from ui import budget_banner  # 70/90/100% budget alerts on every page
+
+    budget_banner.render(ws)
 page.run()

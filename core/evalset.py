@@ -18,6 +18,7 @@ Missing scores stay NaN (never zeros); every array is ``[n_items, n_models]``.
 from __future__ import annotations
 
 import ast
+import csv
 import io
 import os
 import tempfile
@@ -163,25 +164,33 @@ def load_csv(source: str | Path | bytes | io.IOBase, name: str | None = None) ->
 def _load_path(path: Path, label: str) -> EvalSet:
     if path.stat().st_size == 0:
         raise InputError(f"{label}: the file is empty; expected a CSV with a header row")
-    table = _read_strings(path, label)
+    delim = _sniff_text(path, label)
+    table = _read_strings(path, label, delim)
     columns = [c.strip() for c in table.column_names]
     table = table.rename_columns(columns)
-    dupes = sorted({c for c in columns if columns.count(c) > 1 and c})
+    # DuckDB silently renames a repeated header ('score' -> 'score_1'): check the raw header.
+    header = _header_fields(path, delim)
+    dupes = sorted({c for c in header if header.count(c) > 1 and c})
     if dupes:
         raise InputError(f"{label}: column names must be unique", [
             Problem(label, None, c, "each column name once", "repeated") for c in dupes])
     kind = detect_format(columns)
+    if kind is None:
+        hint = ""
+        if len(columns) == 1 and any(d in columns[0] for d in (";", "\t")):
+            hint = " The header has one column: is the file separated by ';' or tabs instead of commas?"
+        raise InputError(
+            f"{label}: not an eval set. Expected either columns 'item_id' and 'model' (long layout), "
+            "per-model columns like 'M' and 'M|model_response' (wide layout), or an 'input' column "
+            f"(inputs only); found columns {', '.join(repr(c) for c in columns[:12])}.{hint}"
+        )
+    if table.num_rows == 0:
+        raise InputError(f"{label}: the file has a header but no data rows")
     if kind == "long":
         return _from_long(table, label)
     if kind == "wide":
         return _from_wide(table, label)
-    if kind == "inputs":
-        return _from_inputs(table, label)
-    raise InputError(
-        f"{label}: not an eval set. Expected either columns 'item_id' and 'model' (long layout), "
-        "per-model columns like 'M' and 'M|model_response' (wide layout), or an 'input' column "
-        f"(inputs only); found columns {', '.join(repr(c) for c in columns[:12])}"
-    )
+    return _from_inputs(table, label)
 
 
 def detect_format(columns: list[str]) -> str | None:
@@ -195,14 +204,39 @@ def detect_format(columns: list[str]) -> str | None:
     return None
 
 
-def _read_strings(path: Path, label: str) -> pa.Table:
-    """Read every cell as text (types are checked afterwards, with row numbers)."""
+def _sniff_text(path: Path, label: str) -> str:
+    """Refuse binary files early and pick the delimiter from the header line (',' unless the
+    header has none and uses ';' or tabs, as spreadsheet exports in some locales do)."""
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    if b"\x00" in head:
+        kind = ("a spreadsheet or zip archive" if head.startswith(b"PK\x03\x04") else
+                "UTF-16 text" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "binary data")
+        raise InputError(f"{label}: not a CSV text file (it looks like {kind}); expected "
+                         "comma-separated UTF-8 text with a header row")
+    header = head.split(b"\n", 1)[0]
+    if b"," not in header:
+        for delim in (b";", b"\t"):
+            if delim in header:
+                return delim.decode()
+    return ","
+
+
+def _read_strings(path: Path, label: str, delim: str = ",") -> pa.Table:
+    """Read every cell as text (types are checked afterwards, with row numbers).
+
+    DuckDB parses the file strictly (RFC 4180 quoting); when it refuses, the file is diagnosed
+    with Python's csv module, which names each bad row by its data-row number.
+    """
     con = duckdb.connect()
+    failure = None
+    rejects: list = []
     try:
         rel = con.sql(
             "select * from read_csv(?, all_varchar=true, header=true, store_rejects=true,"
-            " strict_mode=true, sample_size=-1, null_padding=false)",
-            params=[str(path)],
+            " strict_mode=true, sample_size=-1, null_padding=false, delim=?, quote='\"',"
+            " escape='\"', auto_detect=true)",
+            params=[str(path), delim],
         )
         table = rel.arrow()
         if isinstance(table, pa.RecordBatchReader):
@@ -211,20 +245,84 @@ def _read_strings(path: Path, label: str) -> pa.Table:
             "select line, column_name, error_type, error_message from reject_errors order by line"
         ).fetchall()
     except duckdb.Error as exc:
-        msg = str(exc).split("\n")[0]
-        raise InputError(f"{label}: not a readable CSV file ({msg})") from None
+        failure = str(exc).split("\n")[0].replace(str(path), label)
     finally:
         con.close()
-    if rejects:
-        problems = [
-            Problem(label, None, col, f"a well-formed CSV line at file line {line}",
-                    f"{etype.lower()}: {emsg}")
-            for line, col, etype, emsg in rejects[:MAX_PROBLEMS]
-        ]
-        raise InputError(f"{label}: malformed CSV lines; nothing was stored", problems)
-    if table.num_rows == 0:
-        raise InputError(f"{label}: the file has a header but no data rows")
-    return table
+    if failure is None and not rejects:
+        return table
+    problems = _diagnose(path, label, delim)
+    if not problems:
+        problems = [Problem(label, int(line) - 1, col, "a well-formed CSV row",
+                            f"{etype.lower()}: {emsg}")
+                    for line, col, etype, emsg in rejects[:MAX_PROBLEMS]]
+    if not problems:
+        detail = ("no consistent rows and columns found" if failure and "sniffing" in failure
+                  else failure or "unreadable")
+        raise InputError(f"{label}: not a readable CSV file ({detail}); expected comma-separated "
+                         "UTF-8 text with a header row")
+    raise InputError(f"{label}: malformed CSV; nothing was stored", problems)
+
+
+def _diagnose(path: Path, label: str, delim: str) -> list[Problem]:
+    """Every row that breaks the CSV structure: invalid UTF-8, wrong field count, bad quoting.
+
+    Only runs when the fast reader refused the file, so a plain Python pass is affordable.
+    """
+    problems: list[Problem] = []
+    header = _header_fields(path, delim)
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                bad = raw[err.start:err.end]
+                idx = raw[:err.start].count(delim.encode())  # fields before the bad byte
+                column = header[idx] if lineno > 1 and idx < len(header) else None
+                context = raw[max(0, err.start - 12):err.end + 12].decode("utf-8", "replace")
+                problems.append(Problem(label, lineno - 1 if lineno > 1 else None, column,
+                                        "UTF-8 text (save the file as UTF-8)",
+                                        f"byte {bad.hex(' ')} in {context.strip()!r}"))
+                if len(problems) >= MAX_PROBLEMS:
+                    return problems
+    if problems:
+        return problems
+    csv.field_size_limit(1 << 30)
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh, delimiter=delim, quotechar='"', doublequote=True, strict=True)
+        try:
+            header = next(reader)
+        except (csv.Error, StopIteration) as err:
+            return [Problem(label, None, None, "a header row of column names", str(err))]
+        width = len(header)
+        row = 0
+        while True:
+            start_line = reader.line_num + 1
+            try:
+                record = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as err:
+                problems.append(Problem(
+                    label, row + 1, None,
+                    f"properly quoted fields (a field opened with \" must close with \"; "
+                    f"the row starts on line {start_line} of the file)", str(err)))
+                break  # past a broken quote the parser cannot tell where rows start
+            if not record:
+                continue  # blank line: skipped by the reader too
+            row += 1
+            if len(record) != width:
+                # Too few fields: name the first column left empty; too many: no column has it.
+                column = header[len(record)].strip() if len(record) < width else None
+                problems.append(Problem(label, row, column, f"{width} fields, as in the header",
+                                        f"{len(record)} fields"))
+            if len(problems) >= MAX_PROBLEMS:
+                break
+    return problems
+
+
+def _header_fields(path: Path, delim: str) -> list[str]:
+    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+        return [c.strip().lstrip("\ufeff") for c in next(csv.reader(fh, delimiter=delim), [])]
 
 
 def _check_numbers(con: duckdb.DuckDBPyConnection, label: str, fields: dict[str, str],
@@ -257,6 +355,12 @@ def _numbers(con: duckdb.DuckDBPyConnection, column: str | None, n: int) -> np.n
     ).fetchnumpy()["v"]
     return np.asarray(np.ma.filled(arr.astype(float), np.nan) if np.ma.isMaskedArray(arr) else arr,
                       dtype=float)
+
+
+def _file_order(columns: list[str]):
+    """Sort key for problems: by row, then by the column's position in the file."""
+    position = {c: i for i, c in enumerate(columns)}
+    return lambda p: (p.row or 0, position.get(p.column, -1))
 
 
 def _is_unnamed(column: str) -> bool:
@@ -305,7 +409,7 @@ def _from_long(table: pa.Table, label: str) -> EvalSet:
                                     f"one row per (item_id, model); item {item} × model {model} "
                                     f"also on row {rows[0]}"))
         if problems:
-            problems.sort(key=lambda p: (p.row or 0))
+            problems.sort(key=_file_order(table.column_names))
             raise InputError(f"{label}: bad rows; nothing was stored", problems)
 
         frame = table.select([c for c in table.column_names if c != "_row"]).to_pandas(
@@ -341,12 +445,12 @@ def _from_long(table: pa.Table, label: str) -> EvalSet:
     score = arrays["score"]
     if "label" in items and ("prediction" in cols):
         # Correctness from an exact (normalized) match where no score was given.
-        labels = _normalize(items["label"]).to_numpy(dtype=object)
+        labels = _normalize(items["label"]).to_numpy(dtype=object, na_value=None)
         for j in range(m):
             pred = pd.Series(arrays["prediction"][:, j], dtype="object")
             has = pred.notna().to_numpy() & pd.notna(labels) & np.isnan(score[:, j])
             if has.any():
-                match = (_normalize(pred).to_numpy(dtype=object) == labels)
+                match = (_normalize(pred).to_numpy(dtype=object, na_value=None) == labels)
                 score[has, j] = np.asarray(match, dtype=bool)[has].astype(float)
     cost, cost_source = _resolve_cost(models, arrays)
     return EvalSet(
@@ -424,6 +528,7 @@ def _from_wide(table: pa.Table, label: str) -> EvalSet:
                     numeric_cols[f"{model}|{f}"] = canonical
         problems = _check_numbers(con, label, numeric_cols, id_col)
         if problems:
+            problems.sort(key=_file_order(columns))
             raise InputError(f"{label}: bad values; nothing was stored", problems)
         n = table.num_rows
         arrays: dict[str, np.ndarray] = {f: np.full((n, len(models)), np.nan) for f in NUMERIC_FIELDS}
@@ -527,3 +632,28 @@ def from_long_frame(frame: pd.DataFrame, items: pd.DataFrame, name: str, **kw) -
         arrays[f] = out
     return EvalSet(name=name, items=items.reset_index(drop=True),
                    models=tuple(str(x) for x in model_names), **arrays, **kw)
+
+
+def to_long_csv(evalset: EvalSet) -> bytes:
+    """The eval set as a long-layout CSV (inputs-only sets: their items) that :func:`load_csv`
+    reads back to the same arrays. Pairs with nothing recorded are left out, as on load.
+
+    >>> load_csv(to_long_csv(es), name="copy.csv").models == es.models    # doctest: +SKIP
+    True
+    """
+    items = evalset.items.reset_index(drop=True)
+    if evalset.n_models == 0:
+        return items.to_csv(index=False).encode("utf-8")
+    long = evalset.to_long_frame()
+    numeric = long[[_LONG_NAME.get(f, f) for f in MATRIX_FIELDS if f not in TEXT_FIELDS]]
+    recorded = numeric.notna().any(axis=1) | long["prediction"].notna() | long["output"].notna()
+    long = long[recorded.to_numpy()]
+    item_cols = [c for c in items.columns if c != "item_id"]
+    out = pd.concat([
+        pd.DataFrame({"item_id": items["item_id"].to_numpy(dtype=object)[long["idx"].to_numpy()],
+                      "model": long["model"].to_numpy()}),
+        items[item_cols].iloc[long["idx"].to_numpy()].reset_index(drop=True),
+        long.drop(columns=["idx", "model"]).reset_index(drop=True),
+    ], axis=1)
+    # Catalog-priced costs are written out as reported costs: the file then stands on its own.
+    return out.to_csv(index=False).encode("utf-8")

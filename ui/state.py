@@ -26,6 +26,9 @@ def _workspace(path: str) -> Workspace:
 
 def workspace() -> Workspace:
     ws = _workspace(str(default_path()))
+    from core.pricing import activate_workspace  # this workspace's price edits price every call
+
+    activate_workspace(ws)
     _seed_sample(ws)
     return ws
 
@@ -73,6 +76,8 @@ def evalset_picker(label: str = "Eval set", key: str = "evalset_picker",
                 else:
                     st.session_state[f"{key}_stored"] = upload.file_id
                     st.session_state["evalset_id"] = new_id
+                    # The selectbox below keeps its own state; point it at the new set too.
+                    st.session_state[key] = new_id
                     st.success(f"Stored {upload.name} in the workspace.")
     sets = list_evalsets(ws)
     if kinds is not None:

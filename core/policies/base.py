@@ -29,6 +29,9 @@ class Outcome:
     cost: np.ndarray  # float [n]: summed cost of every model tried (NaN if any cost unknown)
     latency_ms: np.ndarray  # float [n]: wall time (a cascade waits for each step in turn)
     score: np.ndarray  # float [n]: score of the kept answer (NaN = not scored)
+    # bool [n]: the item went past the first step (a cascade escalated). None: more than one
+    # model called. Cascades set it because a signal may consult extra models on every item.
+    escalated: np.ndarray | None = None
 
     @property
     def n_items(self) -> int:
@@ -60,7 +63,11 @@ class Outcome:
     @property
     def escalation_rate(self) -> float:
         """Share of items that called more than one model."""
-        return float((self.tried.sum(axis=1) > 1).mean()) if self.n_items else float("nan")
+        if not self.n_items:
+            return float("nan")
+        if self.escalated is not None:
+            return float(np.mean(self.escalated))
+        return float((self.tried.sum(axis=1) > 1).mean())
 
     def latency_percentiles(self, qs=(50, 95, 99)) -> dict[int, float]:
         lat = self.latency_ms[~np.isnan(self.latency_ms)]
@@ -113,3 +120,33 @@ def outcome_from_choice(evalset: EvalSet, tried: np.ndarray, kept: np.ndarray,
     rows = np.arange(len(kept))
     score = np.where(kept >= 0, evalset.score[rows, np.clip(kept, 0, None)], np.nan)
     return Outcome(evalset.models, tried, kept, cost, latency, score)
+
+
+# -- saving and loading ------------------------------------------------------------------------
+POLICIES: dict[str, type] = {}
+
+
+def register_policy(cls: type) -> type:
+    """Class decorator: ``policy_from_dict({"kind": cls.kind, ...})`` calls ``cls.from_dict``."""
+    POLICIES[cls.kind] = cls
+    return cls
+
+
+def policy_from_dict(d: dict[str, Any]) -> Policy:
+    """Rebuild a policy from its ``to_dict()`` form (e.g. a downloaded JSON file).
+
+    >>> policy_from_dict({"kind": "single", "model": "small"})       # doctest: +SKIP
+    SingleModel('small')
+    """
+    import core.policies  # noqa: F401  (registers the built-in policies)
+    from core.errors import InputError
+
+    if not isinstance(d, dict) or "kind" not in d:
+        raise InputError(f"A policy must be a JSON object with a 'kind'; got {str(d)[:80]!r}")
+    if d["kind"] not in POLICIES:
+        raise InputError(f"Unknown policy kind '{d['kind']}': known kinds are "
+                         f"{', '.join(sorted(POLICIES))}")
+    try:
+        return POLICIES[d["kind"]].from_dict(d)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"Policy '{d['kind']}' is malformed: {exc}") from None

@@ -1,0 +1,57 @@
+"""Benchmark: pricing 1,000,000 calls from tokens, building the catalog table, loading the sample.
+
+    python bench/bench_pricing.py
+
+Prints one line per measurement; results are recorded in bench/RESULTS.md (section "Prices").
+"""
+from __future__ import annotations
+
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def timed(label: str, fn, repeat: int = 3):
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    print(f"{label}: {best * 1000:.1f} ms (best of {repeat})")
+    return result
+
+
+def main() -> None:
+    from core import pricing
+    from core.evalset import load_csv
+
+    n = 1_000_000
+    rng = np.random.default_rng(0)
+    inp = rng.integers(100, 300_000, n).astype(float)
+    out = rng.integers(1, 4_000, n).astype(float)
+    cached = np.floor(inp * rng.uniform(0, 0.8, n))
+    timed("first price lookup (imports genai-prices data)", lambda: pricing.price_for("gpt-4o-mini"), repeat=1)
+    timed(f"catalog_cost, {n:,} calls, flat prices (gpt-4o-mini)",
+          lambda: pricing.catalog_cost("gpt-4o-mini", inp, out, cached))
+    timed(f"catalog_cost, {n:,} calls, tiered prices (claude-sonnet-4-5)",
+          lambda: pricing.catalog_cost("claude-sonnet-4-5", inp, out, cached))
+    tracemalloc.start()
+    pricing.catalog_cost("claude-sonnet-4-5", inp, out, cached)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(f"catalog_cost peak extra memory for {n:,} calls: {peak / 1e6:.0f} MB")
+    pricing._genai_frame.cache_clear()
+    timed("catalog_frame, cold (all genai-prices models)", pricing.catalog_frame, repeat=1)
+    timed("catalog_frame, warm", pricing.catalog_frame)
+    sample = Path(__file__).resolve().parent.parent / "data" / "sample_evalset.csv"
+    es = timed("load_csv(sample_evalset.csv) incl. catalog pricing", lambda: load_csv(sample))
+    print(f"  ({es.n_items:,} items x {es.n_models} models)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Spreadsheet-safe exports: no exported cell can ever run as a formula.
+
+A text cell beginning with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is prefixed
+with a single quote (OWASP's CSV-injection advice), in CSV and in XLSX alike; numbers, dates and
+booleans stay typed values, so ``-0.5`` the number is untouched but ``"-0.5"`` the text from a
+task name is neutralized::
+
+    >>> safe_cell("=HYPERLINK(\\"http://x\\")"), safe_cell("-cmd"), safe_cell(-0.5), safe_cell("ok")
+    ('\\'=HYPERLINK("http://x")', "'-cmd", -0.5, 'ok')
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value):
+    """The value, with text that a spreadsheet would evaluate prefixed by ``'``."""
+    if isinstance(value, str) and value.startswith(DANGEROUS_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _plain(value):
+    """Python scalars for writers (numpy/pandas scalars and missing values converted)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+        if isinstance(value, float) and math.isnan(value):
+            return None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        value = value.replace(tzinfo=None)
+    return value
+
+
+def safe_rows(frame: pd.DataFrame) -> list[list]:
+    """Rows of ``frame`` as plain, guarded Python values."""
+    return [[safe_cell(_plain(v)) for v in row] for row in frame.itertuples(index=False, name=None)]
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
+    """CSV with every text cell guarded (the header too)."""
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([safe_cell(str(c)) for c in frame.columns])
+        writer.writerows(safe_rows(frame))
+
+
+def write_xlsx(sheets: dict[str, pd.DataFrame], path: str | Path,
+               notes: dict[str, list[str]] | None = None) -> None:
+    """One worksheet per frame; guarded text, typed numbers and dates, a bold header row.
+
+    ``notes[sheet]`` lines are written above the table (e.g. totals and the price snapshot).
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, frame in sheets.items():
+        ws = wb.create_sheet(title=_sheet_title(name))
+        for line in (notes or {}).get(name, []):
+            ws.append([safe_cell(line)])
+        if (notes or {}).get(name):
+            ws.append([])
+        ws.append([safe_cell(str(c)) for c in frame.columns])
+        for cell in ws[ws.max_row]:
+            cell.font = Font(bold=True)
+        for row in safe_rows(frame):
+            ws.append(row)
+        for i, col in enumerate(frame.columns, 1):
+            width = max([len(str(col))] + [len(str(v)) for v in frame[col].head(200)]) + 2
+            ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = min(width, 48)
+    wb.save(path)
+
+
+def _sheet_title(name: str) -> str:
+    bad = '[]:*?/\\'
+    return "".join("_" if ch in bad else ch for ch in name)[:31] or "Sheet"

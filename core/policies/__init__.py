@@ -1,0 +1,30 @@
+"""Routing policies: each one a small class answering "which model answers this item?".
+
+Every policy has ``fit(evalset) -> self``, ``evaluate(evalset) -> Outcome``, ``to_dict()`` and
+the ``models`` it may call; ``policy_from_dict(d)`` rebuilds any of them from JSON. Adding a
+strategy means adding one module here that registers its class with ``@register_policy``.
+
+>>> from core.policies import Cascade, policy_from_dict
+>>> policy_from_dict(Cascade(["small", "big"], [0.8]).to_dict())
+Cascade(['small', 'big'], [0.8], 'confidence')
+"""
+from core.policies.base import (POLICIES, Outcome, Policy, outcome_from_choice, policy_from_dict,
+                                register_policy)
+from core.policies.cascade import Cascade, CascadePlan, outcome_at, plan_cascade
+from core.policies.ensemble import MajorityEnsemble
+from core.policies.fallback import FallbackChain
+from core.policies.oracle import Oracle
+from core.policies.single import SingleModel
+from core.policies.task_router import TaskRouter
+from core.policies.value_tiers import ValueTiers
+from core.policies.weighted import WeightedSelection
+
+try:  # the learned router lives in its own module (scikit-learn); it registers "learned"
+    from core.policies.learned import LearnedRouter  # noqa: F401
+except ImportError:
+    pass
+
+__all__ = ["Outcome", "Policy", "outcome_from_choice", "policy_from_dict", "register_policy",
+           "POLICIES", "SingleModel", "Cascade", "CascadePlan", "plan_cascade", "outcome_at",
+           "TaskRouter", "ValueTiers", "WeightedSelection", "FallbackChain", "MajorityEnsemble",
+           "Oracle"]

@@ -1,0 +1,67 @@
+"""Spend charts: plotly figures (pages, HTML report) and matplotlib PNGs (PDF report).
+
+>>> fig = stacked_by_day(spend_by(ws, ["day", "model"]), "model")    # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import plotly.graph_objects as go
+
+
+def stacked_by_day(frame: pd.DataFrame, dim: str, title: str | None = None) -> go.Figure:
+    """Stacked bars of daily cost, one color per value of ``dim`` (model, task, provider)."""
+    fig = go.Figure()
+    if not frame.empty:
+        pivot = frame.pivot_table(index="day", columns=dim, values="cost_usd", aggfunc="sum",
+                                  fill_value=0.0).sort_index()
+        order = pivot.sum().sort_values(ascending=False).index
+        for key in order:
+            fig.add_bar(x=pivot.index, y=pivot[key], name=str(key),
+                        hovertemplate="%{x|%Y-%m-%d}<br>" + str(key) + ": $%{y:,.4f}<extra></extra>")
+    fig.update_layout(barmode="stack", title=title or f"Spend per day by {dim}",
+                      yaxis_title="USD", xaxis_title=None, legend_title=dim, height=380,
+                      margin=dict(l=40, r=10, t=50, b=30))
+    return fig
+
+
+def share_bar(frame: pd.DataFrame, label: str, value: str, title: str, fmt: str = ".1%") -> go.Figure:
+    """Horizontal bars, largest on top (traffic share, cost per task...)."""
+    data = frame.sort_values(value, ascending=True)
+    fig = go.Figure(go.Bar(x=data[value], y=data[label].astype(str), orientation="h",
+                           texttemplate="%{x:" + fmt + "}", textposition="auto"))
+    fig.update_layout(title=title, height=max(240, 40 + 28 * len(data)),
+                      margin=dict(l=10, r=10, t=50, b=30))
+    return fig
+
+
+def png_stacked_by_day(frame: pd.DataFrame, dim: str, title: str) -> bytes:
+    """The same daily stacked bars as a PNG (matplotlib, no browser), for the PDF report."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 3.6), dpi=110)
+    if not frame.empty:
+        pivot = frame.pivot_table(index="day", columns=dim, values="cost_usd", aggfunc="sum",
+                                  fill_value=0.0).sort_index()
+        order = pivot.sum().sort_values(ascending=False).index
+        bottom = None
+        labels = [d.strftime("%m-%d") for d in pd.to_datetime(pivot.index)]
+        for key in order:
+            ax.bar(labels, pivot[key].to_numpy(), bottom=bottom, label=str(key)[:28])
+            bottom = pivot[key].to_numpy() if bottom is None else bottom + pivot[key].to_numpy()
+        ax.legend(fontsize=7, loc="upper left", ncol=2)
+        if len(labels) > 14:
+            for i, tick in enumerate(ax.get_xticklabels()):
+                tick.set_visible(i % max(1, len(labels) // 14) == 0)
+    ax.set_title(title, fontsize=10)
+    ax.set_ylabel("USD")
+    ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()

@@ -1,0 +1,123 @@
+"""Budgets: set them, see the alert levels, the month-end forecast and the throttling ladder.
+
+Widgets -> ``core.budgets`` / ``core.throttle`` -> tables and plotly figures.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.budgets import (PERIODS, budget_status, delete_budget, forecast_month_end, non_urgent_tasks,
+                          set_budget, set_task_urgency)
+from core.errors import InputError
+from core.reports import money
+from core.spend import SpendFilter, filter_options, spend_by
+from core.throttle import throttle_ladder
+from ui.spend_policy import policy_picker
+from ui.state import evalset_picker, workspace
+
+st.title("Budgets")
+ws = workspace()
+opts = filter_options(ws)
+
+st.subheader("Set a budget")
+with st.form("budget_form", border=True):
+    c1, c2, c3 = st.columns(3)
+    period = c1.selectbox("Period", PERIODS, key="budget_period")
+    task_choice = c2.selectbox("Scope", ["Overall"] + opts["tasks"], key="budget_task")
+    amount = c3.number_input("Amount (USD)", min_value=0.0, value=100.0, step=10.0, key="budget_amount")
+    if st.form_submit_button("Save budget", icon=":material/save:"):
+        try:
+            set_budget(ws, period, amount, None if task_choice == "Overall" else task_choice)
+        except InputError as err:
+            st.error(str(err))
+        else:
+            st.success(f"Saved: {period} budget of {money(amount)} ({task_choice.lower() if task_choice == 'Overall' else 'task ' + task_choice}).")
+            st.rerun()
+
+status = budget_status(ws)
+st.subheader("This period")
+if status.empty:
+    st.info("No budget yet: set one above. Alerts show at 70%, 90% and 100% of a budget on every page.")
+else:
+    view = status.assign(task=status["task"].fillna("(overall)"),
+                         level=status["level"].map(lambda v: "" if pd.isna(v) else f"{int(v)}%"))
+    st.dataframe(view, hide_index=True, key="budget_status_table",
+                 column_config={"ratio": st.column_config.ProgressColumn("used", format="percent",
+                                                                         min_value=0.0, max_value=1.0),
+                                "amount_usd": st.column_config.NumberColumn("budget", format="$%.2f"),
+                                "spent_usd": st.column_config.NumberColumn("spent", format="$%.2f")})
+    with st.expander("Remove a budget"):
+        labels = [f"{r.period} · {r.task}" for r in view.itertuples()]
+        gone = st.selectbox("Budget", labels, key="budget_delete_choice")
+        if st.button("Remove", key="budget_delete", icon=":material/delete:"):
+            row = view.iloc[labels.index(gone)]
+            delete_budget(ws, row["period"], None if row["task"] == "(overall)" else row["task"])
+            st.rerun()
+
+st.subheader("Month-end forecast")
+fc = forecast_month_end(ws)
+f = st.columns(4)
+f[0].metric("Month to date", money(fc.month_to_date))
+f[1].metric("Forecast at month end", money(fc.forecast),
+            help=f"{fc.method}; trailing window {fc.window_days} day(s), {fc.remaining_days} day(s) left.")
+f[2].metric("95% interval", "n/a" if fc.low is None else f"{money(fc.low)} – {money(fc.high)}")
+f[3].metric("Monthly budget", money(fc.budget_usd) if fc.budget_usd else "none",
+            delta=None if fc.over_budget_by is None else f"{money(fc.over_budget_by)} over" if fc.over_budget_by > 0
+            else f"{money(-fc.over_budget_by)} under", delta_color="inverse")
+daily = spend_by(ws, ["day"], SpendFilter(date_from=fc.month_start, date_to=fc.today, scope="billable"))
+if not daily.empty:
+    cum = daily.set_index("day")["cost_usd"].cumsum()
+    fig = go.Figure(go.Scatter(x=cum.index, y=cum.values, mode="lines+markers", name="spent"))
+    end = pd.Timestamp(fc.today) + pd.Timedelta(days=fc.remaining_days)
+    fig.add_scatter(x=[pd.Timestamp(fc.today), end], y=[fc.month_to_date, fc.forecast],
+                    mode="lines", line=dict(dash="dash"), name="forecast")
+    if fc.budget_usd:
+        fig.add_hline(y=fc.budget_usd, line_dash="dot", annotation_text="monthly budget")
+    fig.update_layout(height=320, yaxis_title="USD (cumulative)", margin=dict(l=40, r=10, t=30, b=30))
+    st.plotly_chart(fig, key="budget_forecast_chart")
+
+st.subheader("Throttling ladder")
+st.caption("What each level would have saved over the period, and what it costs in quality on "
+           "an eval set: 1 disables experiments, 2 routes to a cheaper policy, 3 pauses non-urgent work.")
+paused = st.multiselect("Non-urgent tasks (paused at level 3)", sorted(set(opts["tasks"]) | set(non_urgent_tasks(ws))),
+                        default=non_urgent_tasks(ws), key="budget_non_urgent")
+if st.button("Save task urgency", key="budget_save_urgency"):
+    for task in set(opts["tasks"]) | set(non_urgent_tasks(ws)):
+        set_task_urgency(ws, task, task not in paused)
+    st.rerun()
+evalset = evalset_picker("Eval set", key="budget_ladder_evalset", allow_upload=False)
+if evalset is not None:
+    c1, c2 = st.columns(2)
+    with c1:
+        current = policy_picker(evalset, "Current policy", key="budget_current", default="frontier")
+    with c2:
+        cheaper = policy_picker(evalset, "Cheaper policy (level 2)", key="budget_cheaper", default="cheapest")
+    ladder_period = st.radio("Savings over", PERIODS, horizontal=True, key="budget_ladder_period")
+    if current is not None and cheaper is not None:
+        try:
+            ladder = throttle_ladder(ws, evalset, current, cheaper, period=ladder_period)
+        except InputError as err:
+            st.error(str(err))
+        else:
+            if ladder.triggered:
+                st.warning(f"Today's spend calls for **level {ladder.triggered}**: "
+                           f"{ladder.levels[ladder.triggered - 1].action.lower()}.")
+            else:
+                st.success("No budget alert: no throttling needed today.")
+            table = pd.DataFrame([{
+                "level": lvl.level, "action": lvl.action, "saves": lvl.saved_usd,
+                "saves (cumulative)": lvl.cumulative_saved_usd, "quality": lvl.quality,
+                "quality cost (points)": 100 * lvl.quality_cost, "how": lvl.detail,
+                "triggered": "◀ today" if lvl.level == ladder.triggered else ""} for lvl in ladder.levels])
+            st.dataframe(table, hide_index=True, key="budget_ladder_table",
+                         column_config={"saves": st.column_config.NumberColumn(format="$%.4f"),
+                                        "saves (cumulative)": st.column_config.NumberColumn(format="$%.4f"),
+                                        "quality": st.column_config.NumberColumn(format="%.3f"),
+                                        "quality cost (points)": st.column_config.NumberColumn(format="%.1f")})
+            unit = {"daily": "day", "weekly": "week", "monthly": "month"}[ladder_period]
+            st.caption(f"Spend this {unit} "
+                       f"(since {ladder.since}): {money(ladder.spend_usd)}. Current policy: quality "
+                       f"{ladder.current_quality:.3f} at {money(ladder.current_cost_per_item)}/item; "
+                       f"cheaper: {ladder.cheaper_quality:.3f} at {money(ladder.cheaper_cost_per_item)}/item.")

@@ -1,0 +1,152 @@
+"""Routing: a task routing table or value tiers, its metrics, its place on the frontier, and
+what each task costs at your traffic mix."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from core.errors import InputError
+from core.frontier import default_cascade, single_points
+from core.policies import Oracle, TaskRouter, ValueTiers, WeightedSelection
+from core.projections import cost_by_task, project_by_task
+from ui.frontier_figures import frontier_figure, share_figure
+from ui.routing_state import frontier_for, policy_store
+from ui.state import evalset_picker, workspace
+
+st.title("Routing")
+st.caption("Send each request to one model by its task, or by what the item is worth.")
+
+evalset = evalset_picker()
+if evalset is None:
+    st.stop()
+if evalset.format == "inputs" or evalset.n_models < 1 or evalset.score.size == 0:
+    st.info("This eval set has no model results yet: run it on the Live run page first.")
+    st.stop()
+es_id = st.session_state["evalset_id"]
+models = list(evalset.models)
+tasks = pd.Series(evalset.tasks).astype(str)
+task_counts = tasks.value_counts()
+singles = single_points(evalset)
+
+mode = st.radio("Rule", ["Task routing table", "Value tiers"], horizontal=True, key="routing_mode")
+
+try:
+    if mode == "Task routing table":
+        suggestion = WeightedSelection({"task_fit": 1.0, "cost": 0.3}).fit(evalset)
+        st.caption("Starting point: per task, the best quality with a small preference for cheaper "
+                   "models (weighted selection, in-sample). Edit any row.")
+        table = pd.DataFrame({"task": task_counts.index, "items": task_counts.to_numpy(),
+                              "model": [suggestion.table_.get(t, suggestion.default_)
+                                        for t in task_counts.index]})
+        edited = st.data_editor(
+            table, key=f"routing_table_{es_id}", hide_index=True, width="stretch",
+            disabled=["task", "items"],
+            column_config={"model": st.column_config.SelectboxColumn("model", options=models,
+                                                                     required=True)})
+        default = st.selectbox("Default model (tasks not in the table)", models,
+                               index=models.index(suggestion.default_), key=f"routing_default_{es_id}")
+        policy = TaskRouter(dict(zip(edited["task"], edited["model"])), default)
+    else:
+        numeric = [c for c in evalset.metadata_columns
+                   if pd.to_numeric(evalset.items[c], errors="coerce").notna().mean() > 0.5]
+        if not numeric:
+            st.info("Value tiers need a numeric value per item (e.g. a value_usd column); this "
+                    "eval set has none.")
+            st.stop()
+        column = st.selectbox("Item value column", numeric,
+                              index=numeric.index("value_usd") if "value_usd" in numeric else 0,
+                              key=f"routing_value_col_{es_id}")
+        values = pd.to_numeric(evalset.items[column], errors="coerce")
+        by_cost = singles.sort_values("cost_per_item").model.tolist()
+        cheap, dear = by_cost[0], singles.sort_values("quality").model.iloc[-1]
+        start = pd.DataFrame({"min_value": [0.0, float(values.quantile(0.8))], "model": [cheap, dear]})
+        tiers = st.data_editor(
+            start, key=f"routing_tiers_{es_id}", num_rows="dynamic", hide_index=True,
+            width="stretch",
+            column_config={"min_value": st.column_config.NumberColumn(f"min {column}", required=True),
+                           "model": st.column_config.SelectboxColumn("model", options=models,
+                                                                     required=True)})
+        tiers = tiers.dropna()
+        st.caption(f"An item goes to the highest tier whose minimum its {column} reaches; items "
+                   "below every tier or without a value go to the lowest tier.")
+        policy = ValueTiers(list(zip(tiers["min_value"], tiers["model"])), value_column=column)
+    outcome = policy.evaluate(evalset)
+except InputError as err:
+    st.error(str(err))
+    st.stop()
+
+# -- metrics -------------------------------------------------------------------------------------
+best = singles.sort_values(["quality", "cost_per_item"], ascending=[False, True]).iloc[0]
+pct = outcome.latency_percentiles()
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Quality", f"{outcome.quality:.3f}",
+          delta=f"{outcome.quality - best.quality:+.3f} vs {best.model}")
+m2.metric("Cost per item", f"${outcome.cost_per_item:.6f}",
+          delta=f"{(outcome.cost_per_item - best.cost_per_item) / best.cost_per_item:+.1%} vs {best.model}"
+          if best.cost_per_item else None, delta_color="inverse")
+m3.metric("p50 latency", f"{pct[50]:,.0f} ms" if pct[50] == pct[50] else "n/a")
+m4.metric("p95 latency", f"{pct[95]:,.0f} ms" if pct[95] == pct[95] else "n/a")
+
+left, right = st.columns([3, 2])
+with left:
+    points = None
+    oracle = Oracle().evaluate(evalset)
+    oracle_point = {"quality": oracle.quality, "cost_per_item": oracle.cost_per_item}
+    try:
+        cascade_models, cascade_signal = default_cascade(evalset)
+        fr = frontier_for(es_id, cascade_models, cascade_signal.to_dict())
+        points = fr.points.assign(**{c: fr.points[c] for c in fr.threshold_columns})
+        st.caption(f"Grey: every operating point of the cascade {' > '.join(cascade_models)} "
+                   f"({cascade_signal.label()}), for comparison.")
+    except InputError:
+        fr = None
+    st.plotly_chart(frontier_figure(points, singles, oracle_point,
+                                    {"quality": outcome.quality, "cost_per_item": outcome.cost_per_item},
+                                    fr.threshold_columns if fr is not None else (),
+                                    current_label="This routing"), key="routing_frontier_chart")
+with right:
+    st.plotly_chart(share_figure({m: s for m, s in outcome.traffic_share().items()}),
+                    key="routing_share_chart")
+
+# -- per-task cost at a traffic mix ---------------------------------------------------------------
+st.subheader("Cost per task at your traffic mix")
+mix = pd.DataFrame({"task": task_counts.index, "requests_per_day": (task_counts.to_numpy() * 10).astype(float)})
+mix = st.data_editor(mix, key=f"routing_mix_{es_id}", hide_index=True, disabled=["task"],
+                     width="stretch",
+                     column_config={"requests_per_day": st.column_config.NumberColumn(
+                         "requests per day", min_value=0.0, step=100.0)})
+try:
+    breakdown = project_by_task(cost_by_task(outcome, evalset.tasks),
+                                dict(zip(mix["task"], mix["requests_per_day"].fillna(0))))
+except InputError as err:
+    st.error(str(err))
+else:
+    st.dataframe(breakdown, hide_index=True, width="stretch", column_config={
+        "cost_per_item": st.column_config.NumberColumn("cost/item", format="$%.6f"),
+        "day": st.column_config.NumberColumn("$/day", format="$%.2f"),
+        "month": st.column_config.NumberColumn("$/month", format="$%.2f"),
+        "year": st.column_config.NumberColumn("$/year", format="$%.2f")}, key="routing_breakdown")
+    per_task = breakdown[breakdown["task"] != "total"]
+    st.plotly_chart(px.bar(per_task, x="task", y="month", labels={"month": "USD per month"}),
+                    key="routing_task_chart")
+
+# -- save / download ------------------------------------------------------------------------------
+meta = {"evalset": evalset.name, "quality": outcome.quality, "cost_per_item": outcome.cost_per_item,
+        "items": evalset.n_items, "measured": "in-sample on this eval set"}
+with st.expander("Save this policy", expanded=False):
+    name = st.text_input("Policy name", value=policy.kind.replace("_", " "), key="routing_policy_name")
+    st.download_button("Download as JSON",
+                       json.dumps({"policy": policy.to_dict(), "meta": meta}, indent=2, default=float),
+                       file_name=f"{policy.kind}_policy.json", mime="application/json",
+                       key="routing_download")
+    store = policy_store()
+    if store is not None and st.button("Save to workspace", key="routing_save"):
+        try:
+            store.save_policy(workspace(), name, policy, meta)
+        except InputError as err:
+            st.error(str(err))
+        else:
+            st.success(f"Saved '{name}' to the workspace.")

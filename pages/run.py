@@ -1,0 +1,212 @@
+"""Live run: send an eval set's inputs to real models, every call recorded as it arrives.
+
+The run goes on in a background thread of the server: closing the tab does not stop it, and
+this page finds it again (progress, cancel). An unfinished run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.cache import CacheConfig
+from core.errors import InputError
+from core.run_background import active_run, running_ids, start_background
+from core.run_store import get_run, list_runs
+from core.runner import LiveRun, RunConfig
+from ui.run_widgets import key_panel, model_picker, progress_view, providers_of
+from ui.state import evalset_picker, get_evalset, workspace
+
+st.title("Live run")
+st.caption("Run an eval set's inputs through Claude, GPT, Gemini or a local server. Every call "
+           "is written to the workspace and the spend ledger as it finishes, so a crash, a closed "
+           "tab or a cancel loses nothing, and a resumed run never pays for an answer twice.")
+ws = workspace()
+
+
+@st.fragment(run_every=1.0)
+def live_progress(run_id: str) -> None:
+    handle = active_run(run_id)
+    if handle is None:
+        return
+    st.markdown(f"**{handle.name}** · {', '.join(handle.models)}")
+    progress_view(handle.progress)
+    if handle.done:
+        if handle.error:
+            st.error(f"The run stopped on an error: {handle.error}")
+        st.rerun()
+    elif st.button("Cancel run", key=f"cancel_{run_id}", icon=":material/stop_circle:"):
+        handle.cancel()
+        st.toast("Cancelling: calls in flight finish and are recorded.")
+
+
+def results_summary(run_id: str) -> None:
+    info = get_run(ws, run_id)
+    if info is None:
+        return
+    runs = list_runs(ws).set_index("run_id")
+    row = runs.loc[run_id]
+    st.subheader(f"Run {info['name']}")
+    st.markdown(f"Status **{info['status']}** · {int(row['ok'])} answered, {int(row['cached'])} "
+                f"from cache, {int(row['failed'])} failed · spend ${row['spend_usd']:.4f}")
+    if info.get("message"):
+        st.caption(info["message"])
+    results_id = info.get("results_evalset_id")
+    if results_id is None or pd.isna(results_id):
+        st.info("No answers to show yet.")
+        return
+    evalset = get_evalset(int(results_id))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a model with no answer: NaN, shown as such
+        table = pd.DataFrame({
+            "model": evalset.models,
+            "quality": np.nanmean(evalset.score, axis=0) if evalset.has_labels else np.nan,
+            "answered": (~pd.isna(evalset.output)).sum(axis=0),
+            "cost per item ($)": np.nanmean(evalset.cost, axis=0),
+            "median latency (ms)": np.nanmedian(evalset.latency_ms, axis=0),
+            "mean confidence": np.nanmean(evalset.confidence, axis=0),
+        })
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={"quality": st.column_config.NumberColumn(format="%.3f"),
+                                "cost per item ($)": st.column_config.NumberColumn(format="%.6f")})
+    for note in evalset.notes:
+        st.caption(f"Note: {note}")
+    if st.button("Open the results in Compare models", key=f"compare_{run_id}",
+                 icon=":material/leaderboard:", type="primary"):
+        st.session_state["evalset_id"] = int(results_id)
+        st.switch_page("pages/compare.py")
+
+
+# -- runs in progress (any tab, any session of this server) -------------------------------------
+current = st.session_state.get("live_run_id")
+active = running_ids()
+for run_id in active:
+    live_progress(run_id)
+if current and current not in active:
+    results_summary(current)
+
+# -- a new run ------------------------------------------------------------------------------------
+st.header("New run")
+evalset = evalset_picker("Eval set to run", key="run_evalset")
+if evalset is None:
+    st.stop()
+if "input" not in evalset.items or evalset.items["input"].isna().all():
+    st.warning("This eval set has no `input` column: a live run needs the text to send. Upload an "
+               "inputs-only CSV (`input`, optional `item_id`, `label`, `task`).")
+    st.stop()
+labeled = evalset.has_labels
+st.caption(f"{evalset.n_items:,} items · "
+           + ("labeled: answers are scored against the labels" if labeled
+              else "no labels: answers are recorded, not scored"))
+
+models = model_picker("run_models")
+providers = providers_of(models) if models else []
+keys, missing = key_panel(providers or ["anthropic", "openai", "gemini", "local"])
+
+with st.expander("Settings", expanded=False):
+    c1, c2, c3 = st.columns(3)
+    concurrency = c1.number_input("Calls in flight at once", 1, 128, 8, key="run_concurrency")
+    retries = c2.number_input("Retries per call (429, 5xx, timeouts)", 0, 10, 3, key="run_retries")
+    timeout = c3.number_input("Timeout per call (s)", 1.0, 600.0, 60.0, key="run_timeout")
+    c1, c2, c3 = st.columns(3)
+    max_tokens = c1.number_input("Max output tokens", 1, 8192, 256, key="run_max_tokens")
+    cap = c2.number_input("Spend cap ($, 0 = none)", 0.0, 100000.0, 0.0, step=0.5, key="run_cap")
+    rate = c3.number_input("Requests per second per provider (0 = no limit)", 0.0, 1000.0, 0.0,
+                           key="run_rate")
+    c1, c2, c3 = st.columns(3)
+    use_cache = c1.checkbox("Reuse cached answers", value=True, key="run_cache",
+                            help="Exact match on provider, model, prompt and parameters.")
+    ttl_h = c2.number_input("Cache time-to-live (hours)", 0.0, 24.0 * 365, 24.0 * 7, key="run_ttl")
+    semantic = c3.checkbox("Semantic cache (similar inputs)", value=False, key="run_semantic",
+                           help="Lexical similarity (character n-gram TF-IDF cosine), not meaning. "
+                                "Measure its error rate on a labeled set first.")
+    threshold = st.slider("Similarity threshold", 0.5, 1.0, 0.95, 0.01, key="run_threshold",
+                          disabled=not semantic)
+    fallback = st.text_input("Fallback model when a model fails for good (provider:model)",
+                             key="run_fallback")
+    experiment = st.text_input("Experiment tag (ledger)", key="run_experiment")
+    name = st.text_input("Run name", value=evalset.name, key="run_name")
+
+if semantic and labeled:
+    with st.expander("What would the semantic cache get wrong on this eval set?"):
+        from core.cache import semantic_cache_error_rates
+
+        try:
+            rates = semantic_cache_error_rates(evalset, [0.8, 0.85, 0.9, 0.95, 0.98, 1.0])
+        except InputError as err:
+            st.error(str(err))
+        else:
+            st.dataframe(rates, hide_index=True, width="stretch")
+            st.caption("hit_rate: share of items answered from a similar earlier item; "
+                       "wrong_rate: share of those hits whose neighbour had another label.")
+
+if not models:
+    st.info("Choose at least one model.")
+    st.stop()
+fallbacks = {}
+if fallback.strip():
+    fallbacks = {m: [fallback.strip()] for m in models if m != fallback.strip()}
+config = RunConfig(
+    concurrency=int(concurrency), max_retries=int(retries), timeout_s=float(timeout),
+    max_tokens=int(max_tokens), spend_cap_usd=float(cap) or None,
+    rate_limits={p: float(rate) for p in providers} if rate else {},
+    fallbacks=fallbacks, experiment=experiment.strip() or None,
+    cache=CacheConfig(enabled=use_cache, ttl_s={"*": float(ttl_h) * 3600.0},
+                      semantic_threshold=float(threshold) if semantic else None))
+try:
+    run = LiveRun(ws, evalset, models, config, name=name.strip() or evalset.name,
+                  evalset_id=st.session_state.get("evalset_id"), keys=keys)
+    estimate = run.estimate()
+except InputError as err:
+    st.error(str(err))
+    st.stop()
+
+st.subheader("Cost estimate")
+st.dataframe(estimate.rename(columns={"cost_usd": "estimated cost ($, at most)"}),
+             hide_index=True, width="stretch")
+known = estimate["cost_usd"].dropna()
+total = float(known.sum()) if len(known) else float("nan")
+unknown = estimate.loc[estimate["cost_usd"].isna(), "model"].tolist()
+st.markdown(f"**{int(estimate['calls'].sum()):,} calls**, at most **${total:,.4f}**"
+            if len(known) else f"**{int(estimate['calls'].sum()):,} calls**")
+st.caption("Input tokens are estimated from the prompt length (4 characters per token); output "
+           "tokens are counted at the max-output limit, so this is an upper bound.")
+if unknown:
+    st.warning(f"No catalog price for {', '.join(unknown)}: their spend is unknown (add a price "
+               "on the Prices page); the spend cap cannot limit them.")
+if missing:
+    st.error(f"No API key for {', '.join(missing)}: set the environment variable, add it to "
+             "`.streamlit/secrets.toml`, or type it under API keys.")
+if cap and len(known) and total > cap:
+    st.info(f"The estimate exceeds the spend cap: the run will stop at ${cap:,.2f}.")
+if st.button("Start run", type="primary", disabled=bool(missing), icon=":material/play_arrow:",
+             key="start_run"):
+    handle = start_background(run)
+    st.session_state["live_run_id"] = handle.run_id
+    st.rerun()
+
+# -- unfinished runs --------------------------------------------------------------------------------
+runs = list_runs(ws)
+unfinished = runs[(runs["status"] != "finished") & ~runs["run_id"].isin(running_ids())]
+if len(unfinished):
+    st.header("Unfinished runs")
+    labels = {r.run_id: f"{r.name} · {'interrupted' if r.status == 'running' else r.status} · "
+                        f"{int(r.ok + r.cached)} answered · {r.updated_at:%Y-%m-%d %H:%M}"
+              for r in unfinished.itertuples()}
+    chosen = st.selectbox("Run", list(labels), format_func=labels.get, key="resume_choice")
+    info = get_run(ws, chosen)
+    source_id = info.get("evalset_id")
+    if source_id is None or pd.isna(source_id):
+        st.caption("Started from the command line: resume it by running the same command again.")
+    elif st.button("Resume", key="resume_run", icon=":material/resume:"):
+        try:
+            resumed = LiveRun(ws, get_evalset(int(source_id)), info["models"],
+                              RunConfig.from_dict(info["config"]), name=info["name"],
+                              run_id=chosen, evalset_id=int(source_id), keys=keys)
+        except InputError as err:
+            st.error(str(err))
+        else:
+            st.session_state["live_run_id"] = start_background(resumed).run_id
+            st.rerun()

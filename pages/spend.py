@@ -1,0 +1,119 @@
+"""Spend: where the money goes by day, task, model and provider, from the DuckDB ledger.
+
+Widgets -> ``core.spend`` queries (bulk SQL over the ledger) -> plotly figures; imports,
+report downloads and projections below.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from core.errors import InputError
+from core.reports import money
+from core.spend import spend_page_data
+from core.spend_charts import share_bar, stacked_by_day
+from core.throttle import project_costs
+from ui.spend_policy import policy_picker
+from ui.spend_widgets import filter_widgets, import_widget, report_downloads
+from ui.state import evalset_picker, workspace
+
+st.title("Spend")
+ws = workspace()
+import_widget(ws)
+
+try:
+    flt = filter_widgets(ws)
+except InputError as err:
+    st.error(str(err))
+    st.stop()
+if flt is None:
+    st.info("The ledger is empty: import a usage export above, or run a live eval (every call "
+            "it makes is recorded here).")
+    st.stop()
+
+try:
+    data = spend_page_data(ws, flt)
+except InputError as err:
+    st.error(str(err))
+    st.stop()
+
+t = data["totals"]
+cache = data["cache"]
+hits, requests = int(cache["cache_hits"].sum()), int(cache["requests"].fillna(0).sum())
+m = st.columns(6)
+m[0].metric("Spend", money(t["cost_usd"]))
+m[1].metric("Requests", f"{t['requests']:,}")
+m[2].metric("Per 1,000 requests", money(t["cost_per_1k_requests"]))
+m[3].metric("Cache hit rate", f"{hits / requests:.1%}" if requests else "n/a")
+m[4].metric("Cache savings", money(float(cache["savings_usd"].sum())),
+            help="What the cache hits would have cost at each model's average cost per request "
+                 "over the calls that missed the cache.")
+if data["shadow_totals"] is not None:
+    m[5].metric("Shadow (kept apart)", money(data["shadow_totals"]["cost_usd"]))
+if t["rows"] == 0:
+    st.info("No spend matches these filters.")
+
+tab_day, tab_model, tab_task, tab_provider, tab_cache, tab_top = st.tabs(
+    ["By day", "By model", "By task", "By provider", "Cache", "Most expensive calls"])
+with tab_day:
+    dim = st.radio("Stack by", ["model", "task", "provider"], horizontal=True, key="spend_stack_by")
+    st.plotly_chart(stacked_by_day(data[f"by_day_{dim}"], dim), key="spend_by_day_chart")
+with tab_model:
+    share = data["traffic_share"]
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(share_bar(share, "model", "request_share", "Traffic share (requests)"),
+                    key="spend_share_chart")
+    c2.plotly_chart(share_bar(share, "model", "cost_share", "Share of spend"), key="spend_cost_share")
+    st.dataframe(share, hide_index=True, key="spend_share_table",
+                 column_config={"request_share": st.column_config.NumberColumn(format="percent"),
+                                "cost_share": st.column_config.NumberColumn(format="percent"),
+                                "cost_usd": st.column_config.NumberColumn(format="$%.4f")})
+with tab_task:
+    by_task = data["by_task"]
+    st.plotly_chart(share_bar(by_task, "task", "cost_per_1k_requests",
+                              "Cost per 1,000 requests by task", fmt="$,.4f"), key="spend_task_chart")
+    st.dataframe(by_task[["task", "cost_usd", "requests", "cost_per_request", "cost_per_1k_requests",
+                          "input_tokens", "output_tokens"]], hide_index=True, key="spend_task_table")
+with tab_provider:
+    st.plotly_chart(stacked_by_day(data["by_day_provider"], "provider"), key="spend_provider_chart")
+    st.dataframe(data["by_provider"], hide_index=True, key="spend_provider_table")
+with tab_cache:
+    st.dataframe(cache[["model", "requests", "cache_hits", "hit_rate", "avg_cost_per_miss",
+                        "savings_usd", "cached_token_share"]], hide_index=True, key="spend_cache_table",
+                 column_config={"hit_rate": st.column_config.NumberColumn(format="percent"),
+                                "cached_token_share": st.column_config.NumberColumn(format="percent")})
+    st.caption("Cache hits are calls answered from a cache (e.g. LiteLLM's); cached-token share is "
+               "the part of input tokens a provider read from its prompt cache.")
+with tab_top:
+    st.dataframe(data["top_calls"], hide_index=True, key="spend_top_table")
+
+st.subheader("Cost report")
+report_downloads(ws, flt.date_from, flt.date_to)
+
+st.subheader("Projections")
+st.caption("At a volume you type per task: what the current policy costs per day, month and year "
+           "against sending everything to the best single model (the all-frontier baseline).")
+evalset = evalset_picker("Eval set for costs per item", key="spend_projection_evalset", allow_upload=False)
+if evalset is not None:
+    policy = policy_picker(evalset, "Current policy", key="spend_projection_policy", default="cheapest")
+    tasks = sorted(set(map(str, evalset.tasks)))
+    cols = st.columns(min(len(tasks), 4))
+    volume = {task: cols[i % len(cols)].number_input(f"Requests/day: {task}", min_value=0.0,
+                                                     value=1000.0, step=100.0,
+                                                     key=f"spend_volume_{task}")
+              for i, task in enumerate(tasks)}
+    if policy is not None:
+        from core.policies import SingleModel
+        from core.throttle import frontier_model
+
+        baseline = SingleModel(frontier_model(evalset))
+        try:
+            proj = project_costs(evalset, policy, baseline, volume)
+        except InputError as err:
+            st.error(str(err))
+        else:
+            total = proj.iloc[-1]
+            p = st.columns(3)
+            p[0].metric("Current policy, per month", money(total["current_monthly"]))
+            p[1].metric(f"All {baseline.model}, per month", money(total["baseline_monthly"]))
+            p[2].metric("Savings per year", money(total["savings_annual"]))
+            st.dataframe(proj, hide_index=True, key="spend_projection_table")

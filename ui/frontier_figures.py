@@ -1,0 +1,79 @@
+"""Plotly figures for the quality-cost frontier (Cascade tuner and Routing pages).
+
+Trace names are stable (tests and the browser test look them up): "Operating points",
+"Pareto front", "Single models", "Oracle", "Current point".
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+MAX_CLOUD = 20_000  # points drawn in the grey cloud (the Pareto front is always drawn in full)
+CURRENT = "Current point"
+
+
+def _thin(points: pd.DataFrame, limit: int = MAX_CLOUD) -> pd.DataFrame:
+    if len(points) <= limit:
+        return points
+    keep = np.unique(np.linspace(0, len(points) - 1, limit).astype(int))
+    return points.iloc[keep]
+
+
+def frontier_figure(points: pd.DataFrame | None, singles: pd.DataFrame, oracle: dict | None,
+                    current: dict | None, threshold_columns=(), title: str = "",
+                    current_label: str = CURRENT) -> go.Figure:
+    """Cost per item (x, log scale) vs quality (y).
+
+    ``points``: operating points with ``cost_per_item``, ``quality``, ``pareto`` and threshold
+    columns (None: no policy family, e.g. a routing table alone); ``singles``: model, quality,
+    cost_per_item; ``current``: {"cost_per_item", "quality"} of the chosen point.
+    """
+    fig = go.Figure()
+    if points is not None and len(points):
+        cloud = _thin(points)
+        hover = "<br>".join(f"{c} = %{{customdata[{i}]:.3f}}" for i, c in enumerate(threshold_columns))
+        fig.add_trace(go.Scattergl(
+            x=cloud["cost_per_item"], y=cloud["quality"], mode="markers", name="Operating points",
+            marker=dict(size=4, color="rgba(120,120,120,0.35)"),
+            customdata=cloud[list(threshold_columns)].to_numpy() if threshold_columns else None,
+            hovertemplate=f"${{x:.6f}}/item · quality %{{y:.3f}}<br>{hover}<extra></extra>"))
+        front = points[points["pareto"]].sort_values("cost_per_item")
+        fig.add_trace(go.Scatter(
+            x=front["cost_per_item"], y=front["quality"], mode="lines+markers", name="Pareto front",
+            line=dict(color="#1f77b4", width=2, shape="hv"), marker=dict(size=5),
+            hovertemplate="Pareto: $%{x:.6f}/item · quality %{y:.3f}<extra></extra>"))
+    fig.add_trace(go.Scatter(
+        x=singles["cost_per_item"], y=singles["quality"], mode="markers+text", name="Single models",
+        text=singles["model"], textposition="top center", textfont=dict(size=10),
+        marker=dict(size=10, symbol="square", color="#2ca02c"),
+        hovertemplate="%{text}: $%{x:.6f}/item · quality %{y:.3f}<extra></extra>"))
+    if oracle and oracle.get("quality") is not None and np.isfinite(oracle.get("cost_per_item", np.nan)):
+        fig.add_trace(go.Scatter(
+            x=[oracle["cost_per_item"]], y=[oracle["quality"]], mode="markers+text", name="Oracle",
+            text=["oracle"], textposition="bottom center",
+            marker=dict(size=14, symbol="star", color="#ff7f0e"),
+            hovertemplate="Oracle (knows the answers): $%{x:.6f}/item · quality %{y:.3f}<extra></extra>"))
+    if current is not None:
+        fig.add_trace(go.Scatter(
+            x=[current["cost_per_item"]], y=[current["quality"]], mode="markers", name=current_label,
+            marker=dict(size=18, symbol="diamond", color="#d62728", line=dict(width=2, color="white")),
+            hovertemplate=f"{current_label}: $%{{x:.6f}}/item · quality %{{y:.3f}}<extra></extra>"))
+    fig.update_layout(
+        title=title or None, height=460, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        xaxis=dict(title="Cost per item (USD, log scale)", type="log"),
+        yaxis=dict(title="Quality (mean score)"), legend=dict(orientation="h", y=-0.18),
+        uirevision="frontier",  # keep the user's zoom while the current point moves
+    )
+    return fig
+
+
+def share_figure(share: dict[str, float]) -> go.Figure:
+    """Horizontal bars: share of answers kept from each model."""
+    items = [(m, s) for m, s in share.items() if s > 0] or list(share.items())
+    fig = go.Figure(go.Bar(x=[s for _, s in items], y=[m for m, _ in items], orientation="h",
+                           text=[f"{s:.0%}" for _, s in items], textposition="auto",
+                           marker_color="#1f77b4"))
+    fig.update_layout(height=60 + 28 * len(items), margin=dict(l=10, r=10, t=10, b=10),
+                      xaxis=dict(range=[0, 1], tickformat=".0%", title="Share of answers kept"))
+    return fig

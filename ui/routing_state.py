@@ -1,0 +1,64 @@
+"""Cached engine calls shared by the Cascade tuner and Routing pages.
+
+Frontiers are cached per (workspace, eval set, models, signal): moving a slider then costs one
+O(n·k) evaluation. Cached objects are treated as read-only.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import streamlit as st
+
+from core.frontier import FrontierResult, cascade_frontier
+from core.signals import signal_from_dict
+from core.sla import bootstrap_interval
+from core.workspace import default_path
+from ui.state import get_evalset
+
+SIGNAL_LABELS = {
+    "confidence": "Self-reported confidence",
+    "agreement": "Agreement of cheaper models",
+    "learned": "Learned probability (scikit-learn)",
+}
+
+
+def learned_available() -> bool:
+    return importlib.util.find_spec("core.signals_learned") is not None
+
+
+@st.cache_resource(max_entries=16, show_spinner="Computing every operating point...")
+def _frontier(workspace: str, evalset_id: int, models: tuple[str, ...], signal_json: str) -> FrontierResult:
+    evalset = get_evalset(evalset_id)
+    signal = signal_from_dict(json.loads(signal_json))
+    if getattr(signal, "needs_fit", False):
+        signal.fit(evalset)  # in-sample: the page says so
+    return cascade_frontier(evalset, list(models), signal)
+
+
+def frontier_for(evalset_id: int, models, signal_spec: dict) -> FrontierResult:
+    return _frontier(str(default_path()), int(evalset_id), tuple(models),
+                     json.dumps(signal_spec, sort_keys=True))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _bootstrap(workspace: str, evalset_id: int, models: tuple[str, ...], signal_json: str,
+               thresholds: tuple[float, ...]) -> dict:
+    fr = _frontier(workspace, evalset_id, models, signal_json)
+    # 1000 resamples, fewer on very large sets so a slider move stays fast
+    n_boot = int(max(200, min(1000, 5_000_000 // max(fr.n_items, 1))))
+    return bootstrap_interval(fr.outcome(list(thresholds)), n_boot=n_boot, seed=0)
+
+
+def bootstrap_for(evalset_id: int, models, signal_spec: dict, thresholds) -> dict:
+    return _bootstrap(str(default_path()), int(evalset_id), tuple(models),
+                      json.dumps(signal_spec, sort_keys=True), tuple(float(t) for t in thresholds))
+
+
+def policy_store():
+    """``core.policy_store`` when present (saving policies to the workspace), else None."""
+    if importlib.util.find_spec("core.policy_store") is None:
+        return None
+    import core.policy_store
+
+    return core.policy_store

@@ -1,0 +1,93 @@
+"""Widgets of the Spend and Budgets pages: filters, the usage import, report downloads, projections."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import InputError
+from core.ledger_formats import FORMATS, GENERIC_DOC
+from core.ledger_import import import_file
+from core.reports import report_bytes
+from core.spend import SpendFilter, filter_options
+from core.workspace import Workspace
+
+FORMAT_HELP = {
+    "generic": GENERIC_DOC,
+    "openai": "OpenAI Usage API / Costs API JSON pages, or the usage dashboard's CSV exports",
+    "anthropic": "Anthropic Admin API usage_report/messages or cost_report JSON",
+    "litellm": "LiteLLM proxy SpendLogs (CSV dump of LiteLLM_SpendLogs or /spend/logs JSON)",
+}
+MIME = {"csv": "text/csv", "html": "text/html", "pdf": "application/pdf",
+        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def import_widget(ws: Workspace, key: str = "spend_import") -> None:
+    """Upload a usage/cost export, pick its format, import it; report what happened."""
+    with st.expander("Import usage from production", expanded=False):
+        fmt = st.selectbox("Format", FORMATS, key=f"{key}_format",
+                           format_func=lambda f: {"generic": "Generic CSV / JSONL", "openai": "OpenAI",
+                                                  "anthropic": "Anthropic", "litellm": "LiteLLM"}[f])
+        st.caption(FORMAT_HELP[fmt])
+        upload = st.file_uploader("Usage file", type=["csv", "json", "jsonl"], key=f"{key}_file")
+        if st.button("Import into the ledger", key=f"{key}_button", disabled=upload is None,
+                     icon=":material/upload:"):
+            try:
+                report = import_file(ws, upload.getvalue(), fmt, name=upload.name)
+            except InputError as err:
+                st.error(str(err))
+            else:
+                st.session_state[f"{key}_last"] = report
+        report = st.session_state.get(f"{key}_last")
+        if report is not None:
+            (st.warning if report.bad_rows else st.success)(report.summary_line())
+            for note in report.notes:
+                st.caption(note)
+            if report.problems:
+                st.dataframe(pd.DataFrame([{"row": p.row, "column": p.column, "expected": p.expected,
+                                            "got": p.got} for p in report.problems]),
+                             hide_index=True, key=f"{key}_problems")
+
+
+def filter_widgets(ws: Workspace, key: str = "spend") -> SpendFilter | None:
+    """Date range, scope and tag filters; None when the ledger is empty."""
+    opts = filter_options(ws)
+    if opts["first_day"] is None:
+        return None
+    last = opts["last_day"]
+    default_from = max(opts["first_day"], last - dt.timedelta(days=29))
+    c1, c2, c3 = st.columns([1, 1, 1])
+    date_from = c1.date_input("From", value=default_from, key=f"{key}_from")
+    date_to = c2.date_input("To", value=last, key=f"{key}_to")
+    scope = c3.selectbox("Spend", ["production", "shadow", "billable", "all"], key=f"{key}_scope",
+                         format_func={"production": "Production (no shadow, no simulation)",
+                                      "shadow": "Shadow comparisons only",
+                                      "billable": "Every real dollar (incl. shadow)",
+                                      "all": "All rows (incl. simulations)"}.get)
+    with st.expander("Filter by task, model, provider and tags"):
+        f1, f2, f3 = st.columns(3)
+        tasks = f1.multiselect("Tasks", opts["tasks"], key=f"{key}_tasks")
+        models = f2.multiselect("Models", opts["models"], key=f"{key}_models")
+        providers = f3.multiselect("Providers", opts["providers"], key=f"{key}_providers")
+        g1, g2, g3 = st.columns(3)
+        experiments = g1.multiselect("Experiments", opts["experiments"], key=f"{key}_experiments")
+        variants = g2.multiselect("Variants", opts["variants"], key=f"{key}_variants")
+        tags = g3.multiselect("Tags", opts["tags"], key=f"{key}_tags")
+        sources = st.multiselect("Sources", opts["sources"], key=f"{key}_sources")
+    return SpendFilter(date_from=date_from, date_to=date_to, scope=scope, tasks=tuple(tasks),
+                       models=tuple(models), providers=tuple(providers),
+                       experiments=tuple(experiments), variants=tuple(variants),
+                       sources=tuple(sources), tags=tuple(tags))
+
+
+def report_downloads(ws: Workspace, date_from, date_to, key: str = "spend_report") -> None:
+    """One download button per format; each report is built only when its button is clicked."""
+    st.caption(f"Cost report for {date_from} to {date_to} (production spend, shadow shown apart; "
+               "spreadsheet cells that could run as formulas are neutralized).")
+    cols = st.columns(4)
+    for col, fmt in zip(cols, ("csv", "xlsx", "html", "pdf")):
+        col.download_button(
+            f"{fmt.upper()}", data=lambda fmt=fmt: report_bytes(ws, date_from, date_to, fmt),
+            file_name=f"tradeoff-cost-report-{date_from}-{date_to}.{fmt}", mime=MIME[fmt],
+            key=f"{key}_{fmt}", icon=":material/download:", on_click="ignore")
