@@ -179,14 +179,19 @@ def sample_size(frame: pd.DataFrame, mde: float, alpha: float = 0.05, power: flo
 
 def analyze(frame: pd.DataFrame, tolerance: float = 0.02, guardrails: Guardrails | None = None,
             alpha: float = 0.05, power: float = 0.8, mde: float | None = None, salt: str = "",
-            stages: tuple[int, ...] = STAGES, seed: int = 0, n_resamples: int = 1000) -> ABResult:
+            stages: tuple[int, ...] = STAGES, seed: int = 0, n_resamples: int | None = None) -> ABResult:
     """Everything an A/B decision needs, from one row per item served (see :data:`ARM_COLUMNS`).
+
+    ``n_resamples`` (p95 bootstrap) defaults to 1000, fewer on very large arms (at least 200) so
+    the page stays interactive: percentile resampling costs resamples × items.
 
     ``stages`` (percent of units) adds the staged-rollout table: stage k% sees the first k% of
     units by the rollout hash of ``salt``, with their arms as assigned.
     """
     check_frame(frame)
     guardrails = guardrails or Guardrails()
+    if n_resamples is None:
+        n_resamples = int(min(1000, max(200, 2e7 // max(len(frame), 1))))
     result = _analyze_once(frame, tolerance, guardrails, alpha, power, mde, seed, n_resamples)
     if stages:
         result.rollout = rollout(frame, tolerance, guardrails, alpha, power, mde, salt, stages, seed,

@@ -14,11 +14,12 @@ Cascade(['small', 'big'], [0.62], 'agreement')
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import KFold
 
 from core.evalset import EvalSet
 from core.goals import Goal
@@ -102,14 +103,21 @@ class _FittedSingle(Fitted):
 
 # -- cascades ----------------------------------------------------------------------------------
 class _FittedCascade(Fitted):
-    def __init__(self, models: tuple[str, ...], signal: Signal, train: EvalSet):
+    def __init__(self, models: tuple[str, ...], signal: Signal, train: EvalSet, ctx: dict):
         self.models, self.signal = models, signal
         plan = plan_cascade(train, models, signal)
+        if isinstance(signal, LearnedCorrectness):
+            # A learned signal is overconfident on the rows it was trained on: thresholds are
+            # chosen on out-of-fold scores instead, as the signal will behave on new rows.
+            oof = _oof_scores(train, ctx, signal.consult)
+            plan = replace(plan, conf=np.column_stack([oof[m] for m in models[:-1]]))
+        self._train_plan = (train, plan)  # curve() on the same rows reuses it
         limit = MAX_GRID_2 if len(models) == 2 else MAX_GRID_3
         self.grids = [_grid(plan.conf[:, s], limit) for s in range(len(models) - 1)]
 
     def curve(self, evalset, share_model=None):
-        plan = plan_cascade(evalset, self.models, self.signal)
+        plan = self._train_plan[1] if self._train_plan[0] is evalset else \
+            plan_cascade(evalset, self.models, self.signal)
         mesh = np.meshgrid(*self.grids, indexing="ij")
         T = np.column_stack([m.ravel() for m in mesh])  # [P, k-1]
         n, k = plan.conf.shape[0], len(self.models)
@@ -250,25 +258,27 @@ def default_families(train: EvalSet, goal: Goal, candidates: list[str] | None = 
     chains = [(a, b) for i, a in enumerate(front) for b in front[i + 1:]]
     chains += [(a, b, c) for i, a in enumerate(front) for j, b in enumerate(front[i + 1:], i + 1)
                for c in front[j + 1:]]
+    steps = tuple(front[:-1])  # every model that is ever a non-final cascade step
     for chain in chains:
-        steps = chain[:-1]
-        if all(stats.loc[m, "has_conf"] for m in steps):
+        if all(stats.loc[m, "has_conf"] for m in chain[:-1]):
             fams.append(_cascade_family(chain, "confidence", lambda tr, ctx: SelfConfidence()))
         if has_answers:
-            for k in (1, 2, 3):
+            # Three-model cascades try one agreement panel; two-model ones try 1 to 3 voters.
+            for k in ((1, 2, 3) if len(chain) == 2 else (2,)):
                 voters = _voters(stats, chain[0], set(chain[1:]), k)
                 if len(voters) == k:
                     fams.append(_cascade_family(
                         chain, f"agreement of {', '.join([chain[0], *voters])}",
                         lambda tr, ctx, v=tuple([chain[0], *voters]): Agreement(v)))
-        fams.append(_cascade_family(chain, "learned P(correct)",
-                                    lambda tr, ctx: _shared_learned(tr, ctx, ())))
+        if len(chain) == 2 or not has_answers:
+            fams.append(_cascade_family(chain, "learned P(correct)",
+                                        lambda tr, ctx: _shared_learned(tr, ctx, (), steps)))
         if has_answers:
             voters = tuple(_voters(stats, chain[0], set(chain), 2))
             if voters:
                 fams.append(_cascade_family(
                     chain, f"learned P(correct) + agreement of {', '.join(voters)}",
-                    lambda tr, ctx, v=voters: _shared_learned(tr, ctx, v)))
+                    lambda tr, ctx, v=voters: _shared_learned(tr, ctx, v, steps)))
     fams.append(Family(f"learned router over {', '.join(front)}", "learned_router",
                        lambda tr, ctx, ms=tuple(front): _FittedRouter(
                            LearnedRouter(ms, signal=LearnedCorrectness(
@@ -282,7 +292,7 @@ def default_families(train: EvalSet, goal: Goal, candidates: list[str] | None = 
 def _cascade_family(chain: tuple[str, ...], signal_name: str,
                     make_signal: Callable[[EvalSet, dict], Signal]) -> Family:
     return Family(f"cascade {' -> '.join(chain)} ({signal_name})", "cascade",
-                  lambda tr, ctx: _FittedCascade(chain, make_signal(tr, ctx), tr))
+                  lambda tr, ctx: _FittedCascade(chain, make_signal(tr, ctx), tr, ctx))
 
 
 def _features(train: EvalSet, ctx: dict) -> ItemFeatures:
@@ -294,12 +304,31 @@ def _features(train: EvalSet, ctx: dict) -> ItemFeatures:
     return feats
 
 
-def _shared_learned(train: EvalSet, ctx: dict, consult: tuple[str, ...]) -> LearnedCorrectness:
+def _shared_learned(train: EvalSet, ctx: dict, consult: tuple[str, ...],
+                    steps: tuple[str, ...]) -> LearnedCorrectness:
     """A learned signal fitted once per training set and consulted models, trained for every
     model (so every cascade over the same rows reuses it)."""
     cache = ctx.setdefault("learned", {})
-    sig = cache.get(consult)
+    ctx["steps"] = steps
+    sig = cache.get((consult, steps))
     if sig is None:
-        sig = LearnedCorrectness(None, consult=consult, features=_features(train, ctx)).fit(train)
-        cache[consult] = sig
+        sig = LearnedCorrectness(steps, consult=consult, features=_features(train, ctx)).fit(train)
+        cache[(consult, steps)] = sig
     return sig
+
+
+def _oof_scores(train: EvalSet, ctx: dict, consult: tuple[str, ...], folds: int = 3) -> dict:
+    """Out-of-fold learned P(correct) on the training rows, per model (inner cross-fitting)."""
+    cache = ctx.setdefault("oof", {})
+    models = ctx["steps"]
+    if (consult, models) not in cache:
+        feats = _features(train, ctx)
+        out = {m: np.full(train.n_items, np.nan) for m in models}
+        splitter = KFold(n_splits=min(folds, train.n_items), shuffle=True, random_state=0)
+        for fit_idx, held_idx in splitter.split(np.arange(train.n_items)):
+            sub, held = train.select(rows=fit_idx), train.select(rows=held_idx)
+            sig = LearnedCorrectness(models, consult=consult, features=feats).fit(sub)
+            for m, col in zip(models, sig.probabilities(held, models).T):
+                out[m][held_idx] = col
+        cache[(consult, models)] = out
+    return cache[(consult, models)]

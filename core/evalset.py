@@ -29,6 +29,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.errors import InputError, Problem
 
@@ -384,77 +385,143 @@ def _items_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return items
 
 
+def normalize_answers(values) -> np.ndarray:
+    """Trimmed, lower-cased answers as an object array (None stays None): the one rule for
+    comparing a prediction with a label, used by the loader and by the metrics.
+
+    >>> normalize_answers(np.array([" Blue ", None], dtype=object)).tolist()
+    ['blue', None]
+    """
+    arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(
+        np.asarray(values, dtype=object).reshape(-1), type=pa.string(), from_pandas=True)
+    out = pc.utf8_lower(pc.utf8_trim_whitespace(arr)).to_numpy(zero_copy_only=False)
+    return np.asarray(out, dtype=object).reshape(np.shape(values) if not isinstance(
+        values, (pa.Array, pa.ChunkedArray)) else (-1,))
+
+
+def _parse_numbers(con: duckdb.DuckDBPyConnection, table: pa.Table, label: str,
+                   fields: dict[str, str], id_column: str | None) -> tuple[dict[str, np.ndarray], list[Problem]]:
+    """Cast the numeric columns (column -> range key) in one scan; list every invalid cell.
+
+    Returns column -> float array (NaN where blank) and the problems, row = 1-based data row.
+    """
+    if not fields:
+        return {}, []
+    exprs = ", ".join(
+        f"try_cast(nullif(trim(\"{c}\"), '') as double) as v{i}, "
+        f"coalesce(trim(\"{c}\") <> '', false) as g{i}" for i, c in enumerate(fields))
+    # preserve_insertion_order (DuckDB's default) keeps the file's row order without a sort
+    res = con.execute(f"select {exprs} from t").fetchnumpy()
+    values: dict[str, np.ndarray] = {}
+    problems: list[Problem] = []
+    for i, (column, key) in enumerate(fields.items()):
+        raw = res[f"v{i}"]
+        v = np.asarray(np.ma.filled(raw.astype(float), np.nan) if np.ma.isMaskedArray(raw) else raw,
+                       dtype=float)
+        given = np.asarray(np.ma.filled(res[f"g{i}"], False) if np.ma.isMaskedArray(res[f"g{i}"])
+                           else res[f"g{i}"], dtype=bool)
+        lo, hi, expected = _RANGES[key]
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(v) & (v >= lo) & (v <= (np.inf if hi is None else hi))
+        bad = np.flatnonzero(given & ~ok)[:MAX_PROBLEMS]
+        if len(bad):
+            got = table.column(column).take(pa.array(bad)).to_pylist()
+            ids = (table.column(id_column).take(pa.array(bad)).to_pylist() if id_column
+                   else [None] * len(bad))
+            problems += [Problem(label, int(r) + 1, column,
+                                 expected + (f" (item_id {ident})" if ident is not None else ""), g)
+                         for r, g, ident in zip(bad, got, ids)]
+        values[column] = v
+    return values, problems
+
+
+def _codes(column: pa.ChunkedArray, sort: bool) -> tuple[np.ndarray, list[str]]:
+    """Integer codes and distinct (trimmed) values: first-appearance order, or sorted."""
+    # blank keys are reported as problems before these codes are used; "" keeps them countable
+    encoded = pc.dictionary_encode(pc.fill_null(pc.utf8_trim_whitespace(column.combine_chunks()), ""))
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    names = encoded.dictionary.to_pylist()
+    if sort and names:
+        order = np.argsort(np.asarray(names, dtype=object), kind="stable")
+        remap = np.empty(len(order), dtype=np.int64)
+        remap[order] = np.arange(len(order))
+        codes = remap[codes]
+        names = [names[i] for i in order]
+    return codes, names
+
+
+def _blank(column: pa.ChunkedArray) -> np.ndarray:
+    text = pc.utf8_trim_whitespace(column)
+    return np.asarray(pc.fill_null(pc.equal(text, ""), True).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def _from_long(table: pa.Table, label: str) -> EvalSet:
-    table = _with_row_numbers(table)
+    """Long layout, vectorized end to end: one DuckDB scan casts the numbers, Arrow encodes the
+    keys, and each field is scattered into its [items, models] matrix in one assignment."""
+    cols = table.column_names
+    problems: list[Problem] = []
+    blank_item, blank_model = _blank(table.column("item_id")), _blank(table.column("model"))
+    for r in np.flatnonzero(blank_item | blank_model)[:MAX_PROBLEMS]:
+        problems.append(Problem(label, int(r) + 1, "item_id" if blank_item[r] else "model",
+                                "a non-empty value", ""))
     con = duckdb.connect()
     try:
         con.register("t", table)
-        cols = set(table.column_names)
-        problems = []
-        missing_keys = con.execute(
-            "select _row, item_id, model from t where item_id is null or trim(item_id) = ''"
-            f" or model is null or trim(model) = '' order by _row limit {MAX_PROBLEMS}"
-        ).fetchall()
-        for row, item, model in missing_keys:
-            col = "item_id" if item is None or not item.strip() else "model"
-            problems.append(Problem(label, int(row), col, "a non-empty value", ""))
-        problems += _check_numbers(con, label, {f: f for f in NUMERIC_FIELDS if f in cols}, "item_id")
-        dup = con.execute(
-            "select item_id, model, list(_row order by _row) from t where item_id is not null"
-            " and model is not null group by all having count(*) > 1 order by min(_row)"
-            f" limit {MAX_PROBLEMS}"
-        ).fetchall()
-        for item, model, rows in dup:
-            problems.append(Problem(label, int(rows[1]), "item_id",
-                                    f"one row per (item_id, model); item {item} × model {model} "
-                                    f"also on row {rows[0]}"))
-        if problems:
-            problems.sort(key=_file_order(table.column_names))
-            raise InputError(f"{label}: bad rows; nothing was stored", problems)
-
-        frame = table.select([c for c in table.column_names if c != "_row"]).to_pandas(
-            types_mapper=pd.ArrowDtype if False else None)
-        item_codes, item_ids = pd.factorize(frame["item_id"].str.strip(), sort=False)
-        model_codes, model_names = pd.factorize(frame["model"].str.strip(), sort=True)
-        n, m = len(item_ids), len(model_names)
-
-        first = pd.Series(np.arange(len(frame))).groupby(item_codes).first().to_numpy()
-        meta_cols = [c for c in frame.columns if c not in RESERVED and not _is_unnamed(c)]
-        item_cols = [c for c in ITEM_COLUMNS if c in frame.columns] + meta_cols
-        items = _items_frame(frame.iloc[first][item_cols])
-        items["item_id"] = np.asarray(item_ids, dtype=object)
-
-        def matrix(values: np.ndarray, dtype) -> np.ndarray:
-            out = np.full((n, m), np.nan if dtype is float else None, dtype=dtype)
-            out[item_codes, model_codes] = values
-            return out
-
-        arrays = {}
-        for f in NUMERIC_FIELDS:
-            arrays[f] = matrix(_numbers(con, f if f in cols else None, len(frame)), float)
-        for f in TEXT_FIELDS:
-            if f in cols:
-                vals = frame[f].astype(object).where(frame[f].notna(), None).to_numpy(dtype=object)
-            else:
-                vals = np.full(len(frame), None, dtype=object)
-            arrays[f] = matrix(vals, object)
+        numbers, bad_numbers = _parse_numbers(con, table, label,
+                                              {f: f for f in NUMERIC_FIELDS if f in cols}, "item_id")
     finally:
         con.close()
+    problems += bad_numbers
+    item_codes, item_ids = _codes(table.column("item_id"), sort=False)
+    model_codes, model_names = _codes(table.column("model"), sort=True)
+    n, m = len(item_ids), len(model_names)
+    key = item_codes * max(m, 1) + model_codes
+    _, first_of_key, inverse = np.unique(key, return_index=True, return_inverse=True)
+    repeated = np.flatnonzero(first_of_key[inverse] != np.arange(len(key)))
+    for r in repeated[:MAX_PROBLEMS]:
+        first = first_of_key[inverse[r]]
+        problems.append(Problem(label, int(r) + 1, "item_id",
+                                f"one row per (item_id, model); item {item_ids[item_codes[r]]} × model "
+                                f"{model_names[model_codes[r]]} also on row {first + 1}"))
+    if problems:
+        problems.sort(key=_file_order(cols))
+        raise InputError(f"{label}: bad rows; nothing was stored", problems[:MAX_PROBLEMS])
 
-    models = tuple(str(x) for x in model_names)
-    score = arrays["score"]
-    if "label" in items and ("prediction" in cols):
+    _, first_rows = np.unique(item_codes, return_index=True)  # codes follow first appearance
+    meta_cols = [c for c in cols if c not in RESERVED and not _is_unnamed(c)]
+    item_cols = [c for c in ITEM_COLUMNS if c in cols and c != "item_id"] + meta_cols
+    items = table.select(item_cols).take(pa.array(first_rows)).to_pandas() if item_cols else \
+        pd.DataFrame(index=range(n))
+    items.insert(0, "item_id", np.asarray(item_ids, dtype=object))
+    items = _items_frame(items)
+
+    def matrix(values: np.ndarray, dtype) -> np.ndarray:
+        out = np.full((n, m), np.nan if dtype is float else None, dtype=dtype)
+        out[item_codes, model_codes] = values
+        return out
+
+    score_rows = numbers.get("score", np.full(len(key), np.nan))
+    if "label" in cols and "prediction" in cols:
         # Correctness from an exact (normalized) match where no score was given.
-        labels = _normalize(items["label"]).to_numpy(dtype=object, na_value=None)
-        for j in range(m):
-            pred = pd.Series(arrays["prediction"][:, j], dtype="object")
-            has = pred.notna().to_numpy() & pd.notna(labels) & np.isnan(score[:, j])
-            if has.any():
-                match = (_normalize(pred).to_numpy(dtype=object, na_value=None) == labels)
-                score[has, j] = np.asarray(match, dtype=bool)[has].astype(float)
+        match = pc.equal(normalize_answers(table.column("prediction")),
+                         normalize_answers(table.column("label")))
+        decided = np.asarray(pc.is_valid(match).to_numpy(zero_copy_only=False), dtype=bool)
+        matched = np.asarray(pc.fill_null(match, False).to_numpy(zero_copy_only=False), dtype=float)
+        fill = decided & np.isnan(score_rows)
+        score_rows = np.where(fill, matched, score_rows)
+    arrays = {"score": matrix(score_rows, float)}
+    for f in NUMERIC_FIELDS[1:]:
+        arrays[f] = matrix(numbers[f], float) if f in numbers else np.full((n, m), np.nan)
+    for f in TEXT_FIELDS:
+        if f in cols:
+            arrays[f] = matrix(np.asarray(table.column(f).to_numpy(zero_copy_only=False),
+                                          dtype=object), object)
+        else:
+            arrays[f] = np.full((n, m), None, dtype=object)
+    models = tuple(str(x) for x in model_names)
     cost, cost_source = _resolve_cost(models, arrays)
     return EvalSet(
-        name=label, items=items, models=models, score=score, cost=cost,
+        name=label, items=items, models=models, score=arrays["score"], cost=cost,
         latency_ms=arrays["latency_ms"], confidence=arrays["confidence"],
         input_tokens=arrays["input_tokens"], output_tokens=arrays["output_tokens"],
         cached_input_tokens=arrays["cached_input_tokens"], prediction=arrays["prediction"],

@@ -77,7 +77,7 @@ def run_ab(evalset: EvalSet, control: Policy | dict, candidate: Policy | dict, *
            name: str = "experiment", split: float = 0.5, unit_column: str | None = None,
            tolerance: float = 0.02, guardrails: Guardrails | None = None, alpha: float = 0.05,
            power: float = 0.8, mde: float | None = None, salt: str | None = None,
-           stages: tuple[int, ...] = STAGES, n_resamples: int = 1000) -> ABResult:
+           stages: tuple[int, ...] = STAGES, n_resamples: int | None = None) -> ABResult:
     """Replay an A/B on a recorded eval set: each unit's items under its arm's policy.
 
     Both policies are evaluated on every item (vectorized), then each item keeps its arm's

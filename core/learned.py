@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from typing import Any
 
 import numpy as np
@@ -66,7 +67,7 @@ class ItemFeatures:
         self.max_features = max_features
         self.state: dict[str, Any] = {}
         self.fitted_on: EvalSet | None = None  # the eval set fitted on (lets signals share a fit)
-        self._last: tuple[EvalSet, sp.csr_matrix] | None = None  # one-entry transform cache
+        self._cache: dict[int, tuple[EvalSet, sp.csr_matrix]] = {}  # a few recent transforms
 
     # -- fit -----------------------------------------------------------------------------------
     def fit(self, evalset: EvalSet) -> "ItemFeatures":
@@ -74,6 +75,8 @@ class ItemFeatures:
         state: dict[str, Any] = {"vocabulary": {}, "idf": [], "tasks": [], "numeric": {},
                                  "categorical": {}}
         text = _texts(items)
+        state["prefix"], state["suffix"] = _shared_ends(text)
+        text = _strip_ends(text, state["prefix"], state["suffix"])
         if (text.str.len() > 0).any():
             vec = TfidfVectorizer(max_features=self.max_features, min_df=2 if len(text) >= 20 else 1,
                                   **_TEXT_OPTIONS)
@@ -107,15 +110,18 @@ class ItemFeatures:
             if 1 < len(distinct) <= _MAX_CATEGORIES:
                 state["categorical"][col] = distinct
         self.state = state
-        self.fitted_on, self._last, self._vec = evalset, None, None
+        self.fitted_on, self._cache, self._vec = evalset, {}, None
         return self
 
     # -- transform -----------------------------------------------------------------------------
     def transform(self, evalset: EvalSet) -> sp.csr_matrix:
-        if self._last is not None and self._last[0] is evalset:
-            return self._last[1]
+        hit = self._cache.get(id(evalset))
+        if hit is not None and hit[0] is evalset:
+            return hit[1]
         X = self._transform(evalset)
-        self._last = (evalset, X)
+        if len(self._cache) >= 4:  # train and held-out rows of a fold, and a spare or two
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[id(evalset)] = (evalset, X)
         return X
 
     def _transform(self, evalset: EvalSet) -> sp.csr_matrix:
@@ -123,7 +129,7 @@ class ItemFeatures:
         n = len(items)
         state = self.state
         blocks = []
-        text = _texts(items)
+        text = _strip_ends(_texts(items), state.get("prefix", ""), state.get("suffix", ""))
         if state["vocabulary"]:
             blocks.append(self._vectorizer().transform(text))
         blocks.append(sp.csr_matrix(np.log1p(text.str.len().to_numpy(dtype=float))[:, None] / 10.0))
@@ -157,7 +163,8 @@ class ItemFeatures:
                    "idf": [float(x) for x in d.get("idf", [])],
                    "tasks": list(d.get("tasks", [])),
                    "numeric": {k: [float(a), float(b)] for k, (a, b) in d.get("numeric", {}).items()},
-                   "categorical": {k: list(v) for k, v in d.get("categorical", {}).items()}}
+                   "categorical": {k: list(v) for k, v in d.get("categorical", {}).items()},
+                   "prefix": str(d.get("prefix", "")), "suffix": str(d.get("suffix", ""))}
         return f
 
 
@@ -165,6 +172,28 @@ def _texts(items: pd.DataFrame) -> pd.Series:
     if "input" not in items:
         return pd.Series([""] * len(items), dtype=object)
     return items["input"].astype(object).where(items["input"].notna(), "").astype(str)
+
+
+def _shared_ends(text: pd.Series) -> tuple[str, str]:
+    """Text every item starts / ends with (e.g. a few-shot preamble): it tells items apart not at
+    all and dominates the cost of featurizing, so it is cut (at a word boundary)."""
+    values = [t for t in text if t]
+    if len(values) < 2:
+        return "", ""
+    prefix = os.path.commonprefix(values)
+    prefix = prefix[: max(prefix.rfind("\n"), prefix.rfind(" ")) + 1] if len(prefix) >= 20 else ""
+    suffix = os.path.commonprefix([t[::-1] for t in values])[::-1]
+    cut = min(suffix.find("\n") if "\n" in suffix else len(suffix), suffix.find(" ") if " " in suffix else len(suffix))
+    suffix = suffix[cut:] if len(suffix) >= 20 else ""
+    return prefix, suffix
+
+
+def _strip_ends(text: pd.Series, prefix: str, suffix: str) -> pd.Series:
+    if prefix:
+        text = text.where(~text.str.startswith(prefix), text.str.slice(len(prefix)))
+    if suffix:
+        text = text.where(~text.str.endswith(suffix), text.str.slice(0, -len(suffix)))
+    return text
 
 
 def _one_hot(values: np.ndarray, categories: list[str]) -> sp.csr_matrix:
@@ -227,8 +256,10 @@ class LearnedCorrectness(Signal):
         self.fit_models = tuple(models) if models else None
         self.consult = tuple(consult or ())
         self.C = float(C)
-        # Several signals fitted on the same rows may share one ItemFeatures (fitted once).
+        # Several signals may share one ItemFeatures, fitted once by the caller (text features
+        # are unsupervised, so fitting them on more rows than the labels leaks nothing).
         self.features = features or ItemFeatures(max_features)
+        self._own_features = features is None
         self.weights: dict[str, tuple[np.ndarray, float]] = {}
         self.train_rate: dict[str, float] = {}
         self.fitted_on: dict[str, Any] = {}
@@ -240,7 +271,7 @@ class LearnedCorrectness(Signal):
             evalset.model_index(m)  # unknown model -> InputError naming it
         if evalset.n_items < 2:
             raise InputError(f"{evalset.name}: the learned signal needs at least 2 scored items")
-        if self.features.fitted_on is not evalset:
+        if self._own_features or self.features.fitted_on is None:
             self.features.fit(evalset)
         X = self.features.transform(evalset)
         self.weights, self.train_rate = {}, {}

@@ -214,7 +214,7 @@ def _from_genai(provider, model) -> ModelPrice | None:
     base = {f: at(v, None) for f, v in raw.items()}
     tiers = tuple(Tier(s, **{f: (at(v, s) if v is not None else None) for f, v in raw.items()})
                   for s in starts)
-    tiers = tuple(replace_none(t) for t in tiers)
+    tiers = tuple(_zero_if_missing(t) for t in tiers)
     return ModelPrice(
         model=model.id, provider=provider.id,
         input_per_mtok=base["input_per_mtok"] or 0.0, output_per_mtok=base["output_per_mtok"] or 0.0,
@@ -224,7 +224,8 @@ def _from_genai(provider, model) -> ModelPrice | None:
     )
 
 
-def replace_none(t: Tier) -> Tier:
+def _zero_if_missing(t: Tier) -> Tier:
+    """A tier with no input or output price (genai-prices omits them for some units) charges 0."""
     return Tier(t.start, t.input_per_mtok or 0.0, t.output_per_mtok or 0.0,
                 t.cached_read_per_mtok, t.cached_write_per_mtok)
 

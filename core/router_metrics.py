@@ -106,16 +106,10 @@ def cpt(share, quality, weak_quality: float, strong_quality: float, pgr: float) 
     return float(x0 + (target - q0) * (x1 - x0) / (q1 - q0))
 
 
-def nondecreasing_hull(cost, quality, front=None) -> tuple[np.ndarray, np.ndarray]:
-    """Vertices of the upper convex hull from the cheapest point up to the best one
-    (``front``: the Pareto mask, when the caller has it already)."""
-    front = pareto_front(cost, quality) if front is None else np.asarray(front, dtype=bool)
-    c = np.asarray(cost, dtype=float)[front]
-    q = np.asarray(quality, dtype=float)[front]
-    order = np.argsort(c)
-    c, q = c[order], q[order]  # Pareto points: cost and quality both increase
+def _upper_chain(c: np.ndarray, q: np.ndarray) -> list[int]:
+    """Andrew's monotone chain, upper part, on points sorted by cost (Python loop: few points)."""
     hull: list[int] = []
-    for i in range(len(c)):  # Andrew's monotone chain, upper part (few points: the front)
+    for i in range(len(c)):
         while len(hull) >= 2:
             a, b = hull[-2], hull[-1]
             cross = (c[b] - c[a]) * (q[i] - q[a]) - (q[b] - q[a]) * (c[i] - c[a])
@@ -124,6 +118,30 @@ def nondecreasing_hull(cost, quality, front=None) -> tuple[np.ndarray, np.ndarra
             else:
                 break
         hull.append(i)
+    return hull
+
+
+def nondecreasing_hull(cost, quality, front=None) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices of the upper convex hull from the cheapest point up to the best one
+    (``front``: the Pareto mask, when the caller has it already)."""
+    front = pareto_front(cost, quality) if front is None else np.asarray(front, dtype=bool)
+    c = np.asarray(cost, dtype=float)[front]
+    q = np.asarray(quality, dtype=float)[front]
+    order = np.argsort(c)
+    c, q = c[order], q[order]  # Pareto points: cost and quality both increase
+    if len(c) > 2000:
+        # Large fronts (a 2-model frontier on a million items has ~10^5 Pareto points): let
+        # Qhull find the hull vertices in C, then chain only those.
+        from scipy.spatial import ConvexHull, QhullError
+
+        span_c, span_q = (c[-1] - c[0]) or 1.0, (q[-1] - q[0]) or 1.0
+        pts = np.column_stack([(c - c[0]) / span_c, (q - q[0]) / span_q])
+        try:
+            keep = np.unique(np.concatenate([ConvexHull(pts).vertices, [0, len(c) - 1]]))
+            c, q = c[keep], q[keep]
+        except QhullError:
+            pass  # degenerate (collinear) front: the chain below handles it
+    hull = _upper_chain(c, q)
     return c[hull], q[hull]
 
 

@@ -139,7 +139,8 @@ def answer_keys(evalset: EvalSet) -> np.ndarray:
     norm = flat.astype("string").str.strip().str.casefold()
     norm = norm.where(norm.notna() & (norm != ""), None)
     keys = norm.astype(object).where(norm.notna(), None).to_numpy(dtype=object).reshape(base.shape)
-    _ANSWER_CACHE.clear()  # one eval set at a time is plenty; keeps memory bounded
+    if len(_ANSWER_CACHE) >= 4:  # a few eval sets (e.g. a fold's training and held-out rows)
+        _ANSWER_CACHE.pop(next(iter(_ANSWER_CACHE)))
     _ANSWER_CACHE[id(evalset)] = (evalset, keys)
     return keys
 

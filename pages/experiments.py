@@ -34,7 +34,7 @@ with tab_ab:
     settings = ab_settings(evalset, "ab")
     if control is not None and candidate is not None:
         try:
-            record = ab_record(int(evalset_id), json.dumps(control, sort_keys=True),
+            record = ab_record(str(workspace().path), int(evalset_id), json.dumps(control, sort_keys=True),
                                json.dumps(candidate, sort_keys=True), json.dumps(settings, sort_keys=True))
         except InputError as err:
             st.error(str(err))

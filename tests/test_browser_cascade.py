@@ -29,19 +29,28 @@ def test_drag_threshold_moves_the_current_point(app_server, page, artifacts):
     cost_before = metric(page, "Cost per item")
     page.screenshot(path=str(artifacts / "cascade_before.png"), full_page=True)
 
-    thumb = page.locator("[data-testid='stSlider'] [role='slider']").first
+    # Streamlit's slider is a react-aria range input under the thumb
+    thumb = page.locator("[data-testid='stSlider'] input[type='range']").first
     thumb.focus()
-    start = float(thumb.get_attribute("aria-valuenow"))
+    start = float(thumb.input_value())
     for _ in range(30):  # 30 steps of 0.01 down: more of the cheap model's answers are kept
         page.keyboard.press("ArrowLeft")
-    page.wait_for_function(
-        f"() => {{ const p = ({READ_CURRENT})(); return p && (p[0] !== {before[0]} || p[1] !== {before[1]}); }}",
-        timeout=60_000)
-    after = page.evaluate(READ_CURRENT)
+    # each key press may rerun the script; wait until the chart and the metrics agree again
+    after, last = None, None
+    for _ in range(120):
+        page.wait_for_timeout(500)
+        point = page.evaluate(READ_CURRENT)
+        settled = (point == last and abs(float(thumb.input_value()) - (start - 0.30)) < 1e-6
+                   and metric(page, "Cost per item") == f"${point[0]:.6f}")
+        if point and point != before and settled:
+            after = point
+            break
+        last = point
+    assert after is not None, "the current-point marker never settled on a new position"
     page.wait_for_timeout(500)
     page.screenshot(path=str(artifacts / "cascade_after.png"), full_page=True)
 
-    assert float(thumb.get_attribute("aria-valuenow")) == pytest.approx(start - 0.30, abs=1e-6)
+    assert float(thumb.input_value()) == pytest.approx(start - 0.30, abs=1e-6)
     assert after[0] < before[0]  # fewer escalations: cheaper
     assert metric(page, "Cost per item") != cost_before
     assert metric(page, "Cost per item") == f"${after[0]:.6f}"

@@ -68,7 +68,10 @@ def policy_picker(evalset: EvalSet, key: str, title: str, default: str) -> dict 
                               help="confidence: the model's own; agreement: cheaper models vote")
         spec: dict = {"kind": signal}
         if signal == "agreement":
-            pool_default = list(dict.fromkeys(steps[:-1] + [m for m in by_cost if m not in steps]))[:3]
+            # cheaper steps and other cheap models vote; with only two models the strong one
+            # votes too (paid for, so such a cascade saves nothing: the numbers will say so)
+            pool_default = list(dict.fromkeys(steps[:-1] + [m for m in by_cost if m not in steps]
+                                              + steps[-1:]))[:3]
             pool = st.multiselect("Agreeing models (all are called and paid for)", list(evalset.models),
                                   default=pool_default, key=f"{key}_pool")
             if len(pool) < 2:

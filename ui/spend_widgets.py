@@ -25,7 +25,7 @@ MIME = {"csv": "text/csv", "html": "text/html", "pdf": "application/pdf",
 
 def import_widget(ws: Workspace, key: str = "spend_import") -> None:
     """Upload a usage/cost export, pick its format, import it; report what happened."""
-    with st.expander("Import usage from production", expanded=False):
+    with st.expander("Import usage from production", expanded=f"{key}_last" in st.session_state):
         fmt = st.selectbox("Format", FORMATS, key=f"{key}_format",
                            format_func=lambda f: {"generic": "Generic CSV / JSONL", "openai": "OpenAI",
                                                   "anthropic": "Anthropic", "litellm": "LiteLLM"}[f])
@@ -39,6 +39,7 @@ def import_widget(ws: Workspace, key: str = "spend_import") -> None:
                 st.error(str(err))
             else:
                 st.session_state[f"{key}_last"] = report
+                st.rerun()  # so the sidebar budget banner counts the new spend at once
         report = st.session_state.get(f"{key}_last")
         if report is not None:
             (st.warning if report.bad_rows else st.success)(report.summary_line())

@@ -1,0 +1,50 @@
+"""Real browser: set up an A/B on the sample eval set and download the decision memo."""
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def test_ab_on_sample_and_download_memo(app_server, page, artifacts, tmp_path):
+    url, _env = app_server
+    page.goto(f"{url}/experiments")
+    page.get_by_text("A: control (production)").wait_for(timeout=90_000)
+
+    # name the experiment (also its assignment salt) and raise the tolerance
+    name = page.get_by_label("Experiment name (also the assignment salt)")
+    name.wait_for(timeout=90_000)  # the first run seeds the sample eval set: slow on a busy machine
+    name.fill("browser-ab")
+    name.press("Enter")
+    tol = page.get_by_label("Tolerance: largest acceptable quality drop").first
+    tol.fill("0.030")
+    tol.press("Enter")
+
+    badge = page.get_by_text(re.compile(r"Verdict: (go|no-go|inconclusive)")).first
+    badge.wait_for(timeout=90_000)
+    page.get_by_text("Staged rollout (each stage: the first k% of units by hash)").wait_for()
+    page.wait_for_timeout(500)  # let reruns settle before reading the final verdict
+    verdict = re.search(r"Verdict: (no-go|go|inconclusive)", badge.inner_text()).group(1)
+    badge.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "experiments_ab.png"))
+
+    with page.expect_download(timeout=60_000) as dl:
+        page.get_by_role("button", name="Download memo (HTML)").first.click()
+    html_path = tmp_path / "memo.html"
+    dl.value.save_as(html_path)
+    html = html_path.read_text()
+    assert dl.value.suggested_filename == "browser-ab-memo.html"
+    assert f"Verdict: {verdict}" in html
+    assert "Decision memo: browser-ab" in html and "Staged rollout" in html
+
+    with page.expect_download(timeout=90_000) as dl_pdf:
+        page.get_by_role("button", name="Download memo (PDF)").first.click()
+    pdf_path = tmp_path / "memo.pdf"
+    dl_pdf.value.save_as(pdf_path)
+    assert pdf_path.read_bytes().startswith(b"%PDF")
+    text = subprocess.run(["pdftotext", str(pdf_path), "-"], capture_output=True, text=True)
+    if text.returncode == 0:
+        assert f"VERDICT: {verdict.upper()}" in text.stdout
