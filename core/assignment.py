@@ -27,7 +27,9 @@ _SCALE = float(2 ** 64)
 
 def unit_buckets(units, salt: str) -> np.ndarray:
     """A float in [0, 1) per unit, uniform and stable across runs and processes."""
-    codes, uniques = pd.factorize(pd.Series(np.asarray(units, dtype=object)).astype(str), sort=False)
+    codes, uniques = pd.factorize(np.asarray(units, dtype=object), sort=False)
+    # A plain list of str: iterating an Arrow-backed array element by element is slow.
+    uniques = [str(u) for u in np.asarray(uniques, dtype=object).tolist()]
     prefix = f"{salt}\x1f".encode()
     # Hash each distinct unit once (users repeat across requests); the digest's first 8 bytes
     # as an unsigned integer, scaled to [0, 1).

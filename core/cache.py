@@ -73,19 +73,26 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def cache_key(provider: str, request: ChatRequest) -> str:
-    """A stable hash of everything that changes the answer.
+def request_digest(provider: str, request: ChatRequest) -> str:
+    """A hash of everything but the user text (shared by every item of a task and model)."""
+    payload = json.dumps({
+        "provider": provider, "model": request.model, "system": request.system,
+        "max_tokens": request.max_tokens, "temperature": request.temperature,
+        "response_format": request.response_format, "schema": request.schema,
+        "logprobs": request.logprobs,
+    }, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def cache_key(provider: str, request: ChatRequest, digest: str | None = None) -> str:
+    """A stable hash of everything that changes the answer (``digest``: a precomputed
+    :func:`request_digest` of the same provider and parameters).
 
     >>> cache_key("openai", ChatRequest(model="m", user="hi")) == cache_key("openai", ChatRequest(model="m", user="hi"))
     True
     """
-    payload = json.dumps({
-        "provider": provider, "model": request.model, "system": request.system,
-        "user": request.user, "max_tokens": request.max_tokens,
-        "temperature": request.temperature, "response_format": request.response_format,
-        "schema": request.schema, "logprobs": request.logprobs,
-    }, sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()
+    digest = digest or request_digest(provider, request)
+    return hashlib.sha256(f"{digest}\x00{request.user}".encode()).hexdigest()
 
 
 def _vectorizer():
@@ -126,10 +133,10 @@ class ResponseCache:
         self._prefetched = True
         return len(rows)
 
-    def get(self, provider: str, request: ChatRequest) -> CachedAnswer | None:
+    def get(self, provider: str, request: ChatRequest, key: str | None = None) -> CachedAnswer | None:
         if not self.config.enabled:
             return None
-        key = cache_key(provider, request)
+        key = key or cache_key(provider, request)
         if key in self._memo:
             return self._memo[key]
         if self._prefetched:
@@ -141,15 +148,17 @@ class ResponseCache:
         row = row[0] if row else None
         return CachedAnswer(row[0], int(row[1] or 0), int(row[2] or 0)) if row else None
 
-    def put_many(self, entries: list[tuple[str, ChatRequest, str | None, str | None, str, int, int]]) -> None:
-        """Store answers in bulk: (provider, request, task, input, text, in_tokens, out_tokens)."""
+    def put_many(self, entries: list[tuple]) -> None:
+        """Store answers in bulk: (provider, request, task, input, text, in_tokens, out_tokens[,
+        key]) with the key precomputed or not."""
         if not self.config.enabled or not entries:
             return
         now = _now()
         rows = []
-        for provider, request, task, text_in, text, tin, tout in entries:
+        for entry in entries:
+            provider, request, task, text_in, text, tin, tout = entry[:7]
             ttl = self.config.ttl_for(task)
-            key = cache_key(provider, request)
+            key = entry[7] if len(entry) > 7 else cache_key(provider, request)
             self._memo[key] = CachedAnswer(text, tin, tout)
             rows.append({
                 "key": key, "provider": provider, "model": request.model,

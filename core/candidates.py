@@ -61,7 +61,10 @@ def _grid(values: np.ndarray, limit: int) -> np.ndarray:
     v = np.unique(values[~np.isnan(values)])
     if len(v) > limit:
         v = np.unique(np.quantile(v, np.linspace(0, 1, limit)))
-    return np.append(v, ESCALATE_ALL)
+    # Midway between neighbouring values: the same split of the training rows as the values
+    # themselves, with a margin on both sides for rows not seen yet.
+    mid = np.concatenate([v[:1], (v[:-1] + v[1:]) / 2]) if len(v) else v
+    return np.append(mid, ESCALATE_ALL)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ Missing scores stay NaN (never zeros); every array is ``[n_items, n_models]``.
 from __future__ import annotations
 
 import ast
-import csv
 import io
 import os
 import tempfile
@@ -32,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core.errors import InputError, Problem
+from core.evalset_csv import header_fields, read_text_table, scratch_db, sniff_text
 
 ITEM_COLUMNS = ("item_id", "input", "task", "label")
 NUMERIC_FIELDS = ("score", "confidence", "input_tokens", "output_tokens", "cached_input_tokens",
@@ -165,17 +165,26 @@ def load_csv(source: str | Path | bytes | io.IOBase, name: str | None = None) ->
 def _load_path(path: Path, label: str) -> EvalSet:
     if path.stat().st_size == 0:
         raise InputError(f"{label}: the file is empty; expected a CSV with a header row")
-    delim = _sniff_text(path, label)
-    table = _read_strings(path, label, delim)
+    delim = sniff_text(path, label)
+    table = read_text_table(path, label, delim)
     columns = [c.strip() for c in table.column_names]
     table = table.rename_columns(columns)
     # DuckDB silently renames a repeated header ('score' -> 'score_1'): check the raw header.
-    header = _header_fields(path, delim)
+    header = header_fields(path, delim)
     dupes = sorted({c for c in header if header.count(c) > 1 and c})
     if dupes:
         raise InputError(f"{label}: column names must be unique", [
             Problem(label, None, c, "each column name once", "repeated") for c in dupes])
     kind = detect_format(columns)
+    results = sorted(set(columns) & (set(LONG_FIELDS) | {"model"}))
+    if kind in ("inputs", None) and results:
+        # Model results without both keys would be silently dropped as an inputs-only set.
+        missing = [c for c in ("item_id", "model") if c not in columns]
+        raise InputError(f"{label}: model results need the long layout's key columns", [
+            Problem(label, None, c, "a column naming each row's "
+                    + ("item" if c == "item_id" else "model") + " (long layout: one row per "
+                    f"item × model), since the file has {', '.join(repr(r) for r in results)}",
+                    "no such column") for c in missing])
     if kind is None:
         hint = ""
         if len(columns) == 1 and any(d in columns[0] for d in (";", "\t")):
@@ -205,159 +214,6 @@ def detect_format(columns: list[str]) -> str | None:
     return None
 
 
-def _sniff_text(path: Path, label: str) -> str:
-    """Refuse binary files early and pick the delimiter from the header line (',' unless the
-    header has none and uses ';' or tabs, as spreadsheet exports in some locales do)."""
-    with open(path, "rb") as fh:
-        head = fh.read(1 << 16)
-    if b"\x00" in head:
-        kind = ("a spreadsheet or zip archive" if head.startswith(b"PK\x03\x04") else
-                "UTF-16 text" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "binary data")
-        raise InputError(f"{label}: not a CSV text file (it looks like {kind}); expected "
-                         "comma-separated UTF-8 text with a header row")
-    header = head.split(b"\n", 1)[0]
-    if b"," not in header:
-        for delim in (b";", b"\t"):
-            if delim in header:
-                return delim.decode()
-    return ","
-
-
-def _read_strings(path: Path, label: str, delim: str = ",") -> pa.Table:
-    """Read every cell as text (types are checked afterwards, with row numbers).
-
-    DuckDB parses the file strictly (RFC 4180 quoting); when it refuses, the file is diagnosed
-    with Python's csv module, which names each bad row by its data-row number.
-    """
-    con = duckdb.connect()
-    failure = None
-    rejects: list = []
-    try:
-        rel = con.sql(
-            "select * from read_csv(?, all_varchar=true, header=true, store_rejects=true,"
-            " strict_mode=true, sample_size=-1, null_padding=false, delim=?, quote='\"',"
-            " escape='\"', auto_detect=true)",
-            params=[str(path), delim],
-        )
-        table = rel.arrow()
-        if isinstance(table, pa.RecordBatchReader):
-            table = table.read_all()
-        rejects = con.sql(
-            "select line, column_name, error_type, error_message from reject_errors order by line"
-        ).fetchall()
-    except duckdb.Error as exc:
-        failure = str(exc).split("\n")[0].replace(str(path), label)
-    finally:
-        con.close()
-    if failure is None and not rejects:
-        return table
-    problems = _diagnose(path, label, delim)
-    if not problems:
-        problems = [Problem(label, int(line) - 1, col, "a well-formed CSV row",
-                            f"{etype.lower()}: {emsg}")
-                    for line, col, etype, emsg in rejects[:MAX_PROBLEMS]]
-    if not problems:
-        detail = ("no consistent rows and columns found" if failure and "sniffing" in failure
-                  else failure or "unreadable")
-        raise InputError(f"{label}: not a readable CSV file ({detail}); expected comma-separated "
-                         "UTF-8 text with a header row")
-    raise InputError(f"{label}: malformed CSV; nothing was stored", problems)
-
-
-def _diagnose(path: Path, label: str, delim: str) -> list[Problem]:
-    """Every row that breaks the CSV structure: invalid UTF-8, wrong field count, bad quoting.
-
-    Only runs when the fast reader refused the file, so a plain Python pass is affordable.
-    """
-    problems: list[Problem] = []
-    header = _header_fields(path, delim)
-    with open(path, "rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                bad = raw[err.start:err.end]
-                idx = raw[:err.start].count(delim.encode())  # fields before the bad byte
-                column = header[idx] if lineno > 1 and idx < len(header) else None
-                context = raw[max(0, err.start - 12):err.end + 12].decode("utf-8", "replace")
-                problems.append(Problem(label, lineno - 1 if lineno > 1 else None, column,
-                                        "UTF-8 text (save the file as UTF-8)",
-                                        f"byte {bad.hex(' ')} in {context.strip()!r}"))
-                if len(problems) >= MAX_PROBLEMS:
-                    return problems
-    if problems:
-        return problems
-    csv.field_size_limit(1 << 30)
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh, delimiter=delim, quotechar='"', doublequote=True, strict=True)
-        try:
-            header = next(reader)
-        except (csv.Error, StopIteration) as err:
-            return [Problem(label, None, None, "a header row of column names", str(err))]
-        width = len(header)
-        row = 0
-        while True:
-            start_line = reader.line_num + 1
-            try:
-                record = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as err:
-                problems.append(Problem(
-                    label, row + 1, None,
-                    f"properly quoted fields (a field opened with \" must close with \"; "
-                    f"the row starts on line {start_line} of the file)", str(err)))
-                break  # past a broken quote the parser cannot tell where rows start
-            if not record:
-                continue  # blank line: skipped by the reader too
-            row += 1
-            if len(record) != width:
-                # Too few fields: name the first column left empty; too many: no column has it.
-                column = header[len(record)].strip() if len(record) < width else None
-                problems.append(Problem(label, row, column, f"{width} fields, as in the header",
-                                        f"{len(record)} fields"))
-            if len(problems) >= MAX_PROBLEMS:
-                break
-    return problems
-
-
-def _header_fields(path: Path, delim: str) -> list[str]:
-    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
-        return [c.strip().lstrip("\ufeff") for c in next(csv.reader(fh, delimiter=delim), [])]
-
-
-def _check_numbers(con: duckdb.DuckDBPyConnection, label: str, fields: dict[str, str],
-                   id_column: str | None) -> list[Problem]:
-    """Every cell of ``fields`` (column -> range key) that is not a valid number, in one query."""
-    problems: list[Problem] = []
-    for column, key in fields.items():
-        lo, hi, expected = _RANGES[key]
-        cond = f"try_cast(trim(c) as double) is null"
-        cond += f" or try_cast(trim(c) as double) < {lo}"
-        if hi is not None:
-            cond += f" or try_cast(trim(c) as double) > {hi}"
-        cond += " or isnan(try_cast(trim(c) as double))"
-        ident = f'"{id_column}"' if id_column else "null"
-        rows = con.execute(
-            f'select _row, {ident}, c from (select _row, {ident}, "{column}" as c from t) '
-            f"where c is not null and trim(c) <> '' and ({cond}) order by _row limit {MAX_PROBLEMS}"
-        ).fetchall()
-        for row, ident_value, value in rows:
-            where = f"{expected}" + (f" (item_id {ident_value})" if ident_value is not None else "")
-            problems.append(Problem(label, int(row), column, where, value))
-    return problems
-
-
-def _numbers(con: duckdb.DuckDBPyConnection, column: str | None, n: int) -> np.ndarray:
-    if column is None:
-        return np.full(n, np.nan)
-    arr = con.execute(
-        f"select try_cast(nullif(trim(\"{column}\"), '') as double) as v from t order by _row"
-    ).fetchnumpy()["v"]
-    return np.asarray(np.ma.filled(arr.astype(float), np.nan) if np.ma.isMaskedArray(arr) else arr,
-                      dtype=float)
-
-
 def _file_order(columns: list[str]):
     """Sort key for problems: by row, then by the column's position in the file."""
     position = {c: i for i, c in enumerate(columns)}
@@ -371,10 +227,6 @@ def _is_unnamed(column: str) -> bool:
 
 def _with_row_numbers(table: pa.Table) -> pa.Table:
     return table.append_column("_row", pa.array(np.arange(1, table.num_rows + 1), pa.int64()))
-
-
-def _normalize(values: pd.Series) -> pd.Series:
-    return values.astype("string").str.strip().str.casefold()
 
 
 def _items_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -464,7 +316,7 @@ def _from_long(table: pa.Table, label: str) -> EvalSet:
     for r in np.flatnonzero(blank_item | blank_model)[:MAX_PROBLEMS]:
         problems.append(Problem(label, int(r) + 1, "item_id" if blank_item[r] else "model",
                                 "a non-empty value", ""))
-    con = duckdb.connect()
+    con = scratch_db()
     try:
         con.register("t", table)
         numbers, bad_numbers = _parse_numbers(con, table, label,
@@ -581,7 +433,7 @@ def _from_wide(table: pa.Table, label: str) -> EvalSet:
     fields = {c.split("|", 1)[1] for c in suffixed}
     aliases = {"total_cost": "cost_usd", "model_response": "output", "cost": "cost_usd",
                "response": "output", "latency": "latency_ms"}
-    con = duckdb.connect()
+    con = scratch_db()
     try:
         con.register("t", table)
         id_col = next((c for c in ("item_id", "sample_id", "id") if c in columns), None)
@@ -593,7 +445,7 @@ def _from_wide(table: pa.Table, label: str) -> EvalSet:
                 canonical = aliases.get(f, f)
                 if canonical in NUMERIC_FIELDS and f"{model}|{f}" in columns:
                     numeric_cols[f"{model}|{f}"] = canonical
-        problems = _check_numbers(con, label, numeric_cols, id_col)
+        parsed, problems = _parse_numbers(con, table, label, numeric_cols, id_col)  # one scan
         if problems:
             problems.sort(key=_file_order(columns))
             raise InputError(f"{label}: bad values; nothing was stored", problems)
@@ -603,14 +455,14 @@ def _from_wide(table: pa.Table, label: str) -> EvalSet:
         frame = table.select(columns).to_pandas()
         for j, model in enumerate(models):
             if model in columns:
-                arrays["score"][:, j] = _numbers(con, model, n)
+                arrays["score"][:, j] = parsed[model]
             for f in fields:
                 col = f"{model}|{f}"
                 if col not in columns:
                     continue
                 canonical = aliases.get(f, f)
                 if canonical in NUMERIC_FIELDS:
-                    arrays[canonical][:, j] = _numbers(con, col, n)
+                    arrays[canonical][:, j] = parsed[col]
                 elif canonical in TEXT_FIELDS:
                     arrays[canonical][:, j] = _literal_text(frame[col]).astype(object).where(
                         frame[col].notna(), None).to_numpy(dtype=object)

@@ -287,9 +287,22 @@ def default_cascade(evalset: EvalSet, models=None) -> tuple[list[str], Signal]:
     has_conf = all(not np.isnan(evalset.confidence[:, evalset.model_index(m)]).all() for m in models[:-1])
     if has_conf:
         return models, signal_from_dict("confidence")
-    others = singles[~singles.model.isin(models)].sort_values("cost_per_item").model.tolist()
-    pool = list(dict.fromkeys(models[:-1] + others))[:max(3, len(models) - 1)]
-    return models, Agreement(pool)
+    return models, Agreement(default_voters(evalset, models))
+
+
+def default_voters(evalset: EvalSet, models) -> list[str]:
+    """Agreement pool for a cascade: its cheap steps plus the best-quality models in the first
+    model's price tier (at most 3x its cost), topped up with the cheapest others; 3 in all
+    (more when the cascade has more cheap steps). A cheap vote is worth having only if it is
+    often right."""
+    models = list(models)
+    singles = single_points(evalset)
+    others = singles[~singles.model.isin(models)].dropna(subset=["quality"])
+    first_cost = singles.set_index("model").loc[models[0]].cost_per_item
+    tier = others[others.cost_per_item <= 3 * first_cost] if first_cost == first_cost else others[:0]
+    voters = (tier.sort_values("quality", ascending=False).model.tolist()
+              + others.sort_values("cost_per_item").model.tolist())
+    return list(dict.fromkeys(models[:-1] + voters))[:max(3, len(models) - 1)]
 
 
 def frontier_summary(evalset: EvalSet, models=None, signal=None) -> dict:

@@ -110,7 +110,7 @@ class ItemFeatures:
             if 1 < len(distinct) <= _MAX_CATEGORIES:
                 state["categorical"][col] = distinct
         self.state = state
-        self.fitted_on, self._cache, self._vec = evalset, {}, None
+        self.fitted_on, self._cache, self._vec, self._rows = evalset, {}, None, None
         return self
 
     # -- transform -----------------------------------------------------------------------------
@@ -131,7 +131,7 @@ class ItemFeatures:
         blocks = []
         text = _strip_ends(_texts(items), state.get("prefix", ""), state.get("suffix", ""))
         if state["vocabulary"]:
-            blocks.append(self._vectorizer().transform(text))
+            blocks.append(self._text_rows(text))
         blocks.append(sp.csr_matrix(np.log1p(text.str.len().to_numpy(dtype=float))[:, None] / 10.0))
         if state["tasks"]:
             blocks.append(_one_hot(evalset.tasks.astype(str), state["tasks"]))
@@ -144,6 +144,22 @@ class ItemFeatures:
             vals = items[col].astype(str).to_numpy() if col in items else np.full(n, "", dtype=object)
             blocks.append(_one_hot(vals, cats))
         return sp.hstack(blocks, format="csr")
+
+    def _text_rows(self, text: pd.Series) -> sp.csr_matrix:
+        """TF-IDF rows, each distinct text computed once (cross-validation re-slices the same
+        items many times, and tokenizing is the slow part)."""
+        known = getattr(self, "_rows", None)
+        if known is None:
+            known = self._rows = {"index": {}, "blocks": [], "matrix": None}
+        index = known["index"]
+        missing = [t for t in pd.unique(text) if t not in index]
+        if missing:
+            start = len(index)
+            index.update({t: start + i for i, t in enumerate(missing)})
+            known["blocks"].append(self._vectorizer().transform(missing))
+            known["matrix"] = sp.vstack(known["blocks"], format="csr")
+            known["blocks"] = [known["matrix"]]
+        return known["matrix"][text.map(index).to_numpy(dtype=np.int64)]
 
     def _vectorizer(self) -> TfidfVectorizer:
         vec = getattr(self, "_vec", None)

@@ -125,8 +125,18 @@ def _normalized_select(fmt: str, file_name: str, priced: bool) -> str:
         join = "left join prices p on p.model = trim(s.model)"
     else:
         cost, basis, join = f"coalesce({_num('cost_usd')}, 0)", "coalesce(s.cost_basis, 'reported')", ""
-    key = (f"'{fmt}:' || coalesce(nullif(trim(s.natural_id), ''), _content || '#' || "
-           "row_number() over (partition by _content order by s._row))")
+    # Rows with the export's own id use it; the others hash their content (the window that
+    # numbers identical rows only runs over those, keeping big id-carrying imports cheap).
+    key = f"'{fmt}:' || s._key"
+    keyed = f"""(
+            select *, trim(natural_id) as _key from stage
+            where not _bad and nullif(trim(natural_id), '') is not null
+            union all
+            select * exclude (_content),
+                   _content || '#' || row_number() over (partition by _content order by _row) as _key
+            from (select *, {_content_key()} as _content from stage s
+                  where not _bad and nullif(trim(natural_id), '') is null)
+        )"""
     tags = "nullif(regexp_replace(trim(s.tags), '[\\[\\]\"'' ]', '', 'g'), '')"
     return f"""
         select {key} as call_id,
@@ -155,7 +165,7 @@ def _normalized_select(fmt: str, file_name: str, priced: bool) -> str:
             nullif(trim(s.project), '') as project,
             coalesce(s.kind, 'call') as kind,
             {basis} as cost_basis
-        from (select *, {_content_key()} as _content from stage s where not _bad) s
+        from {keyed} s
         {join}
     """
 

@@ -29,7 +29,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from core.evalset import EvalSet
+from core.evalset import EvalSet, normalize_answers
 
 # scipy, scikit-learn and statsmodels are imported inside the functions that need them: they
 # take seconds to import, and `python -m core summary` needs none of them.
@@ -51,11 +51,8 @@ def _quiet():
 
 
 def _normalized(values: np.ndarray) -> np.ndarray:
-    """Trimmed, case-folded strings (None stays None), the same rule the loader scores with."""
-    flat = pd.Series(np.asarray(values, dtype=object).reshape(-1), dtype="object")
-    norm = flat.astype("string").str.strip().str.casefold()
-    out = norm.astype(object).where(norm.notna(), None).to_numpy(dtype=object)
-    return out.reshape(np.shape(values))
+    """Trimmed, lower-cased strings (None stays None), the same rule the loader scores with."""
+    return normalize_answers(values)
 
 
 def _column_means(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -111,13 +108,16 @@ def _label_metrics(evalset: EvalSet) -> tuple[np.ndarray, np.ndarray]:
         return acc, f1
     labels = _normalized(evalset.items["label"].to_numpy(dtype=object))
     preds = _normalized(evalset.prediction)
-    has_label = pd.notna(labels)
+    # One integer code per distinct answer: scikit-learn then works on ints, not strings.
+    codes, _ = pd.factorize(np.concatenate([labels, preds.reshape(-1)]))
+    label_codes = codes[:len(labels)]
+    pred_codes = codes[len(labels):].reshape(preds.shape)
+    has_label = label_codes >= 0
     for j in range(m):  # one sklearn call per model; items are vectorized inside
-        both = has_label & pd.notna(preds[:, j])
+        both = has_label & (pred_codes[:, j] >= 0)
         if not both.any():
             continue
-        y_true = labels[both].astype(str)
-        y_pred = preds[both, j].astype(str)
+        y_true, y_pred = label_codes[both], pred_codes[both, j]
         acc[j] = accuracy_score(y_true, y_pred)
         f1[j] = f1_score(y_true, y_pred, average="macro", zero_division=0)
     return acc, f1

@@ -17,7 +17,7 @@ from typing import Callable
 import pandas as pd
 
 from core.ledger import record_calls
-from core.providers.base import ChatRequest, ChatResponse, Provider, ProviderError
+from core.providers.base import ChatRequest, Provider, ProviderError
 from core.workspace import Workspace
 
 COLUMNS = ["model", "output", "input_tokens", "output_tokens", "cached_input_tokens", "cost_usd",

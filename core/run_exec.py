@@ -11,13 +11,14 @@ import random
 import threading
 import time
 import uuid
+from datetime import datetime, timezone
 from dataclasses import replace
 from typing import TYPE_CHECKING, Callable
 
 import pandas as pd
 
 from core import run_store
-from core.cache import ResponseCache, cache_key
+from core.cache import ResponseCache
 from core.limits import CircuitBreaker, TokenBucket, backoff_delay
 from core.providers.base import ChatRequest, ChatResponse, Provider, ProviderError
 
@@ -84,17 +85,16 @@ class _Writer:
 
 class Execution:
     def __init__(self, run: "LiveRun", progress: Callable | None, cancel: threading.Event):
-        from core.runner import Progress
-
         self.run = run
         self.config = run.config
         self.callback = progress
         self.cancel = cancel
         self.pending = run.pending_pairs()
-        total = len(run._item_ids) * len(run.models)
-        self.progress: Progress = Progress(total=total, done=total - len(self.pending),
-                                           resumed=total - len(self.pending),
-                                           spend_usd=run_store.run_spend(run.ws, run.run_id))
+        self.total = len(run._item_ids) * len(run.models)
+        self.resumed = self.total - len(self.pending)
+        self.counts = {"ok": 0, "cached": 0, "failed": 0}
+        self.spend = run_store.run_spend(run.ws, run.run_id)
+        self.elapsed = 0.0
         self.start = time.monotonic()
         self.last_report = 0.0
         self.providers: dict[str, Provider] = {}
@@ -102,37 +102,48 @@ class Execution:
         self.breakers = {p: CircuitBreaker(self.config.breaker_threshold,
                                            self.config.breaker_cooldown_s) for p in run.providers()}
         self.cache = ResponseCache(run.ws, self.config.cache) if self.config.cache.enabled else None
+        self.requests: dict = {}  # (item, model) -> request, built once
+        self.keys: dict = {}  # (item, model) -> cache key
         self.reserved = 0.0  # worst-case cost of the calls in flight (spend cap)
         self.stop_reason: str | None = None
         self.rng = random.Random()
         self.secrets = run.secrets()
 
     # -- progress -------------------------------------------------------------------------------
+    @property
+    def progress(self) -> "Progress":
+        """A snapshot (built on demand: counting a call is just integer additions)."""
+        from core.runner import Progress
+
+        done = self.resumed + sum(self.counts.values())
+        fresh = done - self.resumed
+        eta = (self.elapsed / fresh) * (self.total - done) if fresh else None
+        return Progress(total=self.total, done=done, ok=self.counts["ok"],
+                        failed=self.counts["failed"], cached=self.counts["cached"],
+                        resumed=self.resumed, saved=self.writer.saved if hasattr(self, "writer") else 0,
+                        spend_usd=self.spend, elapsed_s=self.elapsed, eta_s=eta)
+
     def report(self, force: bool = False) -> None:
         now = time.monotonic()
-        p = self.progress
-        elapsed = now - self.start
-        fresh = p.done - p.resumed
-        eta = (elapsed / fresh) * (p.total - p.done) if fresh else None
-        self.progress = replace(p, elapsed_s=elapsed, eta_s=eta, saved=self.writer.saved)
-        if self.callback and (force or now - self.last_report >= 0.2 or p.done == p.total):
+        self.elapsed = now - self.start
+        if self.callback and (force or now - self.last_report >= 0.2):
             self.last_report = now
             self.callback(self.progress)
 
     def _count(self, status: str, cost: float) -> None:
-        p = self.progress
-        self.progress = replace(
-            p, done=p.done + 1, ok=p.ok + (status == "ok"), cached=p.cached + (status == "cached"),
-            failed=p.failed + (status not in run_store.SUCCESS), spend_usd=p.spend_usd + cost)
+        key = status if status in ("ok", "cached") else "failed"
+        self.counts[key] += 1
+        self.spend += cost
         self.report()
 
     # -- the run ----------------------------------------------------------------------------------
     async def execute(self) -> tuple[str, str | None]:
         self.writer = _Writer(self, self.config.flush_interval_s, self.config.flush_rows)
         if self.cache is not None:
-            keys = [cache_key(self.run._model_ids[m][0], self.run._request(m, i))
-                    for i, m in self.pending]
-            await asyncio.to_thread(self.cache.prefetch, keys)
+            self.requests = {(i, m): self.run._request(m, i) for i, m in self.pending}
+            self.keys = {pair: self.run._cache_key(pair[1], pair[0], req)
+                         for pair, req in self.requests.items()}
+            await asyncio.to_thread(self.cache.prefetch, list(self.keys.values()))
             await asyncio.to_thread(self.cache.load_semantic)
         for name in self.run.providers():
             self.providers[name] = self.run.make_provider(name)
@@ -158,8 +169,8 @@ class Execution:
             return "cancelled", "cancelled by the user; resume to continue"
         if self.stop_reason == "spend_cap":
             return "spend_cap", (f"stopped at the spend cap (${self.config.spend_cap_usd:g}); "
-                                 f"spent ${self.progress.spend_usd:.4f}")
-        failed = self.progress.failed
+                                 f"spent ${self.spend:.4f}")
+        failed = self.counts["failed"]
         return "finished", (f"{failed} call(s) failed" if failed else None)
 
     async def _wait(self, workers: list[asyncio.Task]) -> None:
@@ -183,7 +194,7 @@ class Execution:
             budget = 0.0
             if self.config.spend_cap_usd is not None:
                 budget = self.run._estimated_call_cost(model, i)
-                if self.progress.spend_usd + self.reserved + budget > self.config.spend_cap_usd:
+                if self.spend + self.reserved + budget > self.config.spend_cap_usd + 1e-12:
                     self.stop_reason = "spend_cap"
                     return
                 self.reserved += budget
@@ -202,15 +213,15 @@ class Execution:
     async def _answer(self, i: int, model_id: str):
         """Ask ``model_id`` (then its fallbacks) for item ``i``; returns the final outcome."""
         run = self.run
-        item_id = str(run._item_ids[i])
         chain = [model_id] + [m for m in self.config.fallbacks.get(model_id, []) if m != model_id]
         ledger_rows: list[dict] = []
         total_cost = 0.0
         last: dict | None = None
         for answering in chain:
             provider, model = run._model_ids[answering]
-            request = run._request(answering, i)
-            hit = self._cache_lookup(provider, request, i)
+            request = self.requests.get((i, answering)) or run._request(answering, i)
+            key = self.keys.get((i, answering)) or run._cache_key(answering, i, request)
+            hit = self._cache_lookup(provider, request, i, key)
             if hit is not None:
                 call = self._row(i, model_id, answering, "cached", hit=hit)
                 ledger_rows.append(self._ledger(call, provider, model, i))
@@ -220,13 +231,13 @@ class Execution:
                 return None, ledger_rows, None, total_cost
             if isinstance(outcome[0], ChatResponse):
                 response, attempts, waited = outcome
-                cost = run._cost_fn(provider, model, response)
+                cost = run.call_cost(provider, model, response)
                 call = self._row(i, model_id, answering, "ok", response=response, cost=cost,
                                  attempts=attempts, waited=waited)
                 ledger_rows.append(self._ledger(call, provider, model, i))
                 total_cost += cost or 0.0
                 entry = (provider, request, run._tasks[i], run._inputs[i], response.text,
-                         response.input_tokens, response.output_tokens)
+                         response.input_tokens, response.output_tokens, key)
                 return call, ledger_rows, entry, total_cost
             error, attempts, waited, latency = outcome
             last = self._row(i, model_id, answering, error.kind if error.kind == "circuit_open"
@@ -235,10 +246,10 @@ class Execution:
             ledger_rows.append(self._ledger(last, provider, model, i, status=error.kind))
         return last, ledger_rows, None, total_cost
 
-    def _cache_lookup(self, provider: str, request: ChatRequest, i: int):
+    def _cache_lookup(self, provider: str, request: ChatRequest, i: int, key: str):
         if self.cache is None:
             return None
-        hit = self.cache.get(provider, request)
+        hit = self.cache.get(provider, request, key)
         if hit is None:
             hit = self.cache.get_similar(provider, request.model, self.run._tasks[i],
                                          self.run._inputs[i])
@@ -262,8 +273,9 @@ class Execution:
                 await bucket.acquire()
             attempts += 1
             try:
-                response = await asyncio.wait_for(provider.complete(request),
-                                                  timeout=self.config.timeout_s + 5.0)
+                # A safety net over the adapter's own timeout (no extra task per call).
+                async with asyncio.timeout(self.config.timeout_s + 5.0):
+                    response = await provider.complete(request)
             except ProviderError as exc:
                 error = exc
             except asyncio.TimeoutError:
@@ -306,7 +318,7 @@ class Execution:
         run = self.run
         item_id = str(run._item_ids[i])
         row = {"run_id": run.run_id, "item_id": item_id, "idx": i, "model": model_id,
-               "answered_by": answering, "ts": pd.Timestamp.now("UTC").tz_localize(None),
+               "answered_by": answering, "ts": datetime.now(timezone.utc).replace(tzinfo=None),
                "status": status, "attempts": attempts, "retry_wait_s": waited,
                "cache_hit": hit is not None, "error_kind": None, "error_message": None}
         provider = run._model_ids[answering][0]

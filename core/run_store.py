@@ -132,7 +132,8 @@ def list_runs(ws: Workspace) -> pd.DataFrame:
                count(*) filter (where c.status = 'ok') as ok,
                count(*) filter (where c.status = 'cached') as cached,
                count(*) filter (where c.status not in ('ok', 'cached')) as failed,
-               coalesce(sum(c.cost_usd), 0) as spend_usd
+               coalesce(sum(c.cost_usd), 0) as spend_usd,
+               count(*) filter (where c.status = 'ok' and c.cost_usd is null) as unpriced
         from runs r left join run_calls c using (run_id)
         group by all order by r.created_at desc
         """).df()

@@ -28,10 +28,9 @@ How it behaves:
 from __future__ import annotations
 
 import asyncio
+import copy
 import math
-import random
 import threading
-import time
 import uuid
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -41,14 +40,15 @@ import numpy as np
 import pandas as pd
 
 from core import run_store
-from core.cache import CacheConfig, ResponseCache
+from core.cache import CacheConfig
 from core.errors import InputError
-from core.evalset import EvalSet, from_long_frame
-from core.limits import CircuitBreaker, TokenBucket, backoff_delay
-from core.providers.base import ChatRequest, ChatResponse, Provider, ProviderError
+from core.evalset import EvalSet
+from core.providers.base import ChatRequest, ChatResponse, Provider
 from core.workspace import Workspace
 
-CHARS_PER_TOKEN = 4.0  # offline token estimate (tiktoken cannot download its tables here)
+CHARS_PER_TOKEN = 4.0
+MAX_LABEL_CHOICES = 30  # more distinct labels than this in a task: an open question
+_PROBE = "\x00item input\x00"  # stands for the input when a template is built once  # offline token estimate (tiktoken cannot download its tables here)
 
 
 @dataclass
@@ -126,16 +126,12 @@ def new_run_id(prefix: str = "run") -> str:
     return f"{prefix}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
-def _normalize(values) -> np.ndarray:
-    return pd.Series(values, dtype="object").astype("string").str.strip().str.casefold() \
-        .to_numpy(dtype=object, na_value=None)
-
-
 def _default_cost(provider: str, model: str, usage: ChatResponse) -> float | None:
+    """USD of one call at the catalog price (None when the model has no price)."""
     from core.pricing import call_cost
 
-    return call_cost(f"{provider}:{model}", usage.input_tokens,
-                     usage.output_tokens, cached_read_tokens=usage.cached_read_tokens,
+    return call_cost(f"{provider}:{model}", usage.input_tokens, usage.output_tokens,
+                     cached_read_tokens=usage.cached_read_tokens,
                      cached_write_tokens=usage.cached_write_tokens)
 
 
@@ -189,6 +185,8 @@ class LiveRun:
             parse_answer = parse_answer or prompts.parse_answer
         self._build_request = build_request
         self._parse_answer = parse_answer
+        self._templates: dict = {}
+        self._cost_memo: dict = {}
         self._model_ids = {m: self._parse_model(m) for m in self.all_models()}
         items = evalset.items
         self._item_ids = items["item_id"].astype(str).to_numpy(dtype=object)
@@ -227,19 +225,59 @@ class LiveRun:
             return {}
         frame = pd.DataFrame({"task": pd.Series(self._tasks, dtype=object).fillna("*"),
                               "label": self._labels}).dropna()
-        return {t: sorted(set(map(str, g["label"]))) for t, g in frame.groupby("task")}
+        sets = {t: sorted(set(map(str, g["label"]))) for t, g in frame.groupby("task")}
+        # Many distinct labels (free-form answers, numbers) are not a choice list: ask openly.
+        return {t: labels for t, labels in sets.items() if len(labels) <= MAX_LABEL_CHOICES}
+
+    def _template(self, model_id: str, task) -> tuple[ChatRequest, bool, str]:
+        """The request of (model, task) with a probe input, whether it can be reused by swapping
+        the user text, and the cache digest of everything but that text."""
+        key = (model_id, task)
+        found = self._templates.get(key)
+        if found is None:
+            provider, model = self._model_ids[model_id]
+            labels = self._label_sets.get(task if task is not None else "*")
+            probe = self._build_request(provider, model, task, _PROBE, labels)
+            changes = {}
+            if self.config.max_tokens is not None:
+                changes["max_tokens"] = int(self.config.max_tokens)
+            if self.config.temperature is not None:
+                changes["temperature"] = float(self.config.temperature)
+            probe = replace(probe, **changes) if changes else probe
+            from core.cache import request_digest
+
+            found = (probe, probe.user == _PROBE, request_digest(provider, probe))
+            self._templates[key] = found
+        return found
 
     def _request(self, model_id: str, i: int) -> ChatRequest:
-        provider, model = self._model_ids[model_id]
-        task = self._tasks[i]
-        labels = self._label_sets.get(task if task is not None else "*")
-        req = self._build_request(provider, model, task, self._inputs[i], labels)
-        changes = {}
-        if self.config.max_tokens is not None:
-            changes["max_tokens"] = int(self.config.max_tokens)
-        if self.config.temperature is not None:
-            changes["temperature"] = float(self.config.temperature)
-        return replace(req, **changes) if changes else req
+        """The request for item ``i``: the task's template with the item's input as user text."""
+        template, reusable, _ = self._template(model_id, self._tasks[i])
+        if not reusable:  # a template that weaves the input into other text: build it fully
+            provider, model = self._model_ids[model_id]
+            labels = self._label_sets.get(self._tasks[i] if self._tasks[i] is not None else "*")
+            return replace(self._build_request(provider, model, self._tasks[i], self._inputs[i],
+                                               labels), max_tokens=template.max_tokens,
+                           temperature=template.temperature)
+        request = copy.copy(template)
+        object.__setattr__(request, "user", str(self._inputs[i]))  # a frozen dataclass, copied
+        return request
+
+    def call_cost(self, provider: str, model: str, usage: ChatResponse) -> float | None:
+        """Cost of a call, memoized for this run: token counts repeat, a catalog lookup costs
+        about a millisecond, and prices do not change in the middle of a run."""
+        key = (provider, model, usage.input_tokens, usage.output_tokens, usage.cached_read_tokens,
+               usage.cached_write_tokens)
+        if key not in self._cost_memo:
+            self._cost_memo[key] = self._cost_fn(provider, model, usage)
+        return self._cost_memo[key]
+
+    def _cache_key(self, model_id: str, i: int, request: ChatRequest) -> str:
+        from core.cache import cache_key
+
+        _, reusable, digest = self._template(model_id, self._tasks[i])
+        provider = self._model_ids[model_id][0]
+        return cache_key(provider, request, digest if reusable else None)
 
     def pending_pairs(self) -> list[tuple[int, str]]:
         """(item index, model) pairs without an answer yet, item by item."""
@@ -258,7 +296,8 @@ class LiveRun:
         rows = []
         for m in self.models:
             provider, model = self._model_ids[m]
-            todo = np.array([(self._item_ids[i], m) not in done for i in range(len(lengths))], dtype=bool)
+            answered = {item for item, model_id in done if model_id == m}
+            todo = ~pd.Series(self._item_ids).isin(answered).to_numpy()
             overhead = self._template_chars(m)
             chars = lengths[todo] + overhead[todo]
             in_tokens = np.ceil(chars / CHARS_PER_TOKEN)
@@ -288,8 +327,8 @@ class LiveRun:
         provider, model = self._model_ids[model_id]
         req = self._request(model_id, i)
         tokens = math.ceil((len(req.system or "") + len(req.user or "")) / CHARS_PER_TOKEN)
-        cost = self._cost_fn(provider, model, ChatResponse(text="", input_tokens=tokens,
-                                                           output_tokens=req.max_tokens))
+        cost = self.call_cost(provider, model, ChatResponse(text="", input_tokens=tokens,
+                                                            output_tokens=req.max_tokens))
         return float(cost) if cost is not None else 0.0
 
     # -- running ------------------------------------------------------------------------------
@@ -332,72 +371,23 @@ class LiveRun:
         return get_provider(provider, api_key=self._keys.get(provider),
                             base_url=self._base_urls.get(provider), timeout=self.config.timeout_s)
 
-    # -- results ------------------------------------------------------------------------------
+    # -- results (core.run_results) -----------------------------------------------------------
     def results_frame(self) -> pd.DataFrame:
         """The run's answers in the long eval-set layout (one row per item × model)."""
-        calls = run_store.run_calls(self.ws, self.run_id)
-        items = self.evalset.items.reset_index(drop=True)
-        index = pd.Series(np.arange(len(items)), index=items["item_id"].astype(str))
-        calls = calls[calls["item_id"].isin(index.index) & calls["model"].isin(self.models)]
-        calls = calls.assign(idx=index.loc[calls["item_id"].astype(str)].to_numpy())
-        answered = calls["status"].isin(run_store.SUCCESS).to_numpy()
-        labels = _normalize(items["label"]) if "label" in items else np.full(len(items), None)
-        label = labels[calls["idx"].to_numpy()] if len(calls) else np.array([], dtype=object)
-        pred = _normalize(calls["prediction"])
-        has_label = pd.notna(label) & answered
-        score = np.full(len(calls), np.nan)
-        # An answered call whose answer could not be parsed is wrong, not missing.
-        score[has_label] = (pred[has_label] == label[has_label]).astype(float)
-        return pd.DataFrame({
-            "idx": calls["idx"].to_numpy(), "model": calls["model"].to_numpy(),
-            "score": score,
-            "cost_usd": np.where(answered, calls["cost_usd"].to_numpy(dtype=float, na_value=np.nan), np.nan),
-            "latency_ms": np.where(answered, calls["latency_ms"].to_numpy(dtype=float, na_value=np.nan), np.nan),
-            "confidence": calls["confidence"].to_numpy(dtype=float, na_value=np.nan),
-            "input_tokens": calls["input_tokens"].to_numpy(dtype=float, na_value=np.nan),
-            "output_tokens": calls["output_tokens"].to_numpy(dtype=float, na_value=np.nan),
-            "cached_input_tokens": calls["cached_read_tokens"].to_numpy(dtype=float, na_value=np.nan),
-            "prediction": calls["prediction"].to_numpy(dtype=object),
-            "output": calls["output"].to_numpy(dtype=object),
-            "status": calls["status"].to_numpy(dtype=object),
-            "answered_by": calls["answered_by"].to_numpy(dtype=object),
-        })
+        from core.run_results import results_frame
+
+        return results_frame(self)
 
     def to_evalset(self) -> EvalSet:
-        frame = self.results_frame()
-        items = self.evalset.items.reset_index(drop=True)
-        notes = []
-        fell_back = frame[frame["answered_by"].notna() & (frame["answered_by"] != frame["model"])
-                          & frame["status"].isin(run_store.SUCCESS)]
-        for model, group in fell_back.groupby("model"):
-            notes.append(f"{len(group)} answer(s) in column {model} came from its fallback "
-                         f"({', '.join(sorted(set(group['answered_by'])))})")
-        failed = frame[~frame["status"].isin(run_store.SUCCESS)]
-        if len(failed):
-            notes.append(f"{len(failed)} call(s) failed and are missing (not counted as wrong)")
-        cost_source = {m: ("catalog" if frame.loc[frame["model"] == m, "cost_usd"].notna().any()
-                           else "unknown") for m in self.models}
-        evalset = from_long_frame(frame, items, f"Live run: {self.name}", format="long",
-                                  cost_source=cost_source, notes=tuple(notes))
-        missing = [m for m in self.models if m not in evalset.models]
-        if missing:  # a model with no answer at all still gets its (empty) column
-            frame = pd.concat([frame, pd.DataFrame({"idx": [0] * len(missing), "model": missing})])
-            evalset = from_long_frame(frame, items, evalset.name, format="long",
-                                      cost_source=cost_source, notes=tuple(notes))
-        return evalset
+        from core.run_results import to_evalset
+
+        return to_evalset(self)
 
     def materialize(self) -> int:
         """Store the answers as an EvalSet (replacing this run's earlier one); returns its id."""
-        from core.evalset_store import delete_evalset, save_evalset
+        from core.run_results import materialize
 
-        previous = run_store.get_run(self.ws, self.run_id)
-        evalset_id = save_evalset(self.ws, self.to_evalset())
-        if previous and previous.get("results_evalset_id") is not None \
-                and not pd.isna(previous["results_evalset_id"]):
-            delete_evalset(self.ws, int(previous["results_evalset_id"]))
-        run_store.finish_run(self.ws, self.run_id, previous["status"] if previous else "running",
-                             results_evalset_id=evalset_id)
-        return evalset_id
+        return materialize(self)
 
 
 def now_utc() -> datetime:
@@ -405,7 +395,7 @@ def now_utc() -> datetime:
 
 
 __all__ = ["LiveRun", "RunConfig", "Progress", "RunResult", "new_run_id", "run_cli",
-           "start_background", "active_run", "RunHandle", "CacheConfig"]
+           "start_background", "active_run", "CacheConfig"]
 
 
 def run_cli(inputs_path, models: list[str], out_path, concurrency: int = 8) -> int:
@@ -415,7 +405,7 @@ def run_cli(inputs_path, models: list[str], out_path, concurrency: int = 8) -> i
     return _run_cli(inputs_path, models, out_path, concurrency=concurrency)
 
 
-def start_background(run: LiveRun) -> "RunHandle":
+def start_background(run: LiveRun):
     from core.run_background import start_background as _start
 
     return _start(run)

@@ -146,8 +146,14 @@ def project_savings(cost: stats.Comparison, volume: float) -> dict:
 
     ``cost`` is the paired per-item difference (candidate - production).
     """
+    from core.projections import DAYS_PER_MONTH, project_spend
+
+    per_day = float(volume) / DAYS_PER_MONTH
+
     def m(x):
-        return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x) * volume
+        if x is None or (isinstance(x, float) and math.isnan(x)):
+            return None
+        return project_spend(float(x), per_day)["month"]
 
     return {
         "volume_per_month": float(volume),
@@ -156,6 +162,7 @@ def project_savings(cost: stats.Comparison, volume: float) -> dict:
         "monthly_savings": m(-cost.diff),
         "monthly_savings_low": m(-cost.high),
         "monthly_savings_high": m(-cost.low),
+        "yearly_savings": None if m(-cost.diff) is None else m(-cost.diff) * 12,
         "savings_share": (float(-cost.diff / cost.control)
                           if cost.control and not math.isnan(cost.control) else None),
     }

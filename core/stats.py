@@ -20,6 +20,7 @@ Which test fits which metric:
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -160,7 +161,10 @@ def welch(candidate, control, alpha: float = 0.05, metric: str = "value") -> Com
         # Constant arms: the difference is exact.
         return Comparison(metric, float(a.mean()), float(b.mean()), diff, diff, diff,
                           1.0 if diff == 0 else 0.0, "Welch t-test", len(a), len(b))
-    res = sps.ttest_ind(b, a, equal_var=False)
+    with warnings.catch_warnings():
+        # one constant arm (e.g. a flat price) is fine for Welch; scipy warns about precision
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = sps.ttest_ind(b, a, equal_var=False)
     ci = res.confidence_interval(confidence_level=1 - alpha)
     return Comparison(metric, float(a.mean()), float(b.mean()), diff, float(ci.low), float(ci.high),
                       float(res.pvalue), "Welch t-test", len(a), len(b))

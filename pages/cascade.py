@@ -6,7 +6,7 @@ import json
 import streamlit as st
 
 from core.errors import InputError
-from core.frontier import default_cascade, point_summary, suggested_thresholds
+from core.frontier import default_cascade, default_voters, point_summary, suggested_thresholds
 from core.projections import project_spend
 from core.sla import sla_search
 from ui.frontier_figures import frontier_figure, share_figure
@@ -49,7 +49,7 @@ if len(models) < 2:
     st.stop()
 signal_spec: dict = {"kind": kind}
 if kind == "agreement":
-    pool = getattr(default_signal, "agree_models", None) or list(dict.fromkeys(models[:-1]))
+    pool = default_voters(evalset, models)
     voters = st.multiselect(
         "Models that vote (each is called on every item and paid for; a step's answer is "
         "confirmed when the others give the same one)", list(evalset.models),

@@ -49,8 +49,11 @@ def results_summary(run_id: str) -> None:
     runs = list_runs(ws).set_index("run_id")
     row = runs.loc[run_id]
     st.subheader(f"Run {info['name']}")
+    spend = f"spend ${row['spend_usd']:.4f}"
+    if row["unpriced"]:
+        spend += f" (+ {int(row['unpriced'])} call(s) of models without a catalog price)"
     st.markdown(f"Status **{info['status']}** · {int(row['ok'])} answered, {int(row['cached'])} "
-                f"from cache, {int(row['failed'])} failed · spend ${row['spend_usd']:.4f}")
+                f"from cache, {int(row['failed'])} failed · {spend}")
     if info.get("message"):
         st.caption(info["message"])
     results_id = info.get("results_evalset_id")

@@ -57,6 +57,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import logging
 import math
 import re
 import threading
@@ -124,6 +125,7 @@ class Parsed:
     logprobs: bool = False
     top_logprobs: int = 0
     max_tokens: int | None = None
+    temperature: float | None = None
 
 
 def default_answer(model: str, system: str, user: str) -> tuple[str, float]:
@@ -193,8 +195,12 @@ class FakeLLMServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False,
+        # log_config=None: leave the process's logging alone (uvicorn's default dictConfig binds
+        # handlers to the stderr of the moment, which pytest closes before the server stops).
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, log_config=None,
                                 timeout_graceful_shutdown=1, backlog=2048, lifespan="off")
+        for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+            logging.getLogger(name).setLevel(logging.WARNING)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
                                         name="fake-llm-server", daemon=True)
@@ -248,6 +254,8 @@ class FakeLLMServer:
         """
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+        if times == 0 or times < -1:
+            raise ValueError("times must be a positive count, or -1 for every matching request")
         with self._lock:
             self._rules.append(Rule(kind, provider, model, contains, times, dict(params)))
 
@@ -326,24 +334,26 @@ class FakeLLMServer:
 
     async def _handle(self, parsed: Parsed) -> Response:
         kind, params = self._decide(parsed)
-        if kind == "ok" and not self._key_ok(parsed.provider, parsed.key):
+        key_ok = self._key_ok(parsed.provider, parsed.key)
+        if kind == "ok" and not key_ok:
             kind = "auth"
+        # Logged on arrival (status None while in flight), so a call the client gave up on counts.
+        record = {"provider": parsed.provider, "model": parsed.model,
+                  "prompt_hash": prompt_hash(parsed.user), "user": parsed.user,
+                  "kind": kind, "ts": time.time(), "status": None,
+                  "want_json": parsed.want_json, "logprobs": parsed.logprobs,
+                  "max_tokens": parsed.max_tokens, "temperature": parsed.temperature}
+        with self._lock:
+            self._calls.append(record)
         latency = params.get("latency")
         if latency is None:
             lat = re.search(r"-lat(\d+)ms", parsed.model)
             latency = int(lat.group(1)) / 1000 if lat else self.latency
         if latency:
             await asyncio.sleep(latency)
-        # Logged on arrival (status None while in flight), so a call the client gave up on counts.
-        record = {"provider": parsed.provider, "model": parsed.model,
-                  "prompt_hash": prompt_hash(parsed.user), "user": parsed.user,
-                  "kind": kind, "ts": time.time(), "status": None,
-                  "want_json": parsed.want_json, "logprobs": parsed.logprobs}
-        with self._lock:
-            self._calls.append(record)
         if kind == "timeout":
             await asyncio.sleep(params.get("hang", self.hang))
-            kind = "ok"
+            kind = "ok" if key_ok else "auth"
         response = self._respond(kind, params, parsed)
         with self._lock:
             record["status"] = response.status_code
@@ -381,7 +391,7 @@ class FakeLLMServer:
             return _anthropic_error(400, "invalid_request_error", "messages: invalid JSON body")
         parsed = Parsed("anthropic", body["model"], _text_of(body.get("system")),
                         _last_user(body.get("messages", [])), _anthropic_key(request),
-                        max_tokens=body.get("max_tokens"))
+                        max_tokens=body.get("max_tokens"), temperature=body.get("temperature"))
         return await self._handle(parsed)
 
     async def _openai_like(self, request: Request, provider: str) -> Response:
@@ -399,7 +409,8 @@ class FakeLLMServer:
                         want_json=fmt in ("json_object", "json_schema"),
                         logprobs=bool(body.get("logprobs")),
                         top_logprobs=int(body.get("top_logprobs") or 0),
-                        max_tokens=body.get("max_completion_tokens") or body.get("max_tokens"))
+                        max_tokens=body.get("max_completion_tokens") or body.get("max_tokens"),
+                        temperature=body.get("temperature"))
         return await self._handle(parsed)
 
     async def _openai(self, request: Request) -> Response:
@@ -425,7 +436,7 @@ class FakeLLMServer:
         key = request.headers.get("x-goog-api-key") or request.query_params.get("key")
         parsed = Parsed("gemini", model, system, user, key,
                         want_json=config.get("responseMimeType") == "application/json",
-                        max_tokens=config.get("maxOutputTokens"))
+                        max_tokens=config.get("maxOutputTokens"), temperature=config.get("temperature"))
         return await self._handle(parsed)
 
     # ---- control endpoints (for a server in another process) ---------------------------------

@@ -22,7 +22,8 @@ def metric(page, label: str) -> str:
 
 def test_drag_threshold_moves_the_current_point(app_server, page, artifacts):
     url, _env = app_server
-    page.goto(f"{url}/cascade")
+    page.goto(url)  # through app.py's navigation, as a user arrives
+    page.locator("[data-testid='stSidebarNav']").get_by_text("Cascade tuner").click(timeout=120_000)
     page.get_by_role("heading", name="Cascade tuner").wait_for(timeout=120_000)
     page.wait_for_function(READ_CURRENT, timeout=120_000)
     before = page.evaluate(READ_CURRENT)

@@ -7,7 +7,8 @@ import pytest
 
 from tests.fake_llm_fixtures import fake_llm, fake_llm_env, fake_llm_session  # noqa: F401
 
-MODELS = ["openai:browser-a-lat120ms", "anthropic:browser-b-lat120ms"]
+# Not anthropic: conftest.app_server removes ANTHROPIC_API_KEY from the app's environment.
+MODELS = ["openai:browser-a-lat120ms", "gemini:browser-b-lat120ms"]
 
 
 @pytest.fixture

@@ -21,20 +21,28 @@ def usage_csv(path, costs):
     path.write_text("\n".join(lines) + "\n")
 
 
+def open_page(page, title: str) -> None:
+    """Click the page's link in app.py's navigation (not the pages/ folder's bootstrap list)."""
+    sidebar = page.locator("[data-testid='stSidebar']")
+    sidebar.get_by_text("Workspace:", exact=False).wait_for(timeout=120_000)
+    sidebar.get_by_role("link", name=title, exact=True).click()
+    page.get_by_role("heading", name=title, exact=True).wait_for(timeout=120_000)
+
+
 def test_budget_import_banner_and_pdf_report(app_server, page, artifacts, tmp_path):
     url, _env = app_server
     usage = tmp_path / "usage.csv"
     usage_csv(usage, [3.25, 2.5, 1.0])  # $6.75 today
 
-    page.goto(f"{url}/budgets")
-    page.get_by_role("heading", name="Budgets").wait_for(timeout=120_000)
+    page.goto(url)
+    open_page(page, "Budgets")
     amount = page.get_by_label("Amount (USD)")
+    amount.wait_for(timeout=120_000)
     amount.fill("7.5")
     page.get_by_role("button", name="Save budget").click()
     page.get_by_text("Saved: daily budget of $7.50").wait_for(timeout=60_000)
 
-    page.goto(f"{url}/spend")
-    page.get_by_role("heading", name="Spend").wait_for(timeout=120_000)
+    open_page(page, "Spend")
     page.get_by_text("Import usage from production").click()
     page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(usage))
     page.get_by_role("button", name="Import into the ledger").click()
@@ -52,7 +60,7 @@ def test_budget_import_banner_and_pdf_report(app_server, page, artifacts, tmp_pa
     assert pdf.read_bytes()[:5] == b"%PDF-"
 
     # the banner is on every page: the Budgets page shows it too
-    page.goto(f"{url}/budgets")
+    open_page(page, "Budgets")
     page.locator("[data-testid='stSidebar']").get_by_text("90% budget alert", exact=False).wait_for(
         timeout=60_000)
 

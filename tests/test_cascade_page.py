@@ -109,3 +109,12 @@ def test_routerbench_needs_agreement_and_says_why(workspace_path, routerbench_te
     at.radio(key="cascade_signal_1").set_value("agreement").run()
     assert not at.error and metrics(at)["Quality"] == quality
     assert metrics(at)["p50 latency"] == "n/a"
+
+
+def test_recommend_panel_reports_held_out_figures(tiny_page):
+    pytest.importorskip("core.optimizer")
+    at = tiny_page
+    at.button(key="cascade_recommend").click().run()
+    assert not at.exception and not at.error
+    text = " ".join(m.value for m in at.markdown)
+    assert "held-out quality" in text and "cross-validation" in text

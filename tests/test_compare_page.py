@@ -134,3 +134,30 @@ def test_delete_an_eval_set(workspace_path):
 
     assert list_evalsets(open_workspace(workspace_path)).empty
     assert any("No eval set yet" in i.value for i in at.info)
+
+
+def test_figure_builders():
+    from core.metrics import confusion, per_task
+    from ui import compare_figures as figs
+
+    es = load_csv(DATA / "tiny_long.csv")
+    board = leaderboard(es)
+    fig = figs.quality_cost_figure(board, log_cost=True)
+    assert fig.layout.xaxis.type == "log"
+    trace = fig.data[0]
+    assert list(trace.x) == pytest.approx([0.02, 0.001]) and list(trace.text) == ["big", "small"]
+    small = board.set_index("model").loc["small"]
+    assert trace.error_y.array[1] == pytest.approx(small["quality_high"] - 2 / 3)
+    assert trace.error_y.arrayminus[1] == pytest.approx(2 / 3 - small["quality_low"])
+    assert figs.quality_cost_figure(board).layout.xaxis.type != "log"
+
+    heat = figs.per_task_heatmap(per_task(es))
+    assert list(heat.data[0].y) == ["math", "geo"] and list(heat.data[0].x) == ["big", "small"]
+    assert np.asarray(heat.data[0].z).tolist() == [[1.0, 1.0], [1.0, 0.5]]
+
+    labels, matrix = confusion(es, "small", "geo")
+    conf = figs.confusion_figure(labels, matrix, "small")
+    assert np.asarray(conf.data[0].z).tolist() == [[1, 0, 0], [0, 0, 0], [0, 1, 0]]
+
+    table = figs.leaderboard_table(leaderboard(load_csv(DATA / "tiny_missing.csv")))
+    assert "$ / item" not in table and "p95 ms" not in table and "Quality" in table

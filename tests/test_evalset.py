@@ -262,3 +262,53 @@ def test_delete(ws):
     assert list_evalsets(ws)["id"].tolist() == [b]
     with pytest.raises(InputError):
         load_evalset(ws, a)
+
+
+# -- export and properties on random files ------------------------------------------------------
+@pytest.mark.parametrize("name", ["tiny_long.csv", "tiny_missing.csv", "tiny_wide.csv", "tiny_inputs.csv"])
+def test_long_export_reads_back_the_same(name):
+    from core.evalset import to_long_csv
+
+    original = load_csv(DATA / name)
+    back = load_csv(to_long_csv(original), name="export.csv")
+    assert back.models == original.models
+    assert back.items["item_id"].tolist() == original.items["item_id"].tolist()
+    assert list(back.items.columns) == list(original.items.columns)
+    for field in ("score", "cost", "latency_ms", "confidence"):
+        assert nan_equal(getattr(back, field), getattr(original, field)), field
+    assert back.output.tolist() == original.output.tolist()
+
+
+def test_random_long_file_lands_in_the_right_cells():
+    rng = np.random.default_rng(3)
+    models = ["m-b", "m-a", "m-c"]
+    expected = np.full((40, 3), np.nan)
+    lines = []
+    for i in range(40):
+        for j, model in enumerate(models):
+            if rng.random() < 0.15:
+                continue  # no row for this pair: missing
+            expected[i, j] = round(float(rng.random()), 3)
+            lines.append(f"it{i},{model},{expected[i, j]}")
+    order = rng.permutation(len(lines))
+    body = "item_id,model,score\n" + "\n".join(lines[k] for k in order) + "\n"
+    es = load_csv(body.encode(), name="rand.csv")
+    assert es.models == ("m-a", "m-b", "m-c")  # sorted
+    rows = [int(i[2:]) for i in es.items["item_id"]]  # first-appearance order of the file
+    cols = [models.index(m) for m in es.models]
+    assert nan_equal(es.score, expected[np.ix_(rows, cols)])
+
+
+def test_normalize_answers():
+    from core.evalset import normalize_answers
+
+    got = normalize_answers(np.array([[" Blue ", None], ["PARIS", "paris"]], dtype=object))
+    assert got.tolist() == [["blue", None], ["paris", "paris"]]
+
+
+def test_results_without_key_columns_are_not_read_as_inputs_only():
+    err = error_of(b"model,input,score\na,hi,1\n")
+    assert [(p.column, p.got) for p in err.problems] == [("item_id", "no such column")]
+    err = error_of(b"item_id,input,score\n1,hi,1\n")
+    assert [p.column for p in err.problems] == ["model"]
+    assert "'score'" in err.problems[0].expected

@@ -47,8 +47,8 @@ def test_ab_tab_shows_the_same_verdict_as_core_and_saves(stored):
     assert at.selectbox(key="ab_a_model").value == "big"
     at.radio(key="ab_b_kind").set_value("Single model").run()
     at.selectbox(key="ab_b_model").set_value("cheap")
-    at.number_input(key="ab_tol").set_value(0.05)
-    at.number_input(key="ab_g_drop").set_value(0.05).run()
+    at.number_input(key="ab_tol").set_value(0.05).run()
+    assert at.number_input(key="ab_g_drop_0.05").value == 0.05  # the quality rule follows the tolerance
     assert not at.exception, [e.value for e in at.exception]
     expected = run_ab(es, {"kind": "single", "model": "big"}, {"kind": "single", "model": "cheap"},
                       name="cheaper-policy", tolerance=0.05)
@@ -100,3 +100,22 @@ def test_bad_unit_column_is_an_error_message_not_a_traceback(ws):
     at.selectbox(key="ab_unit").set_value("user").run()
     assert not at.exception
     assert any("empty on 1 item" in e.value for e in at.error)
+
+
+def test_saved_policy_as_candidate_through_the_app_navigation(stored):
+    from core.policies import Cascade
+    from core.policy_store import save_policy
+
+    ws, es, _ = stored
+    cascade = Cascade(["cheap", "big"], [0.5], {"kind": "agreement", "models": ["cheap", "big"]})
+    save_policy(ws, "agree-cascade", cascade)
+    at = AppTest.from_file("../app.py", default_timeout=120)
+    at.run()
+    at.switch_page("pages/experiments.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.radio(key="ab_b_kind").set_value("Saved policy").run()
+    assert not at.exception, [e.value for e in at.exception]
+    expected = run_ab(es, {"kind": "single", "model": "big"}, cascade, name="cheaper-policy", tolerance=0.02)
+    assert _verdict(at) == expected.verdict.decision
+    shown = "\n".join(str(v) for df in at.dataframe for v in df.value.to_numpy().ravel())
+    assert "cascade cheap -> big" in shown  # the memo's setup names the saved policy

@@ -277,3 +277,21 @@ def test_fake_server_control_endpoints(fake_llm):
     assert [(c["provider"], c["status"]) for c in calls] == [("gemini", 429)]
     post("/_fake/reset", {})
     assert fake_llm.calls == []
+
+
+def test_reasoning_and_thinking_models_get_room_and_no_unsupported_parameters(fake_llm):
+    ask = ChatRequest(model="", user="answer: A", max_tokens=64, temperature=0.0, logprobs=True)
+    for name, model in [("openai", "gpt-4.1-mini"), ("openai", "gpt-5-mini"), ("openai", "o4-mini"),
+                        ("gemini", "gemini-2.0-flash"), ("gemini", "gemini-2.5-flash"),
+                        ("anthropic", "claude-haiku-4-5")]:
+        run(call(provider_for(fake_llm, name), ChatRequest(**{**ask.__dict__, "model": model})))
+    sent = {c["model"]: c for c in fake_llm.calls}
+    assert (sent["gpt-4.1-mini"]["max_tokens"], sent["gpt-4.1-mini"]["temperature"],
+            sent["gpt-4.1-mini"]["logprobs"]) == (64, 0.0, True)
+    for model in ("gpt-5-mini", "o4-mini"):
+        assert (sent[model]["max_tokens"], sent[model]["temperature"], sent[model]["logprobs"]) == \
+            (4096, None, False)
+    assert sent["gemini-2.0-flash"]["max_tokens"] == 64
+    assert sent["gemini-2.5-flash"]["max_tokens"] == 4096
+    assert sent["claude-haiku-4-5"]["max_tokens"] == 64
+    assert sent["claude-haiku-4-5"]["temperature"] is None  # anthropic SDK 2.x has no temperature

@@ -17,7 +17,7 @@ import pytest
 from tests.fake_llm_server import FakeLLMServer
 
 ROOT = Path(__file__).resolve().parent.parent
-MODELS = "openai:resume-a,anthropic:resume-b"
+MODELS = "openai:resume-a,local:resume-b"  # two providers, one SDK import
 N_ITEMS, N_FAST = 24, 12
 
 

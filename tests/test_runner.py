@@ -5,7 +5,6 @@ filtered per test.
 """
 from __future__ import annotations
 
-import asyncio
 import random
 
 import numpy as np

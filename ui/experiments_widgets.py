@@ -5,6 +5,8 @@ or None with the reason already shown.
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import streamlit as st
 
@@ -32,6 +34,38 @@ def _saved_policies():
     except ImportError:
         return None, None
     return list_policies, load_policy
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _suggest(workspace_path: str, evalset_id: int, steps: tuple[str, ...], signal_json: str) -> float | None:
+    from core.frontier import cascade_frontier
+    from ui.state import get_evalset
+
+    evalset = get_evalset(evalset_id)
+    try:
+        fr = cascade_frontier(evalset, list(steps), json.loads(signal_json))
+    except InputError:
+        return None
+    pts = fr.points
+    with np.errstate(all="ignore"):
+        strong = float(np.nanmean(evalset.score[:, evalset.model_index(steps[-1])]))
+    ok = pts[(pts["quality"] >= strong - 0.01) & (pts["t0"] <= 1.0)]
+    if ok.empty:
+        return None
+    return float(ok.sort_values(["cost_per_item", "t0"]).iloc[0]["t0"])
+
+
+def suggested_threshold(evalset_id, steps: tuple[str, ...], signal_json: str, fallback: float) -> float:
+    """The cheapest 2-step threshold keeping quality within 0.01 of the last model (rounded up
+    to the slider's 0.01 grid so the cascade never keeps more than the frontier point does)."""
+    if evalset_id is None:
+        return fallback
+    from core.workspace import default_path
+
+    t = _suggest(str(default_path()), int(evalset_id), steps, signal_json)
+    if t is None or not np.isfinite(t):
+        return fallback
+    return float(min(1.0, max(0.0, np.ceil(round(t * 100, 6)) / 100)))
 
 
 def _default_signal(evalset: EvalSet, steps: list[str]) -> str:
@@ -78,9 +112,14 @@ def policy_picker(evalset: EvalSet, key: str, title: str, default: str) -> dict 
                 st.info("Agreement needs at least two models.")
                 return None
             spec["models"] = pool
+        start = 0.67 if signal == "agreement" else 0.8
+        if len(steps) == 2:
+            start = suggested_threshold(st.session_state.get("evalset_id"), tuple(steps),
+                                        json.dumps(spec, sort_keys=True), start)
         thresholds = [
-            st.slider(f"Keep {m}'s answer when the signal is at least", 0.0, 1.0,
-                      0.67 if signal == "agreement" else 0.8, 0.01, key=f"{key}_thr_{i}")
+            st.slider(f"Keep {m}'s answer when the signal is at least", 0.0, 1.0, start, 0.01,
+                      key=f"{key}_thr_{i}",
+                      help="Starts at the cheapest threshold within 0.01 of the last model's quality")
             for i, m in enumerate(steps[:-1])]
         return {"kind": "cascade", "models": steps, "thresholds": thresholds, "signal": spec}
     list_policies, load_policy = _saved_policies()
@@ -98,24 +137,16 @@ def policy_picker(evalset: EvalSet, key: str, title: str, default: str) -> dict 
     chosen = st.selectbox("Saved policy", ids, format_func=lambda i: names.get(i, str(i)),
                           key=f"{key}_saved")
     try:
-        policy = load_policy(workspace(), chosen)
+        policy, _meta = load_policy(workspace(), chosen)
     except InputError as err:
         st.error(str(err))
         return None
-    d = policy if isinstance(policy, dict) else policy.to_dict()
-    missing = [m for m in _models_of(d) if m not in evalset.models]
+    d = policy.to_dict()
+    missing = [m for m in policy.models if m not in evalset.models]
     if missing:
         st.error(f"This saved policy uses {', '.join(missing)}, which the eval set does not have.")
         return None
     return d
-
-
-def _models_of(d: dict) -> list[str]:
-    out = []
-    for k, v in d.items():
-        if k in ("model", "models", "fallback", "default"):
-            out += [v] if isinstance(v, str) else [m for m in v if isinstance(m, str)] if isinstance(v, list) else []
-    return out
 
 
 def ab_settings(evalset: EvalSet, key: str = "ab") -> dict:
@@ -143,8 +174,9 @@ def guardrail_settings(key: str, tolerance: float) -> dict:
     st.markdown("Guardrails (fire when strictly above)")
     err = st.number_input("Error rate above × baseline", 1.0, 10.0, 1.5, 0.1, key=f"{key}_g_err")
     lat = st.number_input("p95 latency above × baseline", 1.0, 10.0, 1.5, 0.1, key=f"{key}_g_lat")
+    # keyed by the tolerance: changing the tolerance resets this rule to it
     drop = st.number_input("Quality drop above", 0.0, 0.5, float(tolerance), 0.005, format="%.3f",
-                           key=f"{key}_g_drop")
+                           key=f"{key}_g_drop_{tolerance:g}")
     return {"guardrails": {"error_ratio": float(err), "latency_ratio": float(lat), "quality_drop": float(drop)}}
 
 

@@ -49,13 +49,13 @@ def get_provider(name: str, api_key: str | None = None, base_url: str | None = N
     name = (name or "").strip().lower()
     if name not in PROVIDERS:
         raise _unknown(name)
-    if api_key is None:
-        from core.keys import resolve_key
+    from core.keys import install_log_redaction, register_secret, resolve_key
 
+    # Anything that makes live calls gets redacted logs: SDKs and httpx log at debug level.
+    install_log_redaction()
+    if api_key is None:
         api_key = resolve_key(name, session=session_keys)
     else:
-        from core.keys import register_secret
-
         register_secret(api_key)
     if name == "anthropic":
         from core.providers.anthropic_provider import AnthropicProvider

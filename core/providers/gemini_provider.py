@@ -22,6 +22,10 @@ from core.providers.base import ChatRequest, ChatResponse, Provider, ProviderErr
 from core.providers.common import (DEFAULT_TIMEOUT, LoopBoundClient, base_url_for, kind_for_status,
                                    make_error, parse_retry_after, transport_error)
 
+# Gemini 2.5 and later think before answering, and thinking tokens come out of
+# max_output_tokens: a short limit can leave an empty answer, so these models get a floor.
+_THINKING = re.compile(r"gemini-(2\.5|[3-9])")
+THINKING_TOKEN_FLOOR = 4096
 _AUTH_REASONS = {"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED", "ACCESS_TOKEN_EXPIRED"}
 
 
@@ -49,8 +53,11 @@ class GeminiProvider(LoopBoundClient, Provider):
             await sdk.aio.aclose()
 
     def _config(self, request: ChatRequest) -> types.GenerateContentConfig:
+        max_tokens = request.max_tokens
+        if _THINKING.search(request.model):
+            max_tokens = max(max_tokens, THINKING_TOKEN_FLOOR)
         config = types.GenerateContentConfig(temperature=request.temperature,
-                                             max_output_tokens=request.max_tokens)
+                                             max_output_tokens=max_tokens)
         if request.system:
             config.system_instruction = request.system
         if request.schema is not None:

@@ -20,8 +20,10 @@ from core.providers.common import (DEFAULT_TIMEOUT, LoopBoundClient, base_url_fo
                                    make_error, parse_retry_after, transport_error)
 from core.providers.logprobs import label_token_probability
 
-# Reasoning models refuse a temperature other than the default; leave it out for them.
-_NO_TEMPERATURE = re.compile(r"^(o\d|gpt-5)")
+# Reasoning models refuse temperature and logprobs, and spend max_completion_tokens on hidden
+# reasoning before the answer: they get neither parameter and a token floor that leaves room.
+_REASONING = re.compile(r"^(o\d|gpt-5)")
+REASONING_TOKEN_FLOOR = 4096
 _LOCAL_KEY = "local-no-key"  # OpenAI-compatible local servers ignore the key, the SDK wants one
 
 
@@ -46,18 +48,20 @@ class OpenAIProvider(LoopBoundClient, Provider):
             messages.append({"role": "system", "content": request.system})
         messages.append({"role": "user", "content": request.user})
         params: dict = {"model": request.model, "messages": messages}
+        reasoning = self.name == "openai" and bool(_REASONING.match(request.model))
         if self.name == "openai":
-            params["max_completion_tokens"] = request.max_tokens
+            params["max_completion_tokens"] = (max(request.max_tokens, REASONING_TOKEN_FLOOR)
+                                               if reasoning else request.max_tokens)
         else:  # llama.cpp and older vLLM/Ollama builds only know max_tokens
             params["max_tokens"] = request.max_tokens
-        if not (self.name == "openai" and _NO_TEMPERATURE.match(request.model)):
+        if not reasoning:
             params["temperature"] = request.temperature
         if request.schema is not None:
             params["response_format"] = {"type": "json_schema", "json_schema": {
                 "name": "answer", "schema": request.schema, "strict": True}}
         elif request.response_format == "json":
             params["response_format"] = {"type": "json_object"}
-        if request.logprobs:
+        if request.logprobs and not reasoning:
             params["logprobs"] = True
         return params
 
