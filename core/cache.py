@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -112,6 +113,8 @@ class ResponseCache:
         self._semantic_models: dict[tuple, object] = {}
         self._memo: dict[str, CachedAnswer] = {}
         self._prefetched = False
+        # put_many runs in a writer thread while lookups run on the event loop.
+        self._lock = threading.Lock()
 
     def prefetch(self, keys: list[str]) -> int:
         """Load the live entries for ``keys`` in one query; later misses need no query.
@@ -182,10 +185,11 @@ class ResponseCache:
         if self.config.semantic_threshold is None or not text_in:
             return
         group = (provider, model, task)
-        inputs, answers = self._semantic.setdefault(group, ([], []))
-        inputs.append(text_in)
-        answers.append(answer)
-        self._semantic_models.pop(group, None)  # refit lazily on the next lookup
+        with self._lock:
+            inputs, answers = self._semantic.setdefault(group, ([], []))
+            inputs.append(text_in)
+            answers.append(answer)
+            self._semantic_models.pop(group, None)  # refit lazily on the next lookup
 
     def load_semantic(self) -> None:
         """Load unexpired entries of the workspace into the in-memory similarity index."""
@@ -208,15 +212,19 @@ class ResponseCache:
         if not self.config.enabled or threshold is None or not text_in:
             return None
         group = (provider, model, task)
-        if group not in self._semantic:
-            return None
-        inputs, answers = self._semantic[group]
-        fitted = self._semantic_models.get(group)
+        with self._lock:
+            if group not in self._semantic:
+                return None
+            fitted = self._semantic_models.get(group)
+            if fitted is None or len(fitted[2]) != len(self._semantic[group][0]):
+                fitted = None  # entries arrived since the last fit
+                inputs, answers = (list(x) for x in self._semantic[group])
         if fitted is None:
             vec = _vectorizer()
-            matrix = vec.fit_transform(inputs)
-            fitted = self._semantic_models[group] = (vec, matrix)
-        vec, matrix = fitted
+            fitted = (vec, vec.fit_transform(inputs), answers)
+            with self._lock:
+                self._semantic_models[group] = fitted
+        vec, matrix, answers = fitted
         sims = (matrix @ vec.transform([text_in]).T).toarray().ravel()
         best = int(np.argmax(sims))
         if sims[best] < threshold:
@@ -240,7 +248,7 @@ class ResponseCache:
 
 
 def nearest_previous(inputs: list[str], groups: np.ndarray | None = None,
-                     chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+                     chunk: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """For each input i, the most similar earlier input j < i (same group) and its cosine.
 
     This is what a semantic cache filled in arrival order would return. Returns (j, sim) with
@@ -251,6 +259,8 @@ def nearest_previous(inputs: list[str], groups: np.ndarray | None = None,
     best = np.zeros(n)
     if n < 2:
         return nearest, best
+    # Rows per block so one dense block of similarities stays near 40 MB whatever n is.
+    chunk = chunk or max(1, min(1024, 5_000_000 // n))
     matrix = _vectorizer().fit_transform(inputs)
     groups = np.zeros(n, dtype=np.int64) if groups is None else pd.factorize(groups)[0]
     for start in range(0, n, chunk):

@@ -13,6 +13,7 @@ Cascade(['small', 'big'], [0.62], 'agreement')
 """
 from __future__ import annotations
 
+import itertools
 import warnings
 from dataclasses import dataclass, replace
 from typing import Any, Callable
@@ -266,13 +267,15 @@ def default_families(train: EvalSet, goal: Goal, candidates: list[str] | None = 
         if all(stats.loc[m, "has_conf"] for m in chain[:-1]):
             fams.append(_cascade_family(chain, "confidence", lambda tr, ctx: SelfConfidence()))
         if has_answers:
-            # Three-model cascades try one agreement panel; two-model ones try 1 to 3 voters.
-            for k in ((1, 2, 3) if len(chain) == 2 else (2,)):
-                voters = _voters(stats, chain[0], set(chain[1:]), k)
-                if len(voters) == k:
-                    fams.append(_cascade_family(
-                        chain, f"agreement of {', '.join([chain[0], *voters])}",
-                        lambda tr, ctx, v=tuple([chain[0], *voters]): Agreement(v)))
+            # Two-model cascades try every panel of 1 to 3 of the 4 best cheap peers (which
+            # voters catch the first model's mistakes is an empirical question: cross-validation
+            # answers it); three-model cascades try the 2 best peers.
+            peers = _voters(stats, chain[0], set(chain[1:]), 4 if len(chain) == 2 else 2)
+            sizes = (1, 2, 3) if len(chain) == 2 else (2,)
+            for voters in (c for k in sizes for c in itertools.combinations(peers, k)):
+                fams.append(_cascade_family(
+                    chain, f"agreement of {', '.join([chain[0], *voters])}",
+                    lambda tr, ctx, v=tuple([chain[0], *voters]): Agreement(v)))
         if len(chain) == 2 or not has_answers:
             fams.append(_cascade_family(chain, "learned P(correct)",
                                         lambda tr, ctx: _shared_learned(tr, ctx, (), steps)))

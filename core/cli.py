@@ -33,7 +33,8 @@ def cmd_summary(args) -> int:
         print(f"{result['items']} items")
         for row in result["models"]:
             cost = "unknown" if row["cost_per_item"] is None else f"${row['cost_per_item']:.6f}"
-            print(f"  {row['model']:<40} quality {row['quality']:.3f}  cost/item {cost}"
+            quality = "unscored" if row["quality"] is None else f"{row['quality']:.3f}"
+            print(f"  {row['model']:<40} quality {quality}  cost/item {cost}"
                   f"  scored {row['scored']}")
     return 0
 
@@ -113,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("fit", help="fit a routing policy for a goal")
     s.add_argument("train")
-    s.add_argument("--goal", required=True, help="match:MODEL | quality>=Q | cost<=USD_PER_ITEM")
+    s.add_argument("--goal", required=True,
+                   help="match:MODEL (within one point; match:MODEL~0 strict) | quality>=Q | "
+                        "cost<=USD_PER_ITEM | share:MODEL<=S")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_fit)
 

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core.errors import InputError, Problem
-from core.evalset_csv import header_fields, read_text_table, scratch_db, sniff_text
+from core.evalset_csv import MAX_PROBLEMS, header_fields, read_text_table, scratch_db, sniff_text
 
 ITEM_COLUMNS = ("item_id", "input", "task", "label")
 NUMERIC_FIELDS = ("score", "confidence", "input_tokens", "output_tokens", "cached_input_tokens",
@@ -40,7 +40,6 @@ TEXT_FIELDS = ("prediction", "output")
 LONG_FIELDS = NUMERIC_FIELDS + TEXT_FIELDS
 # Fields that describe the item, not one model's answer: repeated on every long row.
 RESERVED = set(ITEM_COLUMNS) | {"model"} | set(LONG_FIELDS)
-MAX_PROBLEMS = 1000  # a file with more bad rows than this is reported by its first 1000
 
 _RANGES = {
     "score": (0.0, 1.0, "a number between 0 and 1"),
@@ -422,7 +421,19 @@ def _literal_text(values: pd.Series) -> pd.Series:
         if isinstance(parsed, (list, tuple)):
             return "\n".join(str(x) for x in parsed)
         return str(parsed)
-    return values.map(unwrap, na_action="ignore")
+    # Fast path: most cells are ['text'] with no escapes, which a regex unwraps exactly;
+    # only the rest (escapes, several strings) pays for ast.literal_eval.
+    text = values.astype(object)
+    simple = text.where(text.notna(), "").astype(str).str.extract(_SIMPLE_LITERAL)
+    plain = simple[0].fillna(simple[1])
+    out = text.where(plain.isna(), plain)
+    rest = plain.isna() & text.notna()
+    if rest.any():
+        out[rest] = text[rest].map(unwrap)
+    return out
+
+
+_SIMPLE_LITERAL = r"^\[(?:'([^'\\]*)'|\"([^\"\\]*)\")\]$"
 
 
 def _from_wide(table: pa.Table, label: str) -> EvalSet:

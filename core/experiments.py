@@ -3,7 +3,7 @@
     >>> ab = run_ab(es, SingleModel("big"), cascade, name="cheaper-cascade", split=0.5)  # doctest: +SKIP
     >>> ab.verdict.decision, ab.differences["quality"].low                               # doctest: +SKIP
     ('inconclusive', -0.07)
-    >>> sh = run_shadow(es, SingleModel("big"), cascade, volume=100_000, ws=ws, name="cc")  # doctest: +SKIP
+    >>> sh, added = run_shadow(es, SingleModel("big"), cascade, volume=100_000, ws=ws, name="cc")  # doctest: +SKIP
     >>> exp_id = save_experiment(ws, "cheaper-cascade", "ab", definition, ab.to_dict())    # doctest: +SKIP
 
 The statistics live in :mod:`core.stats`, assignment in :mod:`core.assignment`, guardrails and

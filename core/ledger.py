@@ -89,6 +89,19 @@ MIGRATIONS = [
     drop table ledger;
     alter table ledger_v2 rename to ledger;
     """,
+    # v3: a daily rollup the spend views read (thousands of rows instead of millions), kept up
+    # to date incrementally by core.ledger_rollup.refresh_rollup; rows may repeat a group (the
+    # views always sum). `cost_counted` is the cost of rows that know their request count.
+    """
+    create table ledger_daily (
+        day date, provider varchar, model varchar, task varchar, source varchar,
+        experiment varchar, variant varchar, project varchar, tags varchar, kind varchar,
+        cache_hit boolean, cost_usd double, cost_counted double, requests bigint, rows bigint,
+        input_tokens bigint, cached_input_tokens bigint, output_tokens bigint
+    );
+    create table ledger_rollup_state (watermark bigint not null);
+    insert into ledger_rollup_state values (0);
+    """,
 ]
 
 LEDGER_COLUMNS = [
@@ -117,17 +130,27 @@ def ensure_ledger(ws: Workspace) -> None:
 def insert_staged(cur, relation: str) -> int:
     """Append the rows of ``relation`` (a table/view with ALL_COLUMNS) whose call_id is new.
 
-    Bulk: one ``insert ... select ... anti join``; duplicates inside ``relation`` keep their first
-    row. Call inside a transaction holding ``_WRITE_LOCK``. Returns the number of rows added.
+    Bulk: the ids already in the ledger are found by a semi-join probing the ledger against the
+    incoming ids (the hash table is built on the incoming side, so a small batch into a big
+    ledger is one scan of ``call_id``); duplicates inside ``relation`` keep one row. The common
+    case, all new and distinct, is a plain ``insert ... select``. Call inside a transaction
+    holding ``_WRITE_LOCK``. Returns the number of rows added.
     """
     cols = ", ".join(ALL_COLUMNS)
-    cur.execute(
-        f"insert into ledger ({cols}) "
-        f"select {cols} from (select *, row_number() over (partition by call_id) as _dup "
-        f"  from {relation}) s "
-        f"where _dup = 1 and not exists (select 1 from ledger l where l.call_id = s.call_id)"
-    )
-    return int(cur.fetchone()[0])
+    cur.execute(f"create or replace temp table _existing_ids as select distinct call_id from ledger "
+                f"where call_id in (select call_id from {relation})")
+    existing = cur.execute("select count(*) from _existing_ids").fetchone()[0]
+    repeated = cur.execute(f"select count(*) - count(distinct call_id) from {relation}").fetchone()[0]
+    source = relation
+    if existing:
+        source = f"(select * from {relation} r where r.call_id not in (select call_id from _existing_ids))"
+    if repeated:
+        source = (f"(select * exclude (_dup) from (select *, row_number() over (partition by call_id)"
+                  f" as _dup from {source}) where _dup = 1)")
+    cur.execute(f"insert into ledger ({cols}) select {cols} from {source}")
+    added = int(cur.fetchone()[0])
+    cur.execute("drop table _existing_ids")
+    return added
 
 
 def record_calls(ws: Workspace, calls: pd.DataFrame) -> int:

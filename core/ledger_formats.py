@@ -111,15 +111,22 @@ def stage_file(cur, path: Path, label: str, fmt: str) -> list[str]:
 
 
 # -- generic ---------------------------------------------------------------------------------
-def _reader(path: Path, json_lines: bool) -> str:
+def _reader(path: Path, json_lines: bool, typed: bool = True) -> str:
     quoted = "'" + str(path).replace("'", "''") + "'"
     if json_lines:
         return f"read_json({quoted}, format='newline_delimited')"
-    return f"read_csv({quoted}, all_varchar=true, header=true)"
+    # Typed: DuckDB parses numbers and times natively (the fast path); a value that does not fit
+    # the type sniffed from the sample fails the read, and the importer retries as text.
+    return f"read_csv({quoted}, header=true{'' if typed else ', all_varchar=true'})"
 
 
-def _stage_generic(cur, path: Path, label: str, json_lines: bool) -> list[str]:
-    reader = _reader(path, json_lines)
+def restage_as_text(cur, path: Path, label: str) -> None:
+    """Recreate ``stage_src`` reading every CSV column as text (every bad value reportable)."""
+    _stage_generic(cur, path, label, json_lines=False, typed=False)
+
+
+def _stage_generic(cur, path: Path, label: str, json_lines: bool, typed: bool = True) -> list[str]:
+    reader = _reader(path, json_lines, typed)
     try:
         columns = [d[0] for d in cur.execute(f"select * from {reader} limit 0").description]
     except Exception as exc:  # duckdb.Error: a file DuckDB cannot parse at all
@@ -137,10 +144,12 @@ def _stage_generic(cur, path: Path, label: str, json_lines: bool) -> list[str]:
         missing.append("cost_usd (or input_tokens/output_tokens)")
     if missing:
         raise InputError(f"{label}: missing column(s) {', '.join(missing)}; expected {GENERIC_DOC}")
-    select = ["row_number() over () as _row"]
+    # (no row number here: a window over the whole file would serialize the read; the staged
+    # table keeps file order, so its rowid + 1 is the data row)
+    select = ["null::bigint as _row"]
     for canon in STAGE_COLUMNS[1:]:
         if canon in picked:
-            select.append(f'cast("{picked[canon]}" as varchar) as {canon}')
+            select.append(f'"{picked[canon]}" as {canon}')
         else:
             select.append(f"null::varchar as {canon}")
     cur.execute(f"create or replace temp view stage_src as select {', '.join(select)} from {reader}")

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+
+import duckdb
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +38,7 @@ import pandas as pd
 
 from core.errors import InputError, Problem
 from core.ledger import ALL_COLUMNS, ensure_ledger, insert_staged, write_lock
-from core.ledger_formats import FORMATS, GENERIC_DOC, STAGE_COLUMNS, stage_file
+from core.ledger_formats import FORMATS, GENERIC_DOC, STAGE_COLUMNS, restage_as_text, stage_file
 from core.ledger_prices import catalog_prices
 from core.workspace import Workspace
 
@@ -67,15 +69,14 @@ class ImportReport:
 
 
 # -- SQL building blocks ---------------------------------------------------------------------
-_TS = r"""(case
-    when regexp_full_match(trim({v}), '-?\d+(\.\d+)?') then make_timestamp(cast(
-        case when abs(cast(trim({v}) as double)) > 1e11 then cast(trim({v}) as double) * 1000
-             else cast(trim({v}) as double) * 1000000 end as bigint))
-    when regexp_matches(trim({v}), '\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|[+-]\d\d(:?\d\d)?)$')
-        then timezone('UTC', try_cast(trim({v}) as timestamptz))
-    else try_cast(trim({v}) as timestamp) end)"""
-_BLANK = "(s.{c} is null or trim(s.{c}) = '')"
-_NUMBER_CHECKS = {
+# Staged text is typed ONCE (one pass over the file, `stage` below); validation flags and the
+# ledger rows both read the typed columns. The import cursor's session time zone is UTC, so a
+# time without an offset is UTC and one with an offset is converted.
+_TS = r"""coalesce(timezone('UTC', try_cast({v} as timestamptz)),
+    case when regexp_full_match(trim(cast({v} as varchar)), '-?\d+(\.\d+)?') then make_timestamp(cast(
+        case when abs(cast(cast({v} as varchar) as double)) > 1e11 then cast(cast({v} as varchar) as double) * 1000
+             else cast(cast({v} as varchar) as double) * 1000000 end as bigint)) end)"""
+NUMBERS = {
     "cost_usd": "a non-negative number of US dollars",
     "input_tokens": "a non-negative whole number",
     "cached_input_tokens": "a non-negative whole number",
@@ -84,65 +85,77 @@ _NUMBER_CHECKS = {
     "requests": "a non-negative whole number",
     "latency_ms": "a non-negative number of milliseconds",
 }
+CHECKS = {  # column -> what was expected (the message of a bad value)
+    "ts": "a date-time (ISO 8601 like 2026-01-31T14:05:00Z, or epoch seconds)",
+    "model": "a model name",
+    **NUMBERS,
+    "cache_hit": "true or false",
+    "source": "one of " + ", ".join(SOURCES),
+}
 
 
-def _num(c: str) -> str:
-    return f"try_cast(trim(s.{c}) as double)"
+def _blank(c: str) -> str:
+    return f"(s.{c} is null or trim(cast(s.{c} as varchar)) = '')"
 
 
-def _checks() -> list[tuple[str, str, str]]:
-    """(column, SQL condition that makes a row bad, what was expected)."""
-    out = [("ts", f"{_TS.format(v='s.ts')} is null",
-            "a date-time (ISO 8601 like 2026-01-31T14:05:00Z, or epoch seconds)"),
-           ("model", _BLANK.format(c="model"), "a model name")]
-    for col, expected in _NUMBER_CHECKS.items():
-        out.append((col, f"not {_BLANK.format(c=col)} and coalesce({_num(col)} < 0 "
-                         f"or isinf({_num(col)}), true)", expected))
-    out.append(("cache_hit", f"not {_BLANK.format(c='cache_hit')} and "
-                             "try_cast(trim(s.cache_hit) as boolean) is null", "true or false"))
-    out.append(("source", f"not {_BLANK.format(c='source')} and lower(trim(s.source)) not in "
-                          f"({', '.join(repr(x) for x in SOURCES)})", "one of " + ", ".join(SOURCES)))
-    return out
-
-
-def _content_key() -> str:
-    parts = ", ".join(f"coalesce(s.{c}, '')" for c in STAGE_COLUMNS if c not in ("_row", "natural_id"))
-    return f"md5(concat_ws('|', {parts}))"
+def _stage_select() -> str:
+    """Typed values ``<col>_v``, one ``bad_<col>`` flag per check, ``_bad``, and the raw text of
+    bad rows only (for the messages)."""
+    cols = [f"{_TS.format(v='s.ts')} as ts_v",
+            "nullif(trim(cast(s.model as varchar)), '') as model_v"]
+    bad = ["ts_v is null as bad_ts", "model_v is null as bad_model"]
+    for c in NUMBERS:
+        cols.append(f"try_cast(s.{c} as double) as {c}_v")
+        # a blank cell is fine (NULL); text that is not a number, a negative or an infinity is not
+        bad.append(f"case when {c}_v is null then not {_blank(c)} "
+                   f"else {c}_v < 0 or isinf({c}_v) end as bad_{c}")
+    cols.append("try_cast(s.cache_hit as boolean) as cache_hit_v")
+    bad.append(f"cache_hit_v is null and not {_blank('cache_hit')} as bad_cache_hit")
+    cols.append("coalesce(nullif(lower(trim(cast(s.source as varchar))), ''), 'import') as source_v")
+    bad.append(f"source_v not in ({', '.join(repr(x) for x in SOURCES)}) as bad_source")
+    text = [f"cast(s.{c} as varchar) as {c}" for c in ("provider", "task", "project", "status",
+                                                       "experiment", "variant", "tags", "natural_id",
+                                                       "kind", "cost_basis")]
+    any_bad = " or ".join(f"bad_{c}" for c in CHECKS)
+    raw = ", ".join(f"{c} := s.{c}" for c in CHECKS)
+    content = ", ".join(f"coalesce(cast(s.{c} as varchar), '')" for c in STAGE_COLUMNS
+                        if c not in ("_row", "natural_id"))
+    return (f"select {', '.join(cols + text + bad)}, ({any_bad}) as _bad, "
+            f"case when _bad then struct_pack({raw}) end as _raw, "
+            f"case when nullif(trim(s.natural_id), '') is null and not _bad "
+            f"then md5(concat_ws('|', {content})) end as _content "
+            f"from stage_src s")
 
 
 def _normalized_select(fmt: str, file_name: str, priced: bool) -> str:
-    """SQL turning the validated staging rows into ledger rows."""
-    ints = {c: f"coalesce(cast(round({_num(c)}) as bigint), 0)" for c in
+    """SQL turning the good staged rows into ledger rows (ALL_COLUMNS)."""
+    ints = {c: f"coalesce(cast(round(s.{c}_v) as bigint), 0)" for c in
             ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens")}
     # Catalog cost: input_tokens include cache reads and writes, priced at their own rates.
     estimate = (f"(({ints['input_tokens']} - {ints['cached_input_tokens']} - {ints['cache_write_tokens']})"
                 f" * p.input + {ints['cached_input_tokens']} * p.cache_read"
                 f" + {ints['cache_write_tokens']} * p.cache_write + {ints['output_tokens']} * p.output)")
     if priced:
-        cost = f"coalesce({_num('cost_usd')}, {estimate}, 0)"
-        basis = (f"case when {_num('cost_usd')} is not null then coalesce(s.cost_basis, 'reported') "
+        cost = f"coalesce(s.cost_usd_v, {estimate}, 0)"
+        basis = ("case when s.cost_usd_v is not null then coalesce(s.cost_basis, 'reported') "
                  "when p.input is not null then 'catalog' else 'unknown' end")
-        join = "left join prices p on p.model = trim(s.model)"
+        join = "left join prices p on p.model = s.model_v"
     else:
-        cost, basis, join = f"coalesce({_num('cost_usd')}, 0)", "coalesce(s.cost_basis, 'reported')", ""
-    # Rows with the export's own id use it; the others hash their content (the window that
-    # numbers identical rows only runs over those, keeping big id-carrying imports cheap).
-    key = f"'{fmt}:' || s._key"
-    keyed = f"""(
-            select *, trim(natural_id) as _key from stage
-            where not _bad and nullif(trim(natural_id), '') is not null
+        cost, basis, join = "coalesce(s.cost_usd_v, 0)", "coalesce(s.cost_basis, 'reported')", ""
+    # Rows with the export's own id use it; the others hash their content, numbered among
+    # identical rows (the window runs only over those, keeping big id-carrying imports cheap).
+    keyed = """(
+            select *, trim(natural_id) as _key from stage where not _bad and _content is null
             union all
-            select * exclude (_content),
-                   _content || '#' || row_number() over (partition by _content order by _row) as _key
-            from (select *, {_content_key()} as _content from stage s
-                  where not _bad and nullif(trim(natural_id), '') is null)
+            select *, _content || '#' || row_number() over (partition by _content)
+            from stage where _content is not null
         )"""
     tags = "nullif(regexp_replace(trim(s.tags), '[\\[\\]\"'' ]', '', 'g'), '')"
     return f"""
-        select {key} as call_id,
-            {_TS.format(v='s.ts')} as ts,
+        select '{fmt}:' || s._key as call_id,
+            s.ts_v as ts,
             nullif(trim(s.provider), '') as provider,
-            trim(s.model) as model,
+            s.model_v as model,
             nullif(trim(s.task), '') as task,
             null::varchar as eval_run,
             {ints['input_tokens']} as input_tokens,
@@ -150,17 +163,17 @@ def _normalized_select(fmt: str, file_name: str, priced: bool) -> str:
             {ints['cache_write_tokens']} as cache_write_tokens,
             {ints['output_tokens']} as output_tokens,
             {cost} as cost_usd,
-            {_num('latency_ms')} as latency_ms,
+            s.latency_ms_v as latency_ms,
             coalesce(nullif(lower(trim(s.status)), ''), 'ok') as status,
-            coalesce(try_cast(trim(s.cache_hit) as boolean), false) as cache_hit,
-            coalesce(nullif(lower(trim(s.source)), ''), 'import') as source,
+            coalesce(s.cache_hit_v, false) as cache_hit,
+            s.source_v as source,
             nullif(trim(s.experiment), '') as experiment,
             nullif(trim(s.variant), '') as variant,
             nullif(trim(s.natural_id), '') as request_id,
             {_sql_str(file_name)} as import_file,
-            case when {_BLANK.format(c='requests')} then
+            case when s.requests_v is null then
                 (case when s.kind in ('usage', 'cost') then null else 1 end)
-                else cast(round({_num('requests')}) as bigint) end as requests,
+                else cast(round(s.requests_v) as bigint) end as requests,
             {tags} as tags,
             nullif(trim(s.project), '') as project,
             coalesce(s.kind, 'call') as kind,
@@ -197,53 +210,71 @@ def import_file(ws: Workspace, path: str | Path | bytes, format: str = "generic"
                 raise InputError(f"{src}: no such file")
             label = name or src.name
         report = ImportReport(file=label, format=format)
-        with write_lock(), ws.transaction() as cur:
-            try:
+        # A private connection: its temp tables and UTC session time zone stay its own, and the
+        # typed staging read may fail (a value unlike the sniffed type) without poisoning the
+        # transaction that writes the ledger.
+        cur = ws.cursor().cursor()
+        in_transaction = False
+        try:
+            with write_lock():
+                cur.execute("set TimeZone = 'UTC'")  # naive times are UTC, offsets converted
                 report.notes += stage_file(cur, src, label, format)
-                checks = _checks()
-                bad_any = " or ".join(f"({cond})" for _, cond, _ in checks)
-                cur.execute(f"create or replace temp table stage as "
-                            f"select *, ({bad_any}) as _bad from stage_src s")
-                _report_problems(cur, report, label, checks)
+                try:
+                    cur.execute(f"create or replace temp table stage as {_stage_select()}")
+                except (duckdb.ConversionException, duckdb.InvalidInputException):
+                    restage_as_text(cur, src, label)
+                    cur.execute(f"create or replace temp table stage as {_stage_select()}")
+                _report_problems(cur, report, label)
                 if report.rows_read == report.bad_rows:
                     raise InputError(f"{label}: no usable row, nothing was imported", report.problems)
                 priced = _register_prices(cur, report)
-                cur.execute("create or replace temp view incoming as "
+                # Rows numbered by content need the window once: materialize them. When every
+                # row carries the export's id, a view suffices (the id checks read only the id
+                # column; the insert is the single pass that builds the rows).
+                by_content = cur.execute("select count(_content) from stage").fetchone()[0]
+                kind = "table" if by_content else "view"
+                cur.execute(f"create or replace temp {kind} incoming as "
                             + _normalized_select(format, label, priced))
+                if by_content:
+                    cur.execute("drop table stage")
+                cur.execute("begin transaction")
+                in_transaction = True
                 report.rows_added = insert_staged(cur, "incoming")
                 report.duplicates = report.rows_read - report.bad_rows - report.rows_added
                 if format in ("openai", "anthropic"):
                     _supersede_estimates(cur)
-            finally:
-                # (a failing statement would abort the transaction: drop only what exists)
-                for stmt in ("drop view if exists incoming", "drop table if exists stage",
-                             "drop view if exists stage_src", "drop table if exists prices"):
-                    cur.execute(stmt)
-                try:
-                    cur.unregister("stage_frame")
-                except Exception:  # nothing registered (the generic reader)
-                    pass
+                cur.execute("commit")
+                in_transaction = False
+        finally:
+            if in_transaction:
+                cur.execute("rollback")
+            cur.close()  # temp tables, views and registrations go with the connection
+    from core.ledger_rollup import refresh_rollup
+
+    refresh_rollup(ws)  # absorb the new rows now, not in the first spend query after the import
     return report
 
 
-def _report_problems(cur, report: ImportReport, label: str, checks) -> None:
+def _report_problems(cur, report: ImportReport, label: str) -> None:
     """Count rows and bad rows; collect up to MAX_PROBLEMS precise problems."""
     report.rows_read, report.bad_rows = cur.execute(
         "select count(*), count(*) filter (where _bad) from stage").fetchone()
     if not report.bad_rows:
         return
     union = " union all ".join(
-        f"select s._row, '{col}' as col, '{exp}' as expected, s.{col} as got "
-        f"from stage s where s._bad and ({cond})" for col, cond, exp in checks)
+        f"select rowid + 1 as _row, '{col}' as col, _raw.{col} as got from stage "
+        f"where _bad and bad_{col}"
+        for col in CHECKS)
     rows = cur.execute(f"select * from ({union}) order by _row, col limit {MAX_PROBLEMS}").fetchall()
-    report.problems = [Problem(label, int(r), c, e, "" if g is None else str(g)) for r, c, e, g in rows]
+    report.problems = [Problem(label, int(r), c, CHECKS[c], "" if g is None else str(g))
+                       for r, c, g in rows]
 
 
 def _register_prices(cur, report: ImportReport) -> bool:
     """Catalog unit prices for the (provider, model) pairs of rows carrying no cost."""
     pairs = cur.execute("""
-        select distinct nullif(trim(provider), '') as provider, trim(model) as model
-        from stage where not _bad and (cost_usd is null or trim(cost_usd) = '')""").df()
+        select distinct nullif(trim(provider), '') as provider, model_v as model
+        from stage where not _bad and cost_usd_v is null""").df()
     if pairs.empty:
         return False
     unit = catalog_prices(pairs)
@@ -261,12 +292,18 @@ def _register_prices(cur, report: ImportReport) -> bool:
 
 def _supersede_estimates(cur) -> None:
     """Catalog estimates of usage rows yield to invoiced cost rows of the same provider/day."""
-    cur.execute("""
-        update ledger set cost_usd = 0, cost_basis = 'superseded'
-        where kind = 'usage' and cost_basis = 'catalog' and exists (
+    from core.ledger_rollup import reaggregate_days
+
+    cond = """kind = 'usage' and cost_basis = 'catalog' and exists (
             select 1 from ledger c where c.kind = 'cost'
               and c.provider is not distinct from ledger.provider
-              and cast(c.ts as date) = cast(ledger.ts as date))""")
+              and cast(c.ts as date) = cast(ledger.ts as date))"""
+    cur.execute(f"create or replace temp table _superseded_days as "
+                f"select distinct cast(ts as date) as d from ledger where {cond}")
+    if cur.execute("select count(*) from _superseded_days").fetchone()[0]:
+        cur.execute(f"update ledger set cost_usd = 0, cost_basis = 'superseded' where {cond}")
+        reaggregate_days(cur, "_superseded_days")
+    cur.execute("drop table _superseded_days")
 
 
 def file_digest(data: bytes) -> str:

@@ -275,7 +275,7 @@ def _chart_png(points: list[tuple[str, float, float, float]], tolerance: float |
     err = [[p[1] - p[2] for p in points], [p[3] - p[1] for p in points]]
     ax.axvline(0, color="#57606a", lw=0.8)
     if tolerance:
-        ax.axvline(-tolerance, color="#cf222e", lw=0.8, ls="--", label=f"-tolerance")
+        ax.axvline(-tolerance, color="#cf222e", lw=0.8, ls="--", label="-tolerance")
         ax.legend(fontsize=6, loc="lower right", frameon=False)
     ax.errorbar(vals, range(len(points)), xerr=err, fmt="o", color="#0969da", capsize=3)
     ax.set_yticks(range(len(points)), labels, fontsize=7)

@@ -30,13 +30,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import KFold
 
-from core.candidates import Family, default_families
 from core.errors import InputError
 from core.evalset import EvalSet
 from core.goals import ACCEPTED, Goal, parse_goal, pick, quality_target, satisfied
-from core.learned import LearnedCorrectness
 from core.policies import Cascade, SingleModel, policy_from_dict
 from core.policies.base import Outcome, Policy
 
@@ -141,13 +138,22 @@ def _baseline_model(goal: Goal, evalset: EvalSet) -> str:
 
 def _compact(policy: Policy) -> Policy:
     """Keep only the learned weights the policy uses (a smaller saved file)."""
+    from core.learned import LearnedCorrectness
+
     if isinstance(policy, Cascade) and isinstance(policy.signal, LearnedCorrectness):
         return Cascade(policy.cascade_models, policy.thresholds,
                        policy.signal.restricted(policy.cascade_models[:-1]))
     return policy
 
 
-def _choose(family: Family, train: EvalSet, goal: Goal, ctx: dict) -> Policy:
+def default_families(evalset: EvalSet, goal: Goal, candidates: list[str] | None = None) -> list:
+    """The families to search (:func:`core.candidates.default_families`, imported on use)."""
+    from core.candidates import default_families as families
+
+    return families(evalset, goal, candidates)
+
+
+def _choose(family, train: EvalSet, goal: Goal, ctx: dict) -> Policy:
     """Fit ``family`` on ``train`` and return its best operating point there."""
     fitted = family.fitted(train, ctx)
     curve = fitted.curve(train, goal.model if goal.kind == "share" else None)
@@ -166,6 +172,9 @@ def recommend(evalset: EvalSet, goal: str | Goal, test: EvalSet | None = None,
     only to report the chosen policy (never to choose it).
     """
     goal = parse_goal(goal, evalset.models)
+    # scikit-learn takes seconds to import: only once the goal is known to be valid
+    from sklearn.model_selection import KFold
+
     if test is not None and goal.model and goal.model not in test.models:
         raise InputError(f"Goal '{goal}' names model '{goal.model}', which the test set "
                          f"{test.name} does not have")
@@ -274,6 +283,10 @@ def recommend(evalset: EvalSet, goal: str | Goal, test: EvalSet | None = None,
     if ref.cost_per_item and not math.isnan(ref.cost_per_item) and not math.isnan(held["cost_per_item"]):
         baseline["cost_ratio"] = held["cost_per_item"] / ref.cost_per_item
         baseline["savings"] = 1.0 - baseline["cost_ratio"]
+    unknown = [m for j, m in enumerate(evalset.models) if np.isnan(evalset.cost[:, j]).all()]
+    if unknown:
+        notes.append(f"No cost is known for {', '.join(unknown)}: the search could not weigh "
+                     "them by cost (add cost_usd or token counts to the eval set).")
     if failed:
         notes.append(f"{len(failed)} famil{'y' if len(failed) == 1 else 'ies'} could not run on "
                      "this eval set (see candidates.error).")

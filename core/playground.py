@@ -92,6 +92,7 @@ def send_prompt(ws: Workspace, prompt: str, models: list[str], *, system: str | 
             "cached_input_tokens": row["cached_input_tokens"],
             "cache_write_tokens": response.cached_write_tokens if response else 0,
             "cost_usd": cost, "latency_ms": latency, "status": status, "cache_hit": False,
-            "source": "playground", "experiment": experiment, "request_id": row["request_id"]})
+            "source": "playground", "experiment": experiment, "request_id": row["request_id"],
+            "cost_basis": "catalog"})
     record_calls(ws, pd.DataFrame(ledger))
     return pd.DataFrame(rows, columns=COLUMNS)

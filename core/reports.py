@@ -85,6 +85,8 @@ def money(value: float | None) -> str:
     """$1,234.56, or four decimals under a dollar (LLM spend is often cents)."""
     if value is None or pd.isna(value):
         return "n/a"
+    if value == 0:
+        return "$0.00"
     return f"${value:,.2f}" if abs(value) >= 1 else f"${value:,.4f}"
 
 

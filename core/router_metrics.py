@@ -65,7 +65,10 @@ def _curve(share, quality) -> tuple[np.ndarray, np.ndarray]:
     ok = ~np.isnan(share) & ~np.isnan(quality)
     if not ok.any():
         return np.array([]), np.array([])
-    _, _, x, q = _group_max(share[ok], quality[ok])
+    share, quality = share[ok], quality[ok]
+    if len(share) < 2 or (share[1:] > share[:-1]).all():  # already a curve: nothing to merge
+        return share, quality
+    _, _, x, q = _group_max(share, quality)
     return x, q
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -101,7 +103,21 @@ def run_cli(inputs_path, models: list[str], out_path, concurrency: int = 8) -> i
     run = LiveRun(ws, evalset, models, RunConfig(concurrency=concurrency), name=path.name,
                   run_id=cli_run_id(raw, models), keys=keys, base_urls=urls)
     printer = _StderrProgress()
-    result = run.run(progress=printer)
+    cancel = threading.Event()
+
+    def on_interrupt(signum, frame):  # Ctrl-C: stop cleanly, keep every finished call
+        print("interrupted: finishing the calls in flight (Ctrl-C again to abort)",
+              file=sys.stderr, flush=True)
+        cancel.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt) \
+        if threading.current_thread() is threading.main_thread() else None
+    try:
+        result = run.run(progress=printer, cancel=cancel)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     printer.done(result.progress)
     frame = results_csv(run)
     out = Path(out_path)

@@ -68,7 +68,7 @@ class _Writer:
             self.calls, self.ledger, self.cache_entries = [], [], []
             run = self.ex.run
             # Shielded: cancelling the run must not abandon a batch half way to the disk.
-            await asyncio.shield(asyncio.to_thread(run_store.write_calls, run.ws,
+            await asyncio.shield(asyncio.to_thread(_write_with_retry, run.ws,
                                                    pd.DataFrame(calls), pd.DataFrame(ledger)))
             self.saved += len(calls)
             if entries and self.ex.cache is not None:
@@ -328,8 +328,11 @@ class Execution:
             labels = run._label_sets.get(task if task is not None else "*")
             parsed = run._parse_answer(provider, text, labels)
             confidence = parsed.confidence
-            if confidence is None and response is not None:
-                confidence = response.logprob_confidence
+            logprob = response.logprob_confidence if response is not None else None
+            if logprob is not None and (confidence is None
+                                        or self.config.confidence_source == "logprob"):
+                confidence = logprob  # what the run was asked to use, or all there is
+            row["logprob_confidence"] = logprob
             row.update(output=text, prediction=parsed.label if parsed.parse_ok else None,
                        confidence=confidence, parse_ok=bool(parsed.parse_ok),
                        error_message=None if parsed.parse_ok else _clip(parsed.error))
@@ -373,6 +376,21 @@ class Execution:
         from core.runner import _redact
 
         return _redact(text, self.secrets)
+
+
+def _write_with_retry(ws, calls: pd.DataFrame, ledger: pd.DataFrame, attempts: int = 5) -> None:
+    """A write that lost a race with another writer of the workspace (the page, the
+    playground) is simply tried again: the batch holds paid-for answers."""
+    import duckdb
+
+    for attempt in range(attempts):
+        try:
+            run_store.write_calls(ws, calls, ledger)
+            return
+        except duckdb.TransactionException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
 
 
 def _clip(text: str | None, limit: int = 500) -> str | None:

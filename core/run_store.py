@@ -19,7 +19,6 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from core.ledger import record_calls
 from core.workspace import Workspace
 
 MIGRATIONS = [
@@ -61,13 +60,17 @@ MIGRATIONS = [
         primary key (run_id, item_id, model)
     );
     """,
+    # v2: the confidence read from token log-probabilities, next to the stated one.
+    """
+    alter table run_calls add column logprob_confidence double;
+    """,
 ]
 
 CALL_COLUMNS = [
     "run_id", "item_id", "idx", "model", "answered_by", "call_id", "ts", "status", "error_kind",
     "error_message", "attempts", "retry_wait_s", "input_tokens", "output_tokens",
     "cached_read_tokens", "cached_write_tokens", "cost_usd", "latency_ms", "cache_hit", "output",
-    "prediction", "confidence", "parse_ok", "request_id",
+    "prediction", "confidence", "parse_ok", "request_id", "logprob_confidence",
 ]
 SUCCESS = ("ok", "cached")
 
@@ -175,31 +178,37 @@ def write_calls(ws: Workspace, calls: pd.DataFrame, ledger_rows: pd.DataFrame) -
     frame = calls.reindex(columns=CALL_COLUMNS)
     # A batch may hold two outcomes for one pair (a failure, then a fallback success): keep last.
     frame = frame.drop_duplicates(["run_id", "item_id", "model"], keep="last")
-    with ws.transaction() as cur:
+    ledger = _ledger_frame(ledger_rows) if len(ledger_rows) else None
+    from core.ledger import insert_staged, write_lock
+
+    # The ledger's own lock and duplicate check (core.ledger.insert_staged), inside our
+    # transaction: run_calls and the ledger are written together or not at all.
+    with write_lock(), ws.transaction() as cur:
         if len(frame):
             cur.register("incoming_run_calls", frame)
             cur.execute(f"insert or replace into run_calls ({', '.join(CALL_COLUMNS)})"
                         f" select {', '.join(CALL_COLUMNS)} from incoming_run_calls")
             cur.unregister("incoming_run_calls")
-        if len(ledger_rows):
-            _ledger_insert(cur, ledger_rows)
+        if ledger is not None:
+            cur.register("incoming_ledger_calls", ledger)
+            try:
+                insert_staged(cur, "incoming_ledger_calls")
+            finally:
+                cur.unregister("incoming_ledger_calls")
 
 
-def _ledger_insert(cur, rows: pd.DataFrame) -> None:
-    """The ledger insert of :func:`core.ledger.record_calls`, inside our transaction."""
-    from core.ledger import _DEFAULTS, LEDGER_COLUMNS
+def _ledger_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """Ledger rows with every ledger column (what core.ledger.record_calls prepares)."""
+    from core.ledger import ALL_COLUMNS
 
     frame = rows.copy()
-    for col in LEDGER_COLUMNS:
+    defaults = {"requests": 1, "kind": "call", "cost_basis": "catalog", "cache_hit": False,
+                "source": "live", "status": "ok"}
+    for col in ALL_COLUMNS:
         if col not in frame:
-            frame[col] = _DEFAULTS.get(col)
-    frame = frame[LEDGER_COLUMNS].drop_duplicates("call_id")
-    cur.register("incoming_ledger_calls", frame)
-    cur.execute(f"insert into ledger ({', '.join(LEDGER_COLUMNS)})"
-                f" select {', '.join(LEDGER_COLUMNS)} from incoming_ledger_calls"
-                " where call_id not in (select call_id from ledger)")
-    cur.unregister("incoming_ledger_calls")
+            frame[col] = defaults.get(col)
+    return frame[ALL_COLUMNS]
 
 
 __all__ = ["ensure_runs", "create_run", "finish_run", "get_run", "list_runs", "done_pairs",
-           "run_spend", "run_calls", "write_calls", "record_calls", "SUCCESS"]
+           "run_spend", "run_calls", "write_calls", "SUCCESS"]

@@ -23,7 +23,9 @@ How it behaves:
 * a spend cap stops dispatching before the cap can be crossed (in-flight calls are budgeted at
   their worst case), and a cancel event stops cleanly;
 * at the end the answers become an EvalSet in the workspace (long format: prediction, score =
-  prediction == label where labels exist, confidence, tokens, cost, latency).
+  prediction == label where labels exist, confidence, tokens, cost, latency); the confidence is
+  the one the model states, or the label token's probability with
+  ``confidence_source="logprob"`` where the provider returns log-probabilities.
 """
 from __future__ import annotations
 
@@ -72,6 +74,9 @@ class RunConfig:
     flush_rows: int = 64
     experiment: str | None = None
     source: str = "live"
+    # "stated": the confidence the model writes in its answer; "logprob": the probability of the
+    # label's first token where the provider returns log-probabilities (OpenAI), else stated.
+    confidence_source: str = "stated"
 
     def to_dict(self) -> dict:
         out = asdict(self)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from core.errors import InputError
-from core.ledger import ensure_ledger
+from core.ledger_rollup import refresh_rollup
 from core.workspace import Workspace
 
 SCOPES = {
@@ -31,9 +31,9 @@ SCOPES = {
     "all": "true",
 }
 DIMENSIONS = {
-    "day": "cast(ts as date)",
-    "week": "cast(date_trunc('week', ts) as date)",
-    "month": "cast(date_trunc('month', ts) as date)",
+    "day": "day",
+    "week": "cast(date_trunc('week', day) as date)",
+    "month": "cast(date_trunc('month', day) as date)",
     "task": "coalesce(task, '(no task)')",
     "model": "model",
     "provider": "coalesce(provider, '(unknown)')",
@@ -42,17 +42,17 @@ DIMENSIONS = {
     "source": "source",
     "project": "coalesce(project, '(none)')",
 }
-# Measures every grouping returns. Rows whose export gave no request count (NULL) add cost but
-# no requests; cost per 1,000 requests only uses rows that know their request count.
+# Measures every grouping returns, summed over the daily rollup (core.ledger_rollup). Rows
+# whose export gave no request count (NULL) add cost but no requests; cost per 1,000 requests
+# only uses the cost of rows that know their request count (`cost_counted`).
 MEASURES = """
-    sum(cost_usd) as cost_usd,
+    coalesce(sum(cost_usd), 0) as cost_usd,
     cast(sum(requests) as bigint) as requests,
-    count(*) as rows,
+    cast(coalesce(sum(rows), 0) as bigint) as rows,
     cast(sum(input_tokens) as bigint) as input_tokens,
     cast(sum(cached_input_tokens) as bigint) as cached_input_tokens,
     cast(sum(output_tokens) as bigint) as output_tokens,
-    1000 * sum(cost_usd) filter (where requests is not null) / nullif(sum(requests), 0)
-        as cost_per_1k_requests
+    1000 * sum(cost_counted) / nullif(sum(requests), 0) as cost_per_1k_requests
 """
 
 
@@ -84,8 +84,8 @@ class SpendFilter:
     sources: tuple = ()
     tags: tuple = field(default=())  # a row matches when its tags contain any of these
 
-    def where(self) -> tuple[str, list]:
-        """SQL ``where`` clause and its parameters."""
+    def where(self, raw: bool = False) -> tuple[str, list]:
+        """SQL ``where`` clause and its parameters, over the daily rollup (or the raw ledger)."""
         if self.scope not in SCOPES:
             raise InputError(f"scope: expected one of {', '.join(SCOPES)}, got '{self.scope}'")
         clauses, params = [SCOPES[self.scope]], []
@@ -93,16 +93,17 @@ class SpendFilter:
         if start and end and end < start:
             raise InputError(f"The date range ends ({end}) before it starts ({start})")
         if start:
-            clauses.append("ts >= ?")
-            params.append(dt.datetime.combine(start, dt.time()))
+            clauses.append("ts >= ?" if raw else "day >= ?")
+            params.append(dt.datetime.combine(start, dt.time()) if raw else start)
         if end:
-            clauses.append("ts < ?")
-            params.append(dt.datetime.combine(end + dt.timedelta(days=1), dt.time()))
+            clauses.append("ts < ?" if raw else "day <= ?")
+            params.append(dt.datetime.combine(end + dt.timedelta(days=1), dt.time()) if raw else end)
         for column, values in (("task", self.tasks), ("model", self.models),
                                ("provider", self.providers), ("experiment", self.experiments),
                                ("variant", self.variants), ("source", self.sources)):
             if values:
-                clauses.append(f"{DIMENSIONS.get(column, column)} in ({', '.join('?' * len(values))})")
+                expr = DIMENSIONS.get(column, column)
+                clauses.append(f"{expr} in ({', '.join('?' * len(values))})")
                 params.extend(values)
         if self.tags:
             clauses.append("(" + " or ".join("list_contains(string_split(tags, ','), ?)"
@@ -112,7 +113,7 @@ class SpendFilter:
 
 
 def _query(ws: Workspace, sql: str, params: list) -> pd.DataFrame:
-    ensure_ledger(ws)
+    refresh_rollup(ws)
     return ws.cursor().execute(sql, params).df()
 
 
@@ -128,7 +129,7 @@ def spend_by(ws: Workspace, dims: list[str], flt: SpendFilter = SpendFilter()) -
     where, params = flt.where()
     select = ", ".join(f"{DIMENSIONS[d]} as {d}" for d in dims)
     group = f"group by {', '.join(dims)} order by {', '.join(dims)}" if dims else ""
-    sql = f"select {select + ',' if dims else ''} {MEASURES} from ledger where {where} {group}"
+    sql = f"select {select + ',' if dims else ''} {MEASURES} from ledger_daily where {where} {group}"
     frame = _query(ws, sql, params)
     if "day" in frame:
         frame["day"] = pd.to_datetime(frame["day"])
@@ -138,8 +139,8 @@ def spend_by(ws: Workspace, dims: list[str], flt: SpendFilter = SpendFilter()) -
 def totals(ws: Workspace, flt: SpendFilter = SpendFilter()) -> dict:
     """One dict: cost_usd, requests, rows, tokens, cost_per_1k_requests, first/last day."""
     where, params = flt.where()
-    row = _query(ws, f"select {MEASURES}, min(ts) as first_ts, max(ts) as last_ts "
-                     f"from ledger where {where}", params).iloc[0]
+    row = _query(ws, f"select {MEASURES}, min(day) as first_day, max(day) as last_day "
+                     f"from ledger_daily where {where}", params).iloc[0]
     out = {k: (None if pd.isna(v) else v) for k, v in row.items()}
     for key in ("cost_usd",):
         out[key] = float(out[key] or 0.0)
@@ -156,7 +157,7 @@ def traffic_share(ws: Workspace, flt: SpendFilter = SpendFilter()) -> pd.DataFra
                sum(requests) / nullif(sum(sum(requests)) over (), 0) as request_share,
                sum(cost_usd) as cost_usd,
                sum(cost_usd) / nullif(sum(sum(cost_usd)) over (), 0) as cost_share
-        from ledger where {where} group by model order by requests desc nulls last, model""", params)
+        from ledger_daily where {where} group by model order by requests desc nulls last, model""", params)
 
 
 def cost_per_task(ws: Workspace, flt: SpendFilter = SpendFilter()) -> pd.DataFrame:
@@ -178,10 +179,10 @@ def cache_stats(ws: Workspace, flt: SpendFilter = SpendFilter()) -> pd.DataFrame
         select model,
                cast(sum(requests) as bigint) as requests,
                cast(coalesce(sum(requests) filter (where cache_hit), 0) as bigint) as cache_hits,
-               sum(cost_usd) filter (where not cache_hit and requests is not null)
+               sum(cost_counted) filter (where not cache_hit)
                    / nullif(sum(requests) filter (where not cache_hit), 0) as avg_cost_per_miss,
                sum(cached_input_tokens) / nullif(sum(input_tokens), 0) as cached_token_share
-        from ledger where {where} group by model order by model""", params)
+        from ledger_daily where {where} group by model order by model""", params)
     frame["hit_rate"] = frame["cache_hits"] / frame["requests"].where(frame["requests"] > 0)
     frame["savings_usd"] = (frame["cache_hits"] * frame["avg_cost_per_miss"]).fillna(0.0)
     return frame
@@ -198,8 +199,8 @@ def cache_summary(ws: Workspace, flt: SpendFilter = SpendFilter()) -> dict:
 
 
 def top_calls(ws: Workspace, flt: SpendFilter = SpendFilter(), n: int = 20) -> pd.DataFrame:
-    """The ``n`` most expensive ledger rows."""
-    where, params = flt.where()
+    """The ``n`` most expensive ledger rows (the one view that reads the raw ledger)."""
+    where, params = flt.where(raw=True)
     return _query(ws, f"""
         select ts, call_id, provider, model, task, cost_usd, requests, input_tokens,
                output_tokens, source, experiment, variant, kind
@@ -208,16 +209,16 @@ def top_calls(ws: Workspace, flt: SpendFilter = SpendFilter(), n: int = 20) -> p
 
 def filter_options(ws: Workspace) -> dict:
     """Values the filters can offer: date bounds and distinct tasks/models/tags."""
-    ensure_ledger(ws)
+    refresh_rollup(ws)
     cur = ws.cursor()
-    lo, hi = cur.execute("select min(ts), max(ts) from ledger").fetchone()
+    lo, hi = cur.execute("select min(day), max(day) from ledger_daily").fetchone()
 
     def distinct(expr: str) -> list[str]:
         return [r[0] for r in cur.execute(
-            f"select distinct v from (select {expr} as v from ledger) where v is not null "
+            f"select distinct v from (select {expr} as v from ledger_daily) where v is not null "
             "and v <> '' order by v").fetchall()]
 
-    return {"first_day": lo.date() if lo else None, "last_day": hi.date() if hi else None,
+    return {"first_day": lo, "last_day": hi,
             "tasks": distinct("task"), "models": distinct("model"),
             "providers": distinct("provider"), "experiments": distinct("experiment"),
             "variants": distinct("variant"), "sources": distinct("source"),

@@ -31,6 +31,7 @@ from core.budgets import alert_status, non_urgent_tasks, period_start, utc_today
 from core.errors import InputError
 from core.evalset import EvalSet
 from core.policies.base import Outcome, Policy
+from core.projections import project_spend
 from core.spend import SpendFilter, spend_by
 from core.workspace import Workspace
 
@@ -134,7 +135,6 @@ def throttle_ladder(ws: Workspace, evalset: EvalSet, current: Policy, cheaper: P
 
 
 # -- projections -----------------------------------------------------------------------------
-DAYS_PER_MONTH = 365.25 / 12
 
 
 def frontier_model(evalset: EvalSet) -> str:
@@ -154,16 +154,9 @@ def _per_task_cost(evalset: EvalSet, outcome: Outcome) -> pd.Series:
 
 
 def _project(cost_per_item: float, requests_per_day: float) -> dict[str, float]:
-    try:
-        from core.projections import project_spend
-    except ImportError:
-        project_spend = None
-    if project_spend is not None:
-        out = project_spend(cost_per_item, requests_per_day)
-        if isinstance(out, dict) and {"daily", "monthly", "annual"} <= set(out):
-            return {k: float(out[k]) for k in ("daily", "monthly", "annual")}
-    daily = cost_per_item * requests_per_day
-    return {"daily": daily, "monthly": daily * DAYS_PER_MONTH, "annual": daily * 365.25}
+    """core.projections' day/month/year (a month is 365/12 days), under this module's names."""
+    out = project_spend(cost_per_item, requests_per_day)
+    return {"daily": out["day"], "monthly": out["month"], "annual": out["year"]}
 
 
 def project_costs(evalset: EvalSet, current: Policy, baseline: Policy,
@@ -171,7 +164,8 @@ def project_costs(evalset: EvalSet, current: Policy, baseline: Policy,
     """Per task (plus a total row): cost of the current policy vs the baseline at a volume.
 
     Cost per item is the policy's mean cost on that task's eval-set items (every task in
-    ``requests_per_day`` must have items). Month = 365.25/12 days, year = 365.25 days.
+    ``requests_per_day`` must have items). Month = 365/12 days, year = 365 days
+    (:func:`core.projections.project_spend`).
     """
     cur_task = _per_task_cost(evalset, current.evaluate(evalset))
     base_task = _per_task_cost(evalset, baseline.evaluate(evalset))

@@ -16,6 +16,10 @@ from ui.state import evalset_picker, workspace
 
 MAX_THRESHOLD = 1.01  # above any signal (0..1): the step never keeps an answer
 
+
+def _fmt(value: float, spec: str) -> str:
+    return "n/a" if value != value else format(value, spec)
+
 st.title("Cascade tuner")
 st.caption("Cheap model first; escalate to the next when its signal is below the threshold. "
            "Every escalated item pays for, and waits for, every model it tried.")
@@ -96,9 +100,12 @@ with left:
             "thresholds limited to each step's quantiles (too many distinct values)")
     st.caption(f"{len(fr.points):,} operating points ({note}); "
                f"{int(fr.points['pareto'].sum())} on the Pareto front. "
-               f"APGR {fr.metrics['apgr']:.3f} · CPT(50%) {fr.metrics['cpt50']:.1%} · "
-               f"CPT(80%) {fr.metrics['cpt80']:.1%} of calls to {fr.metrics['strong']} · "
-               f"AIQ {fr.metrics['aiq']:.3f}")
+               f"APGR {_fmt(fr.metrics['apgr'], '.3f')} · CPT(50%) {_fmt(fr.metrics['cpt50'], '.1%')} · "
+               f"CPT(80%) {_fmt(fr.metrics['cpt80'], '.1%')} of calls to {fr.metrics['strong']} · "
+               f"AIQ {_fmt(fr.metrics['aiq'], '.3f')}",
+               help="APGR and CPT as RouteLLM defines them (weak = first model, strong = last; "
+                    "n/a when the strong model is not better or the target is never reached); "
+                    "AIQ as RouterBench defines it.")
 with right:
     m1, m2 = st.columns(2)
     m1.metric("Quality", f"{point['quality']:.3f}",
@@ -188,10 +195,12 @@ meta = {"evalset": evalset.name, "quality": point["quality"], "cost_per_item": p
         "measured": "in-sample on this eval set"}
 with st.expander("Save this policy", expanded=False):
     name = st.text_input("Policy name", value=f"cascade {' > '.join(models)}", key="cascade_policy_name")
-    payload = json.dumps({"policy": policy.to_dict(), "meta": meta}, indent=2, default=float)
+    store = policy_store()
+    # the same file `python -m core score policy.json TEST.csv` reads
+    payload = (store.policy_json(policy, meta) if store is not None else
+               json.dumps({"policy": policy.to_dict(), **meta}, indent=2, default=float))
     st.download_button("Download as JSON", payload, file_name="cascade_policy.json",
                        mime="application/json", key="cascade_download")
-    store = policy_store()
     if store is not None and st.button("Save to workspace", key="cascade_save"):
         try:
             store.save_policy(workspace(), name, policy, meta)

@@ -146,7 +146,8 @@ else:
     if labels:
         st.plotly_chart(figs.confusion_figure(labels, matrix, model), key="compare_confusion")
         accuracy = np.trace(matrix) / max(matrix.sum(), 1)
-        st.caption(f"{int(matrix.sum()):,} items with a label and a prediction; "
+        count = int(matrix.sum())
+        st.caption(f"{count:,} item{'s' if count != 1 else ''} with a label and a prediction; "
                    f"{accuracy:.1%} on the diagonal.")
     else:
         st.caption(f"{model} has no predictions on {task}.")

@@ -137,12 +137,13 @@ else:
 meta = {"evalset": evalset.name, "quality": outcome.quality, "cost_per_item": outcome.cost_per_item,
         "items": evalset.n_items, "measured": "in-sample on this eval set"}
 with st.expander("Save this policy", expanded=False):
-    name = st.text_input("Policy name", value=policy.kind.replace("_", " "), key="routing_policy_name")
-    st.download_button("Download as JSON",
-                       json.dumps({"policy": policy.to_dict(), "meta": meta}, indent=2, default=float),
-                       file_name=f"{policy.kind}_policy.json", mime="application/json",
-                       key="routing_download")
+    name = st.text_input("Policy name", value=policy.kind.replace("_", " "),
+                         key=f"routing_policy_name_{policy.kind}")
     store = policy_store()
+    payload = (store.policy_json(policy, meta) if store is not None else
+               json.dumps({"policy": policy.to_dict(), **meta}, indent=2, default=float))
+    st.download_button("Download as JSON", payload, file_name=f"{policy.kind}_policy.json",
+                       mime="application/json", key="routing_download")
     if store is not None and st.button("Save to workspace", key="routing_save"):
         try:
             store.save_policy(workspace(), name, policy, meta)

@@ -127,17 +127,27 @@ with st.expander("Settings", expanded=False):
                                 "Measure its error rate on a labeled set first.")
     threshold = st.slider("Similarity threshold", 0.5, 1.0, 0.95, 0.01, key="run_threshold",
                           disabled=not semantic)
-    fallback = st.text_input("Fallback model when a model fails for good (provider:model)",
-                             key="run_fallback")
+    fallback = st.text_input("Fallback chain when a model fails for good (provider:model, "
+                             "comma-separated, tried in order)", key="run_fallback")
+    confidence_source = st.radio(
+        "Confidence signal", ["stated", "logprob"], horizontal=True, key="run_confidence",
+        format_func={"stated": "stated by the model", "logprob": "token log-probabilities "
+                     "(OpenAI; others fall back to stated)"}.get,
+        help="What cascades and routers later use to decide when to escalate.")
     experiment = st.text_input("Experiment tag (ledger)", key="run_experiment")
     name = st.text_input("Run name", value=evalset.name, key="run_name")
 
+@st.cache_data(show_spinner="Measuring the semantic cache on this eval set...", max_entries=8)
+def _semantic_rates(ws_path: str, set_id, name: str):
+    from core.cache import semantic_cache_error_rates
+
+    return semantic_cache_error_rates(get_evalset(int(set_id)), [0.8, 0.85, 0.9, 0.95, 0.98, 1.0])
+
+
 if semantic and labeled:
     with st.expander("What would the semantic cache get wrong on this eval set?"):
-        from core.cache import semantic_cache_error_rates
-
         try:
-            rates = semantic_cache_error_rates(evalset, [0.8, 0.85, 0.9, 0.95, 0.98, 1.0])
+            rates = _semantic_rates(str(ws.path), st.session_state.get("evalset_id"), evalset.name)
         except InputError as err:
             st.error(str(err))
         else:
@@ -148,14 +158,24 @@ if semantic and labeled:
 if not models:
     st.info("Choose at least one model.")
     st.stop()
-fallbacks = {}
-if fallback.strip():
-    fallbacks = {m: [fallback.strip()] for m in models if m != fallback.strip()}
+chain = [m.strip() for m in fallback.split(",") if m.strip()]
+fallbacks = {m: [f for f in chain if f != m] for m in models} if chain else {}
+if chain:
+    from core.keys import key_status
+
+    try:
+        status = key_status(keys)
+        missing = sorted(set(missing) | {p for p in providers_of(chain)
+                                         if p != "local" and status.get(p) is None})
+    except InputError as err:
+        st.error(f"Fallback chain: {err}")
+        st.stop()
 config = RunConfig(
     concurrency=int(concurrency), max_retries=int(retries), timeout_s=float(timeout),
     max_tokens=int(max_tokens), spend_cap_usd=float(cap) or None,
     rate_limits={p: float(rate) for p in providers} if rate else {},
     fallbacks=fallbacks, experiment=experiment.strip() or None,
+    confidence_source=confidence_source,
     cache=CacheConfig(enabled=use_cache, ttl_s={"*": float(ttl_h) * 3600.0},
                       semantic_threshold=float(threshold) if semantic else None))
 try:
@@ -213,3 +233,10 @@ if len(unfinished):
         else:
             st.session_state["live_run_id"] = start_background(resumed).run_id
             st.rerun()
+
+with st.expander("All runs in this workspace"):
+    if runs.empty:
+        st.caption("No run yet.")
+    else:
+        st.dataframe(runs.drop(columns=["evalset_id", "results_evalset_id", "models"]),
+                     hide_index=True, width="stretch")

@@ -32,26 +32,36 @@ def test_drag_threshold_moves_the_current_point(app_server, page, artifacts):
 
     # Streamlit's slider is a react-aria range input under the thumb
     thumb = page.locator("[data-testid='stSlider'] input[type='range']").first
-    thumb.focus()
     start = float(thumb.input_value())
-    for _ in range(30):  # 30 steps of 0.01 down: more of the cheap model's answers are kept
-        page.keyboard.press("ArrowLeft")
-    # each key press may rerun the script; wait until the chart and the metrics agree again
-    after, last = None, None
-    for _ in range(120):
+    # A rerun still in flight can re-render the slider and drop the focus: press on the input
+    # itself (focus + key) until the value moves.
+    for _ in range(3):  # three steps of 0.01 down, one rerun each...
+        thumb.press("ArrowLeft")
+        page.wait_for_timeout(300)
+    for _ in range(20):  # ...then all the way to 0: keep every answer of the cheap model
+        thumb.press("Home")
+        page.wait_for_timeout(1000)
+        if float(thumb.input_value()) == 0.0:
+            break
+    # each change reruns the script; wait until the slider, chart and metrics agree and hold still
+    after, last, seen = None, None, None
+    for _ in range(180):
         page.wait_for_timeout(500)
         point = page.evaluate(READ_CURRENT)
-        settled = (point == last and abs(float(thumb.input_value()) - (start - 0.30)) < 1e-6
-                   and metric(page, "Cost per item") == f"${point[0]:.6f}")
+        value = float(thumb.input_value())
+        seen = (point, value, metric(page, "Cost per item"))
+        settled = (point is not None and point == last and value == 0.0
+                   and seen[2] == f"${point[0]:.6f}")
         if point and point != before and settled:
             after = point
             break
         last = point
-    assert after is not None, "the current-point marker never settled on a new position"
+    assert after is not None, f"the current-point marker never settled: {seen}, before {before}"
     page.wait_for_timeout(500)
     page.screenshot(path=str(artifacts / "cascade_after.png"), full_page=True)
 
-    assert float(thumb.input_value()) == pytest.approx(start - 0.30, abs=1e-6)
-    assert after[0] < before[0]  # fewer escalations: cheaper
+    assert start > 0.0
+    assert after[0] < before[0]  # no escalation: cheaper
     assert metric(page, "Cost per item") != cost_before
     assert metric(page, "Cost per item") == f"${after[0]:.6f}"
+    assert metric(page, "Escalation rate") == "0.0%"

@@ -46,3 +46,8 @@ def test_upload_and_read_the_leaderboard(app_server, page, artifacts):
     assert float(body["small"]["$ / correct"]) == pytest.approx(0.0015)
     assert float(body["big"]["p95 ms"]) == pytest.approx(290)
     assert float(body["big"]["Quality"]) == 1.0
+    # the charts below render too (plotly draws SVG): quality-cost scatter, tasks, confusion
+    page.locator(".js-plotly-plot").nth(2).wait_for(timeout=60_000)
+    page.get_by_role("heading", name="Where the models disagree").scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(artifacts / "compare_charts.png"))

@@ -28,6 +28,7 @@ def test_ab_on_sample_and_download_memo(app_server, page, artifacts, tmp_path):
     page.get_by_text("Staged rollout (each stage: the first k% of units by hash)").wait_for()
     page.wait_for_timeout(500)  # let reruns settle before reading the final verdict
     verdict = re.search(r"Verdict: (no-go|go|inconclusive)", badge.inner_text()).group(1)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     badge.scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "experiments_ab.png"))
 

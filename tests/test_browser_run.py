@@ -57,4 +57,5 @@ def _drive(page, artifacts):
     page.get_by_text("Compare models", exact=True).first.wait_for(timeout=60_000)
     for model in MODELS:
         page.get_by_text(model).first.wait_for(timeout=60_000)
+    page.get_by_text("Leaderboard", exact=True).first.wait_for(timeout=90_000)
     page.screenshot(path=str(artifacts / "run_results_on_compare.png"), full_page=True)

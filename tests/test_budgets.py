@@ -148,7 +148,7 @@ def test_projections_against_the_frontier_baseline():
     assert frame.loc["support", "current_daily"] == pytest.approx(1.0)
     assert frame.loc["support", "baseline_daily"] == pytest.approx(10.0)
     assert frame.loc["Total", "savings_daily"] == pytest.approx(15.0 - 1.5)
-    assert frame.loc["Total", "savings_annual"] == pytest.approx(13.5 * 365.25)
-    assert frame.loc["leads", "current_monthly"] == pytest.approx(0.5 * 365.25 / 12)
+    assert frame.loc["Total", "savings_annual"] == pytest.approx(13.5 * 365)
+    assert frame.loc["leads", "current_monthly"] == pytest.approx(0.5 * 365 / 12)
     with pytest.raises(InputError, match="no items"):
         project_costs(es, SingleModel("small"), SingleModel("big"), {"billing": 10})

@@ -91,10 +91,22 @@ def test_three_model_cascade_gets_one_slider_per_step(tiny_page):
     assert metrics(at)["Cost per item"] == "$0.005500"
 
 
-def test_save_panel_offers_the_current_cascade(tiny_page):
+def test_save_to_workspace_round_trips_the_cascade(tiny_page, workspace_path):
+    store_mod = pytest.importorskip("core.policy_store")
     at = tiny_page
     assert at.get("download_button")
     assert "small > big" in at.text_input(key="cascade_policy_name").value
+    at.text_input(key="cascade_policy_name").set_value("cheap first").run()
+    at.button(key="cascade_save").click().run()
+    assert any("Saved 'cheap first'" in s.value for s in at.success)
+    ws = open_workspace(workspace_path)
+    try:
+        saved = store_mod.list_policies(ws)
+        policy, _meta = store_mod.load_policy(ws, int(saved["id"].iloc[0]))
+    finally:
+        ws.close()
+    assert list(saved["name"]) == ["cheap first"]
+    assert policy.to_dict()["thresholds"] == [0.5] and policy.to_dict()["models"] == ["small", "big"]
 
 
 def test_routerbench_needs_agreement_and_says_why(workspace_path, routerbench_test):

@@ -44,9 +44,12 @@ def test_summary_unknown_cost_and_missing_scores_are_null(tmp_path):
 
 
 def test_summary_text_mode(tmp_path):
-    done = run(str(DATA / "tiny_missing.csv"), workspace=tmp_path / "w.duckdb")
+    unscored = tmp_path / "unscored.csv"
+    unscored.write_text("item_id,model,score,output\n1,a,1,x\n1,b,,y\n")
+    done = run(str(unscored), workspace=tmp_path / "w.duckdb")
     assert done.returncode == 0, done.stderr
-    assert "3 items" in done.stdout and "cost/item unknown" in done.stdout
+    assert "1 items" in done.stdout and "cost/item unknown" in done.stdout
+    assert "quality unscored" in done.stdout  # a model with no score is said so, not a crash
 
 
 def test_bad_file_exits_nonzero_with_one_readable_line(tmp_path):

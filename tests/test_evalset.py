@@ -312,3 +312,12 @@ def test_results_without_key_columns_are_not_read_as_inputs_only():
     err = error_of(b"item_id,input,score\n1,hi,1\n")
     assert [p.column for p in err.problems] == ["model"]
     assert "'score'" in err.problems[0].expected
+
+
+def test_wide_text_literals_unwrapped():
+    body = ("sample_id,prompt,m,m|model_response\n"
+            "a,\"['plain']\",1,\"['it\\'s']\"\n"
+            "b,\"['x', 'y']\",0,not a literal\n").encode()
+    es = load_csv(body, name="lit.csv")
+    assert es.items["input"].tolist() == ["plain", "x\ny"]
+    assert es.output[:, 0].tolist() == ["it's", "not a literal"]

@@ -198,3 +198,36 @@ def test_frontier_summary_on_routerbench_uses_agreement(routerbench_test):
     assert summary["oracle"]["quality"] >= max(p["quality"] for p in summary["points"])
     singles = {s["model"]: s for s in summary["singles"]}
     assert singles["gpt-4-1106-preview"]["quality"] == pytest.approx(0.957, abs=5e-4)
+
+
+@pytest.mark.acceptance
+def test_acceptance_agreement_cascade_on_routerbench(routerbench_train, routerbench_test):
+    """Chosen on train only (voters and threshold), reported on test: the agreement cascade
+    reaches gpt-4's quality within one point at under half its cost (no confidence in the data)."""
+    import itertools
+
+    train, test = load_csv(routerbench_train), load_csv(routerbench_test)
+    strong = "gpt-4-1106-preview"
+    target = train.score[:, train.model_index(strong)]
+    target = np.nanmean(target) - 0.01
+    cheap = ["mistralai/mixtral-8x7b-chat", "zero-one-ai/Yi-34B-Chat", "gpt-3.5-turbo-1106",
+             "meta/llama-2-70b-chat", "claude-instant-v1", "mistralai/mistral-7b-chat"]
+    best = None
+    for first in cheap[:3]:
+        others = [m for m in cheap if m != first]
+        for voters in [*itertools.combinations(others, 1), *itertools.combinations(others, 2)]:
+            pool = [first, *voters]
+            pts = cascade_frontier(train, [first, strong], Agreement(pool)).points
+            ok = pts[pts["quality"] >= target].sort_values("cost_per_item")
+            if len(ok) and (best is None or ok["cost_per_item"].iloc[0] < best[0]):
+                best = (ok["cost_per_item"].iloc[0], first, pool, ok["t0"].iloc[0])
+    _, first, pool, t0 = best
+    out = Cascade([first, strong], [t0], Agreement(pool)).evaluate(test)
+    alone = Cascade([first, strong], [1.01], Agreement([first, strong])).evaluate(test)
+    gpt4_quality = np.nanmean(test.score[:, test.model_index(strong)])
+    gpt4_cost = np.nanmean(test.cost[:, test.model_index(strong)])
+    print(f"held-out: {first} -> {strong}, voters {pool}, t={t0}: quality {out.quality:.4f}, "
+          f"${out.cost_per_item:.6f}/item, escalation {out.escalation_rate:.3f}")
+    assert gpt4_quality == pytest.approx(0.957, abs=5e-4) and alone.quality == pytest.approx(gpt4_quality)
+    assert out.quality >= gpt4_quality - 0.01
+    assert out.cost_per_item < 0.5 * gpt4_cost

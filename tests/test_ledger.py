@@ -131,3 +131,38 @@ def test_v1_ledger_upgrades_in_place(tmp_path):
     assert totals(ws, SpendFilter(scope="all"))["cost_usd"] == 1.5
     assert ws.cursor().execute("select requests, kind from ledger").fetchone() == (1, "call")
     ws.close()
+
+
+def test_rollup_matches_the_raw_ledger_whoever_writes(ws):
+    """Property: after interleaved writes (record_calls, a component's own INSERT, an import
+    whose cost rows supersede estimates) and reads, every view equals SQL over the raw rows."""
+    import numpy as np
+    from pathlib import Path
+
+    from core.ledger_import import import_file
+
+    rng = np.random.default_rng(7)
+    data = Path(__file__).parent / "data" / "ledger"
+    for batch in range(6):
+        n = int(rng.integers(1, 40))
+        frame = pd.DataFrame({
+            "call_id": [f"b{batch}-{i}" for i in range(n)],
+            "ts": pd.Timestamp("2026-03-01") + pd.to_timedelta(rng.integers(0, 5 * 86400, n), unit="s"),
+            "model": rng.choice(["small", "big"], n), "task": rng.choice(["a", "b", None], n),
+            "cost_usd": rng.random(n).round(4), "cache_hit": rng.random(n) < 0.2,
+            "source": rng.choice(["live", "shadow", "import"], n)})
+        record_calls(ws, frame)
+        if batch == 2:  # a component inserting in its own transaction, as the runner does
+            ws.cursor().execute("insert into ledger (call_id, ts, model, cost_usd) "
+                                "values ('direct', '2026-03-02 08:00', 'small', 0.25)")
+        if batch == 3:
+            import_file(ws, data / "openai_usage.json", "openai")
+            totals(ws)  # the estimates are absorbed into the rollup ...
+            import_file(ws, data / "openai_costs.json", "openai")  # ... then superseded
+        got = spend_by(ws, ["day", "model"], SpendFilter(scope="all"))
+        raw = ws.cursor().execute(
+            "select cast(ts as date) as day, model, sum(cost_usd) as cost, count(*) as n "
+            "from ledger group by all order by all").df()
+        assert len(got) == len(raw)
+        assert np.allclose(got["cost_usd"].to_numpy(), raw["cost"].to_numpy())
+        assert (got["rows"].to_numpy() == raw["n"].to_numpy()).all()

@@ -148,3 +148,18 @@ def test_unusable_files_say_what_is_expected(ws, tmp_path):
     empty.write_text("")
     with pytest.raises(InputError, match="empty"):
         import_file(ws, empty, "generic")
+
+
+def test_bad_value_after_the_type_sniffing_sample_is_reported(ws, tmp_path):
+    # DuckDB sniffs column types from the first rows; a bad value far below must still be a
+    # reported bad row (the importer re-reads the file as text), never a failed import.
+    path = tmp_path / "long.csv"
+    good = "".join(f"2026-03-01T00:00:{i % 60:02d}Z,m,0.001,call-{i}\n" for i in range(30_000))
+    path.write_text("ts,model,cost_usd,call_id\n" + good + "1772323200,m,abc,call-x\n"
+                    + "1772323200,m,0.5,call-y\n")
+    report = import_file(ws, path, "generic")
+    assert (report.rows_read, report.rows_added, report.bad_rows) == (30_002, 30_001, 1)
+    assert (report.problems[0].row, report.problems[0].column, report.problems[0].got) == \
+        (30_001, "cost_usd", "abc")
+    epoch = ws.cursor().execute("select ts from ledger where call_id = 'generic:call-y'").fetchone()[0]
+    assert epoch == dt.datetime(2026, 3, 1)  # epoch seconds read as UTC

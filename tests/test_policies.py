@@ -248,3 +248,17 @@ def test_signal_interface_is_uniform():
     for signal in (SelfConfidence(), Agreement(["a", "b"])):
         assert isinstance(signal, Signal)
         assert signal_from_dict(signal.to_dict()).to_dict() == signal.to_dict()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_oracle_matches_a_per_item_search(seed):
+    from tests.helpers_routing import synthetic_evalset
+
+    es = synthetic_evalset(300, 4, seed=seed, nan_frac=0.2)
+    pick = Oracle().choose(es)
+    for i in range(es.n_items):  # the slow, obvious way, item by item
+        s, c = es.score[i], es.cost[i]
+        eligible = np.ones(4, bool) if np.isnan(s).all() else (s == np.nanmax(s))
+        priced = np.where(eligible & ~np.isnan(c), c, np.inf)
+        expected = int(np.argmin(priced)) if np.isfinite(priced).any() else int(np.argmax(eligible))
+        assert pick[i] == expected

@@ -63,3 +63,6 @@ def test_value_tiers(page):
     assert metrics(at)["Quality"] == "0.500"
     assert metrics(at)["Cost per item"] == "$0.004000"
     assert not at.error
+    if at.get("button") and any(b.key == "routing_save" for b in at.button):
+        at.button(key="routing_save").click().run()
+        assert any("Saved 'value tiers'" in s.value for s in at.success), ([e.value for e in at.error], [e.value for e in at.exception], [s.value for s in at.success])

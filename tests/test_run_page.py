@@ -118,3 +118,21 @@ def test_inputs_less_evalset_is_explained(ws, workspace_path):
     set_id = save_evalset(ws, load_csv(b"item_id,model,score\n1,a,1\n2,a,0\n", name="scores.csv"))
     at = _page(set_id)
     assert "no `input` column" in _texts(at)
+
+
+def test_fallback_chain_keys_and_semantic_measure(fake_llm_env, ws, monkeypatch):
+    monkeypatch.delenv("GEMINI_API_KEY")
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    monkeypatch.setattr("core.keys.default_secrets_paths", lambda: [])
+    at = _page(_store(ws))
+    at.text_input(key="run_models_extra").set_value("openai:primary").run()
+    assert not at.button(key="start_run").disabled
+    at.text_input(key="run_fallback").set_value("gemini:backup").run()
+    assert "No API key for gemini" in _texts(at) and at.button(key="start_run").disabled
+    at.text_input(key="run_fallback").set_value("nowhere:backup").run()
+    assert "Fallback chain: Unknown provider" in _texts(at)
+    at.text_input(key="run_fallback").set_value("").run()
+    at.checkbox(key="run_semantic").check().run()
+    rates = [d.value for d in at.dataframe if "wrong_rate" in d.value.columns]
+    assert rates and rates[0]["threshold"].tolist() == [0.8, 0.85, 0.9, 0.95, 0.98, 1.0]
+    assert not at.exception

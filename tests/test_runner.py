@@ -112,15 +112,19 @@ def test_circuit_breaker_opens_probes_and_closes():
 
 # -- runs over HTTP ------------------------------------------------------------------------------
 def test_concurrency_cap_is_respected_at_the_server(env, ws):
-    es = evalset(20)
-    run = LiveRun(ws, es, ["openai:cap-lat40ms", "anthropic:cap-lat40ms"], fast(concurrency=3))
-    result = run.run()
+    es = evalset(15)
+    run = LiveRun(ws, es, ["openai:cap-lat100ms", "anthropic:cap-lat100ms"], fast(concurrency=3))
+    seen = []
+    result = run.run(progress=seen.append)
     errors = run_calls(ws, run.run_id)["error_message"].dropna().unique().tolist()
-    assert result.status == "finished" and result.progress.ok == 40, errors
+    done = [p.done for p in seen]
+    assert done == sorted(done) and seen[-1].done == seen[-1].total == 30
+    assert seen[-1].saved == 30 and seen[-1].status == "finished" and seen[-1].eta_s == 0
+    assert result.status == "finished" and result.progress.ok == 30, errors
     assert env.app.max == 3
-    assert env.count(model="cap-lat40ms", status=200) == 40
+    assert env.count(model="cap-lat100ms", status=200) == 30
     stored = load_evalset(ws, result.results_evalset_id)
-    assert stored.models == ("anthropic:cap-lat40ms", "openai:cap-lat40ms")
+    assert stored.models == ("anthropic:cap-lat100ms", "openai:cap-lat100ms")
     assert np.nanmean(stored.score) == 1.0  # the fake answers the gold label
     assert (stored.input_tokens > 0).all() and (stored.latency_ms > 0).all()
 
@@ -255,3 +259,79 @@ def test_unknown_provider_and_missing_input_are_input_errors(ws):
     labels_only = load_csv(b"item_id,model,score\n1,a,1\n", name="long.csv")
     with pytest.raises(InputError, match="input"):
         LiveRun(ws, labels_only, ["openai:x"])
+
+
+def test_estimate_is_tokens_from_length_times_price(ws):
+    """4 characters per token for system + input; output at max_tokens; priced per call."""
+    from core.providers.base import ChatRequest
+
+    def build(provider, model, task, text, labels=None):
+        return ChatRequest(model=model, user=text, system="S" * 40, max_tokens=10)
+
+    def price(provider, model, usage):  # $1 per input token, $2 per output token
+        return usage.input_tokens * 1.0 + usage.output_tokens * 2.0
+
+    es = load_csv(b"item_id,input\na,xxxx\nb,xxxxxxxxxxxx\n", name="est.csv")
+    run = LiveRun(ws, es, ["openai:m"], RunConfig(), build_request=build,
+                  parse_answer=lambda *a: None, cost_fn=price)
+    table = run.estimate()
+    # Inputs of 44 and 52 characters -> 11 and 13 tokens (mean 12); 10 output tokens per call.
+    assert table.to_dict("records") == [{"model": "openai:m", "calls": 2, "input_tokens": 24,
+                                         "max_output_tokens": 20, "cost_usd": 2 * (12 + 20)}]
+    config = RunConfig(concurrency=3, fallbacks={"openai:m": ["gemini:n"]},
+                       cache=CacheConfig(ttl_s={"*": 5.0}, semantic_threshold=0.9))
+    assert RunConfig.from_dict(config.to_dict()) == config
+
+
+def test_semantic_cache_reuses_a_similar_input(env, ws):
+    config = fast(cache=CacheConfig(enabled=True, semantic_threshold=0.8))
+    first = load_csv(b"item_id,input,label\n1,Please reset my password now answer: account,account\n",
+                     name="a.csv")
+    LiveRun(ws, first, ["openai:sem-model"], config).run()
+    near = load_csv(b"item_id,input,label\n1,please reset my password now! answer: account,account\n"
+                    b"2,Where is parcel 77 answer: shipping,shipping\n", name="b.csv")
+    second = LiveRun(ws, near, ["openai:sem-model"], config)
+    result = second.run()
+    assert (result.progress.cached, result.progress.ok) == (1, 1)
+    assert env.count(model="sem-model") == 2  # the near-duplicate never reached the server
+    rows = run_calls(ws, second.run_id).set_index("item_id")
+    assert rows.loc["1", "status"] == "cached" and rows.loc["1", "prediction"] == "account"
+
+
+@pytest.mark.parametrize("source, expected", [("stated", 0.3), ("logprob", 0.999)])
+def test_confidence_from_the_answer_or_from_logprobs(env, ws, source, expected):
+    # The fake states 0.3 in its JSON but gives the label token a log-probability of ln(0.999).
+    env.answer_fn = lambda parsed: '{"label": "yes", "confidence": 0.3}'
+    run = LiveRun(ws, evalset(1, prefix=f"c{source}"), ["openai:lp-model"],
+                  fast(confidence_source=source))
+    assert run.run().progress.ok == 1
+    row = run_calls(ws, run.run_id).iloc[0]
+    assert row["confidence"] == pytest.approx(expected, abs=1e-6)
+    assert row["logprob_confidence"] == pytest.approx(0.999, abs=1e-6)
+
+
+def test_rate_limit_spaces_calls_per_provider(env, ws):
+    """5 requests/s with a burst of 5: the 8th call cannot start before 0.6 s after the first
+    (a guaranteed lower bound of the token bucket, measured where calls start, client side)."""
+    import time
+
+    from core.providers import get_provider
+
+    starts = []
+
+    class Recording:
+        def __init__(self, inner):
+            self.inner = inner
+
+        async def complete(self, request):
+            starts.append(time.monotonic())
+            return await self.inner.complete(request)
+
+        async def aclose(self):
+            await self.inner.aclose()
+
+    run = LiveRun(ws, evalset(8, prefix="rl"), ["openai:rl-model"],
+                  fast(concurrency=8, rate_limits={"openai": 5.0}),
+                  provider_factory=lambda name: Recording(get_provider(name)))
+    assert run.run().progress.ok == 8
+    assert len(starts) == 8 and max(starts) - min(starts) >= 0.6 - 1e-3

@@ -111,3 +111,22 @@ def test_key_typed_in_the_page_stays_in_the_session(fake_llm_env, fake_llm, ws, 
     ws.close()
     stored = _workspace_bytes(workspace_path)
     assert CANARY.encode() in stored and key.encode() not in stored
+
+
+def test_cli_errors_are_one_line_and_keyless(fake_llm_env, workspace_path, tmp_path, monkeypatch,
+                                             capsys):
+    from core.cli import main
+
+    monkeypatch.setenv("OPENAI_API_KEY", ENV_KEY)
+    inputs = _inputs(tmp_path)
+    assert main(["run", str(inputs), "--models", "mystery:model", "--out", str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Unknown provider" in err and ENV_KEY not in err
+    monkeypatch.delenv("GEMINI_API_KEY")
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    monkeypatch.setattr("core.keys.default_secrets_paths", lambda: [])
+    assert main(["run", str(inputs), "--models", "openai:a,gemini:b", "--out",
+                 str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "error: no API key for gemini (set GEMINI_API_KEY)"
+    assert not (tmp_path / "o.csv").exists()

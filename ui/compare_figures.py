@@ -53,6 +53,7 @@ def quality_cost_figure(board: pd.DataFrame, log_cost: bool = False) -> go.Figur
         yaxis_title="quality (mean score)", height=440, margin={"t": 30, "l": 10, "r": 10},
         showlegend=False,
     )
+    fig.update_xaxes(tickformat="$.2~g")  # dollars, no "100µ" SI suffixes
     if log_cost:
         fig.update_xaxes(type="log")
     return fig
@@ -91,4 +92,7 @@ def confusion_figure(labels: list[str], matrix: np.ndarray, model: str) -> go.Fi
                     labels={"x": f"predicted by {model}", "y": "true label", "color": "items"},
                     aspect="auto")
     fig.update_layout(height=max(320, 80 + 40 * len(labels)), margin={"t": 30, "l": 10, "r": 10})
+    # labels such as "4" or "1" must stay categories, not become a numeric axis
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(type="category")
     return fig

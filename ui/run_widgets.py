@@ -19,7 +19,7 @@ SOURCE_TEXT = {"session": "typed for this session", "env": "from the environment
                "secrets": "from .streamlit/secrets.toml", None: "missing"}
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=False, ttl=60)  # a price edited on the Prices page shows within a minute
 def _price_label(model_id: str) -> str:
     from core.pricing import price_for
 

@@ -67,6 +67,8 @@ def plan_cascade(evalset: EvalSet, models, signal: Signal) -> CascadePlan:
         called = [cols[s]]
         if s < k - 1:  # the last step always answers: no signal needed
             conf[:, s] = signal.scores(evalset, model)
+            if np.isnan(conf[:, s]).any():  # a signal with no opinion does not vouch: escalate
+                conf[np.isnan(conf[:, s]), s] = 0.0
             called += [evalset.model_index(m) for m in signal.consulted(evalset, model)]
         new = [j for j in dict.fromkeys(called) if first_step[j] == k]
         first_step[new] = s

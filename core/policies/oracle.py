@@ -27,23 +27,26 @@ class Oracle(Policy):
         """Eval-set column kept per item."""
         cols = (np.arange(evalset.n_models) if self.oracle_models is None
                 else model_columns(evalset, self.oracle_models))
-        score = evalset.score[:, cols]
-        cost = evalset.cost[:, cols]
-        best = np.fmax.reduce(score, axis=1)  # NaN only where nothing is scored
+        # One contiguous row per model: the loops below run over a handful of models, each step
+        # vectorized over items.
+        score = np.ascontiguousarray(evalset.score[:, cols].T)
+        cost = np.ascontiguousarray(evalset.cost[:, cols].T)
+        best = score[0].copy()
+        for row in score[1:]:
+            np.fmax(best, row, out=best)  # NaN only where nothing is scored
         nothing_scored = np.isnan(best)
         n = evalset.n_items
         pick = np.full(n, -1, dtype=np.int64)
         pick_cost = np.full(n, np.inf)
         first_eligible = np.full(n, -1, dtype=np.int64)
         # Among the models reaching the best score (every model where nothing is scored), the
-        # cheapest; ties go to the earlier model. A loop over the few models, vectorized over items.
+        # cheapest; ties go to the earlier model.
         for j in range(len(cols)):
-            eligible = (score[:, j] == best) | nothing_scored
+            eligible = (score[j] == best) | nothing_scored
             first_eligible[(first_eligible < 0) & eligible] = j
-            c = cost[:, j]
-            better = eligible & (c < pick_cost)  # NaN cost is never "cheaper"
+            better = eligible & (cost[j] < pick_cost)  # NaN cost is never "cheaper"
             pick[better] = j
-            pick_cost[better] = c[better]
+            pick_cost[better] = cost[j][better]
         unpriced = pick < 0
         pick[unpriced] = first_eligible[unpriced]
         return cols[pick]
