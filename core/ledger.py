@@ -120,7 +120,7 @@ _ABSENT_DEFAULTS = {**_DEFAULTS, "requests": 1}
 
 # DuckDB has no unique constraint any more (see migration v2): one writer at a time per process
 # keeps the check-then-insert of the anti-join atomic.
-_WRITE_LOCK = threading.Lock()
+_WRITE_LOCK = threading.RLock()  # re-entrant: a writer may read spend views
 
 
 def ensure_ledger(ws: Workspace) -> None:
@@ -183,6 +183,6 @@ def record_calls(ws: Workspace, calls: pd.DataFrame) -> int:
     return added
 
 
-def write_lock() -> threading.Lock:
+def write_lock() -> threading.RLock:
     """The lock bulk importers hold around :func:`insert_staged`."""
     return _WRITE_LOCK

@@ -27,18 +27,15 @@ when a cost export for the same provider and day is imported too, those estimate
 """
 from __future__ import annotations
 
-import hashlib
 import tempfile
-
-import duckdb
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
+import duckdb
 
 from core.errors import InputError, Problem
 from core.ledger import ALL_COLUMNS, ensure_ledger, insert_staged, write_lock
-from core.ledger_formats import FORMATS, GENERIC_DOC, STAGE_COLUMNS, restage_as_text, stage_file
+from core.ledger_formats import FORMATS, STAGE_COLUMNS, restage_as_text, stage_file
 from core.ledger_prices import catalog_prices
 from core.workspace import Workspace
 
@@ -72,7 +69,8 @@ class ImportReport:
 # Staged text is typed ONCE (one pass over the file, `stage` below); validation flags and the
 # ledger rows both read the typed columns. The import cursor's session time zone is UTC, so a
 # time without an offset is UTC and one with an offset is converted.
-_TS = r"""coalesce(timezone('UTC', try_cast({v} as timestamptz)),
+# (cast to timestamp converts to the session time zone, which the import cursor sets to UTC)
+_TS = r"""coalesce(cast(try_cast({v} as timestamptz) as timestamp),
     case when regexp_full_match(trim(cast({v} as varchar)), '-?\d+(\.\d+)?') then make_timestamp(cast(
         case when abs(cast(cast({v} as varchar) as double)) > 1e11 then cast(cast({v} as varchar) as double) * 1000
              else cast(cast({v} as varchar) as double) * 1000000 end as bigint)) end)"""
@@ -100,31 +98,38 @@ def _blank(c: str) -> str:
 
 def _stage_select() -> str:
     """Typed values ``<col>_v``, one ``bad_<col>`` flag per check, ``_bad``, and the raw text of
-    bad rows only (for the messages)."""
-    cols = [f"{_TS.format(v='s.ts')} as ts_v",
-            "nullif(trim(cast(s.model as varchar)), '') as model_v"]
-    bad = ["ts_v is null as bad_ts", "model_v is null as bad_model"]
-    for c in NUMBERS:
-        cols.append(f"try_cast(s.{c} as double) as {c}_v")
-        # a blank cell is fine (NULL); text that is not a number, a negative or an infinity is not
-        bad.append(f"case when {c}_v is null then not {_blank(c)} "
-                   f"else {c}_v < 0 or isinf({c}_v) end as bad_{c}")
-    cols.append("try_cast(s.cache_hit as boolean) as cache_hit_v")
-    bad.append(f"cache_hit_v is null and not {_blank('cache_hit')} as bad_cache_hit")
-    cols.append("coalesce(nullif(lower(trim(cast(s.source as varchar))), ''), 'import') as source_v")
-    bad.append(f"source_v not in ({', '.join(repr(x) for x in SOURCES)}) as bad_source")
-    text = [f"cast(s.{c} as varchar) as {c}" for c in ("provider", "task", "project", "status",
-                                                       "experiment", "variant", "tags", "natural_id",
-                                                       "kind", "cost_basis")]
-    any_bad = " or ".join(f"bad_{c}" for c in CHECKS)
+    bad rows only (for the messages).
+
+    Three nested selects, so every expression is computed once (an alias reused in the same
+    select is inlined again by DuckDB): typed values, then flags, then what depends on ``_bad``.
+    """
+    typed = [f"{_TS.format(v='s.ts')} as ts_v",
+             "nullif(trim(cast(s.model as varchar)), '') as model_v",
+             "try_cast(s.cache_hit as boolean) as cache_hit_v",
+             "coalesce(nullif(lower(trim(cast(s.source as varchar))), ''), 'import') as source_v"]
+    typed += [f"try_cast(s.{c} as double) as {c}_v" for c in NUMBERS]
+    flags = ["ts_v is null as bad_ts", "model_v is null as bad_model",
+             f"cache_hit_v is null and not {_blank('cache_hit')} as bad_cache_hit",
+             f"source_v not in ({', '.join(repr(x) for x in SOURCES)}) as bad_source"]
+    # a blank cell is fine (NULL); text that is not a number, a negative or an infinity is not
+    flags += [f"case when {c}_v is null then not {_blank(c)} else {c}_v < 0 or isinf({c}_v) end "
+              f"as bad_{c}" for c in NUMBERS]
+    keep = ["ts_v", "model_v", "cache_hit_v", "source_v"] + [f"{c}_v" for c in NUMBERS]
+    keep += [f"cast(s.{c} as varchar) as {c}" for c in ("provider", "task", "project", "status",
+                                                        "experiment", "variant", "tags",
+                                                        "natural_id", "kind", "cost_basis")]
+    keep += [f"bad_{c}" for c in CHECKS] + ["_bad"]
     raw = ", ".join(f"{c} := s.{c}" for c in CHECKS)
     content = ", ".join(f"coalesce(cast(s.{c} as varchar), '')" for c in STAGE_COLUMNS
                         if c not in ("_row", "natural_id"))
-    return (f"select {', '.join(cols + text + bad)}, ({any_bad}) as _bad, "
+    any_bad = " or ".join(f"bad_{c}" for c in CHECKS)
+    return (f"select {', '.join(keep)}, "
             f"case when _bad then struct_pack({raw}) end as _raw, "
-            f"case when nullif(trim(s.natural_id), '') is null and not _bad "
+            f"case when not _bad and (s.natural_id is null or trim(cast(s.natural_id as varchar)) = '') "
             f"then md5(concat_ws('|', {content})) end as _content "
-            f"from stage_src s")
+            f"from (select *, ({any_bad}) as _bad from ("
+            f"  select *, {', '.join(flags)} from ("
+            f"    select s.*, {', '.join(typed)} from stage_src s) s) s) s")
 
 
 def _normalized_select(fmt: str, file_name: str, priced: bool) -> str:
@@ -304,10 +309,6 @@ def _supersede_estimates(cur) -> None:
         cur.execute(f"update ledger set cost_usd = 0, cost_basis = 'superseded' where {cond}")
         reaggregate_days(cur, "_superseded_days")
     cur.execute("drop table _superseded_days")
-
-
-def file_digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:16]
 
 
 __all__ = ["ImportReport", "import_file", "FORMATS", "ALL_COLUMNS"]

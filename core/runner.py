@@ -395,10 +395,6 @@ class LiveRun:
         return materialize(self)
 
 
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
 __all__ = ["LiveRun", "RunConfig", "Progress", "RunResult", "new_run_id", "run_cli",
            "start_background", "active_run", "CacheConfig"]
 

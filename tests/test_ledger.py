@@ -1,7 +1,6 @@
 """Spend queries on a small ledger, every number computed by hand."""
 import datetime as dt
 
-import duckdb
 import pandas as pd
 import pytest
 
