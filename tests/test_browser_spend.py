@@ -22,7 +22,7 @@ def usage_csv(path, costs):
 
 
 def open_page(page, title: str) -> None:
-    """Click the page's link in app.py's navigation (not the pages/ folder's bootstrap list)."""
+    """Click the page's link in app.py's navigation (not a bootstrap page list)."""
     sidebar = page.locator("[data-testid='stSidebar']")
     sidebar.get_by_text("Workspace:", exact=False).wait_for(timeout=120_000)
     sidebar.get_by_role("link", name=title, exact=True).click()

@@ -11,7 +11,7 @@ from core.budgets import list_budgets, set_budget
 from core.ledger import record_calls
 from core.workspace import REPO_ROOT, open_workspace
 
-PAGE = str(REPO_ROOT / "pages" / "budgets.py")
+PAGE = str(REPO_ROOT / "app_pages" / "budgets.py")
 
 
 def _run(at: AppTest) -> AppTest:

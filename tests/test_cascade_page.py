@@ -16,7 +16,7 @@ from core.workspace import open_workspace
 from tests.conftest import ROOT
 from tests.test_policies import tiny_csv
 
-PAGE = str(ROOT / "pages" / "cascade.py")
+PAGE = str(ROOT / "app_pages" / "cascade.py")
 
 
 def store(workspace_path, evalset) -> int:

@@ -13,7 +13,7 @@ from core.metrics import leaderboard
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
-PAGE = str(ROOT / "pages" / "compare.py")
+PAGE = str(ROOT / "app_pages" / "compare.py")
 SAMPLE = ROOT / "data" / "sample_evalset.csv"
 UPLOAD = "evalset_picker_upload"
 

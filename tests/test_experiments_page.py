@@ -10,7 +10,7 @@ from core.evalset import load_csv
 from core.evalset_store import save_evalset
 from core.experiments import list_experiments, run_ab
 
-PAGE = "../pages/experiments.py"
+PAGE = "../app_pages/experiments.py"
 
 
 def _csv(n: int = 300, blank_user: bool = False) -> bytes:
@@ -111,7 +111,7 @@ def test_saved_policy_as_candidate_through_the_app_navigation(stored):
     save_policy(ws, "agree-cascade", cascade)
     at = AppTest.from_file("../app.py", default_timeout=120)
     at.run()
-    at.switch_page("pages/experiments.py").run()
+    at.switch_page("app_pages/experiments.py").run()
     assert not at.exception, [e.value for e in at.exception]
     at.radio(key="ab_b_kind").set_value("Saved policy").run()
     assert not at.exception, [e.value for e in at.exception]

@@ -32,7 +32,7 @@ def test_send_prompt_side_by_side_and_ledger(fake_llm_env, fake_llm, ws):
 
 def test_playground_page_shows_each_model(fake_llm_env, fake_llm, ws, workspace_path):
     fake_llm.answer_fn = lambda parsed: f"answer from {parsed.model}"
-    at = AppTest.from_file(str(ROOT / "pages" / "playground.py"), default_timeout=90).run()
+    at = AppTest.from_file(str(ROOT / "app_pages" / "playground.py"), default_timeout=90).run()
     assert not at.exception
     assert at.button(key="playground_send").disabled  # no model yet
     at.multiselect(key="playground_models_presets").set_value(["anthropic:claude-haiku-4-5"])
@@ -51,7 +51,7 @@ def test_playground_page_shows_each_model(fake_llm_env, fake_llm, ws, workspace_
 
 
 def test_empty_prompt_is_a_clear_error(fake_llm_env, ws, workspace_path):
-    at = AppTest.from_file(str(ROOT / "pages" / "playground.py"), default_timeout=90).run()
+    at = AppTest.from_file(str(ROOT / "app_pages" / "playground.py"), default_timeout=90).run()
     at.text_input(key="playground_models_extra").set_value("openai:x").run()
     at.button(key="playground_send").click().run()
     assert not at.exception

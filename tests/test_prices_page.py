@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 from core.pricing import activate_workspace, catalog_frame, price_for
 from core.workspace import REPO_ROOT
 
-PAGE = str(REPO_ROOT / "pages" / "prices.py")
+PAGE = str(REPO_ROOT / "app_pages" / "prices.py")
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ from tests.conftest import ROOT
 from tests.test_cascade_page import metrics, store
 from tests.test_policies import tiny_csv
 
-PAGE = str(ROOT / "pages" / "routing.py")
+PAGE = str(ROOT / "app_pages" / "routing.py")
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ def _page(set_id: int) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.session_state["evalset_id"] = set_id
     at.run()
-    at.switch_page("pages/run.py").run()
+    at.switch_page("app_pages/run.py").run()
     assert not at.exception, at.exception
     return at
 

@@ -93,7 +93,7 @@ def test_key_typed_in_the_page_stays_in_the_session(fake_llm_env, fake_llm, ws, 
     monkeypatch.setattr("core.keys.default_secrets_paths", lambda: [])
     rows = pd.DataFrame([{"input": f"{CANARY} {i} answer: yes", "label": "yes"} for i in range(3)])
     set_id = save_evalset(ws, load_csv(rows.to_csv(index=False).encode(), name="keys.csv"))
-    at = AppTest.from_file(str(ROOT / "pages" / "run.py"), default_timeout=90)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "run.py"), default_timeout=90)
     at.session_state["evalset_id"] = set_id
     at.run()
     at.text_input(key="run_models_extra").set_value("openai:page-leak").run()

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from core.ledger import record_calls
 from core.workspace import REPO_ROOT, open_workspace
 
-PAGE = str(REPO_ROOT / "pages" / "spend.py")
+PAGE = str(REPO_ROOT / "app_pages" / "spend.py")
 DATA = Path(__file__).parent / "data" / "ledger"
 
 

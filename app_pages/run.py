@@ -79,7 +79,7 @@ def results_summary(run_id: str) -> None:
     if st.button("Open the results in Compare models", key=f"compare_{run_id}",
                  icon=":material/leaderboard:", type="primary"):
         st.session_state["evalset_id"] = int(results_id)
-        st.switch_page("pages/compare.py")
+        st.switch_page("app_pages/compare.py")
 
 
 # -- runs in progress (any tab, any session of this server) -------------------------------------
