@@ -2,27 +2,11 @@
 import streamlit as st
 
 from ui import budget_banner
+from ui.navigation import PAGES
 from ui.state import workspace
 
 st.set_page_config(page_title="Tradeoff", page_icon=":material/balance:", layout="wide")
 
-PAGES = {
-    "Decide": [
-        ("app_pages/compare.py", "Compare models", ":material/leaderboard:"),
-        ("app_pages/cascade.py", "Cascade tuner", ":material/tune:"),
-        ("app_pages/routing.py", "Routing", ":material/alt_route:"),
-        ("app_pages/experiments.py", "Experiments", ":material/science:"),
-    ],
-    "Run": [
-        ("app_pages/run.py", "Live run", ":material/play_circle:"),
-        ("app_pages/playground.py", "Playground", ":material/chat:"),
-    ],
-    "Spend": [
-        ("app_pages/spend.py", "Spend", ":material/payments:"),
-        ("app_pages/budgets.py", "Budgets", ":material/savings:"),
-        ("app_pages/prices.py", "Prices", ":material/sell:"),
-    ],
-}
 page = st.navigation({
     section: [st.Page(path, title=title, icon=icon) for path, title, icon in pages]
     for section, pages in PAGES.items()
