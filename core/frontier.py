@@ -260,7 +260,6 @@ def cascade_frontier(evalset: EvalSet, models, signal="confidence",
 
 def oracle_point(evalset: EvalSet, models) -> dict:
     """Quality and cost per item of :class:`Oracle` over ``models`` (without a full Outcome)."""
-    cols = np.array([evalset.model_index(m) for m in models])
     pick = Oracle(models).choose(evalset)
     rows = np.arange(evalset.n_items)
     score, cost = evalset.score[rows, pick], evalset.cost[rows, pick]

@@ -6,7 +6,6 @@ workspace is seeded with the shipped synthetic sample so the app never opens on 
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import streamlit as st
 

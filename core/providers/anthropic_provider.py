@@ -14,8 +14,8 @@ import time
 import anthropic
 
 from core.providers.base import ChatRequest, ChatResponse, Provider, ProviderError
-from core.providers.common import (DEFAULT_TIMEOUT, LoopBoundClient, base_url_for, kind_for_status,
-                                   make_error, parse_retry_after, transport_error)
+from core.providers.common import (DEFAULT_TIMEOUT, LoopBoundClient, base_url_for, call_stainless_sdk,
+                                   kind_for_status, make_error, parse_retry_after)
 
 
 class AnthropicProvider(LoopBoundClient, Provider):
@@ -48,25 +48,8 @@ class AnthropicProvider(LoopBoundClient, Provider):
         if not self.api_key:
             raise make_error(self.name, "auth", "no API key: set ANTHROPIC_API_KEY or type one in the page")
         start = time.perf_counter()
-        try:
-            message = await self.client().messages.create(**self._params(request))
-        except anthropic.APIStatusError as exc:
-            raise self._status_error(exc) from None
-        except anthropic.APITimeoutError:
-            raise make_error(self.name, "timeout", f"no answer within {self.timeout:g} s",
-                             self.api_key) from None
-        except anthropic.APIConnectionError as exc:
-            raise make_error(self.name, "connection", f"could not reach {self.base_url or 'the API'}: "
-                             f"{exc.__cause__ or exc}", self.api_key) from None
-        except anthropic.APIResponseValidationError as exc:
-            raise make_error(self.name, "malformed", str(exc), self.api_key) from None
-        except ProviderError:
-            raise
-        except Exception as exc:  # raw transport / JSON failures under the SDK
-            mapped = transport_error(self.name, exc, self.api_key)
-            if mapped is None:
-                raise
-            raise mapped from None
+        message = await call_stainless_sdk(
+            self, anthropic, lambda: self.client().messages.create(**self._params(request)))
         latency_ms = (time.perf_counter() - start) * 1000.0
         try:
             text = "".join(block.text for block in message.content if getattr(block, "type", "") == "text")

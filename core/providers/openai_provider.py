@@ -16,8 +16,8 @@ import time
 import openai
 
 from core.providers.base import ChatRequest, ChatResponse, Provider, ProviderError
-from core.providers.common import (DEFAULT_TIMEOUT, LoopBoundClient, base_url_for, kind_for_status,
-                                   make_error, parse_retry_after, transport_error)
+from core.providers.common import (DEFAULT_TIMEOUT, LoopBoundClient, base_url_for, call_stainless_sdk,
+                                   kind_for_status, make_error, parse_retry_after)
 from core.providers.logprobs import label_token_probability
 
 # Reasoning models refuse temperature and logprobs, and spend max_completion_tokens on hidden
@@ -69,25 +69,8 @@ class OpenAIProvider(LoopBoundClient, Provider):
         if self.name == "openai" and not self.api_key:
             raise make_error(self.name, "auth", "no API key: set OPENAI_API_KEY or type one in the page")
         start = time.perf_counter()
-        try:
-            completion = await self.client().chat.completions.create(**self._params(request))
-        except openai.APIStatusError as exc:
-            raise self._status_error(exc) from None
-        except openai.APITimeoutError:
-            raise make_error(self.name, "timeout", f"no answer within {self.timeout:g} s",
-                             self.api_key) from None
-        except openai.APIConnectionError as exc:
-            raise make_error(self.name, "connection", f"could not reach {self.base_url or 'the API'}: "
-                             f"{exc.__cause__ or exc}", self.api_key) from None
-        except openai.APIResponseValidationError as exc:
-            raise make_error(self.name, "malformed", str(exc), self.api_key) from None
-        except ProviderError:
-            raise
-        except Exception as exc:  # raw transport / JSON failures under the SDK
-            mapped = transport_error(self.name, exc, self.api_key)
-            if mapped is None:
-                raise
-            raise mapped from None
+        completion = await call_stainless_sdk(
+            self, openai, lambda: self.client().chat.completions.create(**self._params(request)))
         latency_ms = (time.perf_counter() - start) * 1000.0
         try:
             choice = completion.choices[0]
