@@ -5,18 +5,29 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pandas as pd
 import plotly.graph_objects as go
+
+
+def _daily_pivot(frame: pd.DataFrame, dim: str) -> tuple[pd.DataFrame, pd.Index]:
+    """Cost per day × ``dim`` value, and the values ordered by total spend (largest first)."""
+    pivot = frame.pivot_table(index="day", columns=dim, values="cost_usd", aggfunc="sum",
+                              fill_value=0.0).sort_index()
+    return pivot, pivot.sum().sort_values(ascending=False).index
+
+
+def _label(value) -> str:
+    """A legend label without control characters (imported names can carry tabs or CRs)."""
+    return re.sub(r"[\x00-\x1f\x7f]+", " ", str(value)).strip()
 
 
 def stacked_by_day(frame: pd.DataFrame, dim: str, title: str | None = None) -> go.Figure:
     """Stacked bars of daily cost, one color per value of ``dim`` (model, task, provider)."""
     fig = go.Figure()
     if not frame.empty:
-        pivot = frame.pivot_table(index="day", columns=dim, values="cost_usd", aggfunc="sum",
-                                  fill_value=0.0).sort_index()
-        order = pivot.sum().sort_values(ascending=False).index
+        pivot, order = _daily_pivot(frame, dim)
         for key in order:
             fig.add_bar(x=pivot.index, y=pivot[key], name=str(key),
                         hovertemplate="%{x|%Y-%m-%d}<br>" + str(key) + ": $%{y:,.4f}<extra></extra>")
@@ -45,13 +56,11 @@ def png_stacked_by_day(frame: pd.DataFrame, dim: str, title: str) -> bytes:
 
     fig, ax = plt.subplots(figsize=(9, 3.6), dpi=110)
     if not frame.empty:
-        pivot = frame.pivot_table(index="day", columns=dim, values="cost_usd", aggfunc="sum",
-                                  fill_value=0.0).sort_index()
-        order = pivot.sum().sort_values(ascending=False).index
+        pivot, order = _daily_pivot(frame, dim)
         bottom = None
         labels = [d.strftime("%m-%d") for d in pd.to_datetime(pivot.index)]
         for key in order:
-            ax.bar(labels, pivot[key].to_numpy(), bottom=bottom, label=str(key)[:28])
+            ax.bar(labels, pivot[key].to_numpy(), bottom=bottom, label=_label(key)[:28])
             bottom = pivot[key].to_numpy() if bottom is None else bottom + pivot[key].to_numpy()
         ax.legend(fontsize=7, loc="upper left", ncol=2)
         if len(labels) > 14:
