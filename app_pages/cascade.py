@@ -7,12 +7,13 @@ import streamlit as st
 
 from core.errors import InputError
 from core.frontier import default_cascade, default_voters, point_summary, suggested_thresholds
+from core.optimizer import recommend
 from core.projections import project_spend
 from core.sla import sla_search
 from ui.frontier_figures import frontier_figure, share_figure
-from ui.routing_state import (SIGNAL_LABELS, bootstrap_for, frontier_for, learned_available,
-                              policy_store)
-from ui.state import evalset_picker, workspace
+from ui.policy_widgets import save_policy_panel
+from ui.routing_state import SIGNAL_LABELS, bootstrap_for, frontier_for
+from ui.state import evalset_picker
 
 MAX_THRESHOLD = 1.01  # above any signal (0..1): the step never keeps an answer
 
@@ -45,7 +46,7 @@ with c1:
         "Models in the order they are tried (cheapest first; the last one always answers)",
         list(evalset.models), default=default_models, key=f"cascade_models_{es_id}")
 with c2:
-    kinds = ["confidence", "agreement"] + (["learned"] if learned_available() else [])
+    kinds = ["confidence", "agreement", "learned"]
     kind = st.radio("Confidence signal", kinds, format_func=SIGNAL_LABELS.get, horizontal=True,
                     index=kinds.index(default_signal.kind), key=f"cascade_signal_{es_id}")
 if len(models) < 2:
@@ -193,39 +194,21 @@ policy = fr.cascade(thresholds)
 meta = {"evalset": evalset.name, "quality": point["quality"], "cost_per_item": point["cost_per_item"],
         "escalation_rate": point["escalation_rate"], "items": evalset.n_items,
         "measured": "in-sample on this eval set"}
-with st.expander("Save this policy", expanded=False):
-    name = st.text_input("Policy name", value=f"cascade {' > '.join(models)}", key="cascade_policy_name")
-    store = policy_store()
-    # the same file `python -m core score policy.json TEST.csv` reads
-    payload = (store.policy_json(policy, meta) if store is not None else
-               json.dumps({"policy": policy.to_dict(), **meta}, indent=2, default=float))
-    st.download_button("Download as JSON", payload, file_name="cascade_policy.json",
-                       mime="application/json", key="cascade_download")
-    if store is not None and st.button("Save to workspace", key="cascade_save"):
+save_policy_panel(policy, meta, f"cascade {' > '.join(models)}", key="cascade")
+
+# -- recommendation ------------------------------------------------------------------------------
+with st.expander("Recommend thresholds for a goal (held-out figures)", expanded=False):
+    goal = st.text_input("Goal", value=f"match:{models[-1]}", key="cascade_goal",
+                         help="match:MODEL (within one point of that model's quality; "
+                              "match:MODEL~0 for at least it), quality>=Q, "
+                              "cost<=USD_PER_ITEM, or share:MODEL<=S")
+    if st.button("Recommend", key="cascade_recommend"):
         try:
-            store.save_policy(workspace(), name, policy, meta)
+            with st.spinner("Cross-validating policies..."):
+                rec = recommend(evalset, goal, candidates=list(fr.models))
         except InputError as err:
             st.error(str(err))
         else:
-            st.success(f"Saved '{name}' to the workspace.")
-
-# -- recommendation ------------------------------------------------------------------------------
-try:
-    from core.optimizer import recommend
-except ImportError:
-    recommend = None
-if recommend is not None:
-    with st.expander("Recommend thresholds for a goal (held-out figures)", expanded=False):
-        goal = st.text_input("Goal", value=f"match:{models[-1]}", key="cascade_goal",
-                             help="match:MODEL (at least that model's quality), quality>=Q, "
-                                  "cost<=USD_PER_ITEM, or share:MODEL<=S")
-        if st.button("Recommend", key="cascade_recommend"):
-            try:
-                with st.spinner("Cross-validating policies..."):
-                    rec = recommend(evalset, goal, candidates=list(fr.models))
-            except InputError as err:
-                st.error(str(err))
-            else:
-                st.write(rec.summary_line())
-                st.caption("Held-out figures: each row scored by a policy fitted without it.")
-                st.json(rec.to_dict()["policy"], expanded=False)
+            st.write(rec.summary_line())
+            st.caption("Held-out figures: each row scored by a policy fitted without it.")
+            st.json(rec.to_dict()["policy"], expanded=False)

@@ -2,8 +2,6 @@
 what each task costs at your traffic mix."""
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import plotly.express as px
 import streamlit as st
@@ -13,8 +11,9 @@ from core.frontier import default_cascade, single_points
 from core.policies import Oracle, TaskRouter, ValueTiers, WeightedSelection
 from core.projections import cost_by_task, project_by_task
 from ui.frontier_figures import frontier_figure, share_figure
-from ui.routing_state import frontier_for, policy_store
-from ui.state import evalset_picker, workspace
+from ui.policy_widgets import save_policy_panel
+from ui.routing_state import frontier_for
+from ui.state import evalset_picker
 
 st.title("Routing")
 st.caption("Send each request to one model by its task, or by what the item is worth.")
@@ -136,18 +135,5 @@ else:
 # -- save / download ------------------------------------------------------------------------------
 meta = {"evalset": evalset.name, "quality": outcome.quality, "cost_per_item": outcome.cost_per_item,
         "items": evalset.n_items, "measured": "in-sample on this eval set"}
-with st.expander("Save this policy", expanded=False):
-    name = st.text_input("Policy name", value=policy.kind.replace("_", " "),
-                         key=f"routing_policy_name_{policy.kind}")
-    store = policy_store()
-    payload = (store.policy_json(policy, meta) if store is not None else
-               json.dumps({"policy": policy.to_dict(), **meta}, indent=2, default=float))
-    st.download_button("Download as JSON", payload, file_name=f"{policy.kind}_policy.json",
-                       mime="application/json", key="routing_download")
-    if store is not None and st.button("Save to workspace", key="routing_save"):
-        try:
-            store.save_policy(workspace(), name, policy, meta)
-        except InputError as err:
-            st.error(str(err))
-        else:
-            st.success(f"Saved '{name}' to the workspace.")
+save_policy_panel(policy, meta, policy.kind.replace("_", " "), key="routing",
+                  name_key=f"routing_policy_name_{policy.kind}")

@@ -156,16 +156,11 @@ def shadow_definition(evalset: EvalSet, production: Policy | dict, candidate: Po
     }
 
 
-def price_snapshot() -> str | None:
-    """The date of the price catalog costs were computed with (None if pricing is absent)."""
-    try:
-        from core.pricing import price_snapshot_date
-    except ImportError:
-        return None
-    try:
-        return str(price_snapshot_date())
-    except Exception:  # a broken catalog must not block an experiment; the memo says unknown
-        return None
+def price_snapshot() -> str:
+    """The date of the price catalog costs were computed with."""
+    from core.pricing import price_snapshot_date
+
+    return str(price_snapshot_date())
 
 
 # -- saving ------------------------------------------------------------------------------------

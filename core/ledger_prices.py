@@ -16,12 +16,9 @@ _PROBE = 1_000_000
 
 
 def _unit(model: str, provider: str | None) -> dict[str, float]:
-    try:  # the app's catalog first: it knows the local overrides and price edits
-        from core.pricing import price_for
+    from core.pricing import price_for  # the app's catalog first: overrides and price edits
 
-        p = price_for(model)
-    except ImportError:
-        p = None
+    p = price_for(model)
     if p is not None:
         m = 1.0 * _PROBE
         return {"input": float(p.cost(m, 0, 0, 0)) / m, "cache_read": float(p.cost(m, 0, m, 0)) / m,

@@ -297,15 +297,10 @@ def recommend(evalset: EvalSet, goal: str | Goal, test: EvalSet | None = None,
 # ---------------------------------------------------------------------------------------------
 # Command line: fit and score
 # ---------------------------------------------------------------------------------------------
-def _snapshot_date() -> str | None:
-    try:
-        from core.pricing import price_snapshot_date
-    except ImportError:
-        return None
-    try:
-        return str(price_snapshot_date())
-    except Exception:  # a price catalog problem must not block saving a fitted policy
-        return None
+def _snapshot_date() -> str:
+    from core.pricing import price_snapshot_date
+
+    return str(price_snapshot_date())
 
 
 def fit_goal(train: EvalSet, goal: str, test: EvalSet | None = None, folds: int = 5,

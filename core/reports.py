@@ -26,14 +26,9 @@ FORMATS = ("csv", "xlsx", "html", "pdf")
 
 
 def price_snapshot() -> str:
-    try:
-        from core.pricing import price_snapshot_date
-    except ImportError:
-        return "unknown"
-    try:
-        return str(price_snapshot_date())
-    except Exception:  # the catalog failed to load: the report still goes out, saying so
-        return "unknown"
+    from core.pricing import price_snapshot_date
+
+    return str(price_snapshot_date())
 
 
 def report_data(ws: Workspace, date_from, date_to, top_n: int = 25) -> dict:

@@ -205,13 +205,8 @@ class LiveRun:
     # -- setup -------------------------------------------------------------------------------
     @staticmethod
     def _parse_model(model_id: str) -> tuple[str, str]:
-        try:
-            from core.providers import parse_model_id
-        except ImportError:  # adapters not installed: accept the plain provider:model form
-            provider, _, model = model_id.partition(":")
-            if not model:
-                raise InputError(f"'{model_id}': expected PROVIDER:MODEL") from None
-            return provider, model
+        from core.providers import parse_model_id
+
         return parse_model_id(model_id)
 
     def all_models(self) -> list[str]:

@@ -94,10 +94,7 @@ def signal_from_dict(spec: dict | str | Signal) -> Signal:
 def _load_optional_signals() -> None:
     """Signals defined in other modules register on import (the learned one needs scikit-learn)."""
     if "learned" not in SIGNALS:
-        try:
-            import core.signals_learned  # noqa: F401
-        except ImportError:
-            pass
+        import core.signals_learned  # noqa: F401  (imported late: it imports this module)
 
 
 # -- the model's own confidence ----------------------------------------------------------------

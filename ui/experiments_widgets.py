@@ -28,14 +28,6 @@ def model_ranking(evalset: EvalSet) -> tuple[list[str], list[str]]:
     return by_quality, by_cost
 
 
-def _saved_policies():
-    try:
-        from core.policy_store import list_policies, load_policy
-    except ImportError:
-        return None, None
-    return list_policies, load_policy
-
-
 @st.cache_data(show_spinner=False, max_entries=32)
 def _suggest(workspace_path: str, evalset_id: int, steps: tuple[str, ...], signal_json: str) -> float | None:
     from core.frontier import cascade_frontier
@@ -122,10 +114,7 @@ def policy_picker(evalset: EvalSet, key: str, title: str, default: str) -> dict 
                       help="Starts at the cheapest threshold within 0.01 of the last model's quality")
             for i, m in enumerate(steps[:-1])]
         return {"kind": "cascade", "models": steps, "thresholds": thresholds, "signal": spec}
-    list_policies, load_policy = _saved_policies()
-    if list_policies is None:
-        st.info("No saved policies yet: save one on the Cascade tuner or Routing page.")
-        return None
+    from core.policy_store import list_policies, load_policy
     from ui.state import workspace
 
     saved = list_policies(workspace())

@@ -5,7 +5,6 @@ O(n·k) evaluation. Cached objects are treated as read-only.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import streamlit as st
@@ -21,10 +20,6 @@ SIGNAL_LABELS = {
     "agreement": "Agreement of cheaper models",
     "learned": "Learned probability (scikit-learn)",
 }
-
-
-def learned_available() -> bool:
-    return importlib.util.find_spec("core.signals_learned") is not None
 
 
 @st.cache_resource(max_entries=16, show_spinner="Computing every operating point...")
@@ -53,12 +48,3 @@ def _bootstrap(workspace: str, evalset_id: int, models: tuple[str, ...], signal_
 def bootstrap_for(evalset_id: int, models, signal_spec: dict, thresholds) -> dict:
     return _bootstrap(str(default_path()), int(evalset_id), tuple(models),
                       json.dumps(signal_spec, sort_keys=True), tuple(float(t) for t in thresholds))
-
-
-def policy_store():
-    """``core.policy_store`` when present (saving policies to the workspace), else None."""
-    if importlib.util.find_spec("core.policy_store") is None:
-        return None
-    import core.policy_store
-
-    return core.policy_store

@@ -19,10 +19,8 @@ from core.policies.task_router import TaskRouter
 from core.policies.value_tiers import ValueTiers
 from core.policies.weighted import WeightedSelection
 
-try:  # the learned router lives in its own module (scikit-learn); it registers "learned"
-    from core.policies.learned import LearnedRouter  # noqa: F401
-except ImportError:
-    pass
+# The learned router registers "learned_router" without importing scikit-learn (slow to load).
+from core.policies.learned import LearnedRouter  # noqa: F401
 
 __all__ = ["Outcome", "Policy", "outcome_from_choice", "policy_from_dict", "register_policy",
            "POLICIES", "SingleModel", "Cascade", "CascadePlan", "plan_cascade", "outcome_at",
