@@ -33,8 +33,12 @@ with st.form("budget_form", border=True):
         except InputError as err:
             st.error(str(err))
         else:
-            st.success(f"Saved: {period} budget of {money(amount)} ({task_choice.lower() if task_choice == 'Overall' else 'task ' + task_choice}).")
+            scope = "overall" if task_choice == "Overall" else f"task {task_choice}"
+            # Rerun so the sidebar banner reflects the new budget; the confirmation rides along.
+            st.session_state["budget_saved"] = f"Saved: {period} budget of {money(amount)} ({scope})."
             st.rerun()
+if saved := st.session_state.pop("budget_saved", None):
+    st.success(saved)
 
 status = budget_status(ws)
 st.subheader("This period")

@@ -44,6 +44,8 @@ def test_set_a_budget_and_see_the_alert_and_ladder(today_spend):
     _run(at)
     budgets = list_budgets(today_spend)
     assert budgets[["period", "amount_usd"]].values.tolist() == [["daily", 10.0]]
+    # the confirmation survives the rerun that refreshes the sidebar banner
+    assert [s.value for s in at.success] == ["Saved: daily budget of $10.00 (overall)."]
     status = _table(at, "spent_usd")
     assert status["spent_usd"].iloc[0] == pytest.approx(9.0) and status["level"].iloc[0] == "90%"
     # the ladder: level 2 triggered by the 90% alert, savings computed on the sample eval set
