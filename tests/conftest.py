@@ -87,12 +87,16 @@ def app_server(tmp_path):
     port = free_port()
     env = dict(os.environ, TRADEOFF_WORKSPACE=str(tmp_path / "app-workspace.duckdb"))
     env.pop("ANTHROPIC_API_KEY", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
+    # The server's output goes to a file: an undrained pipe would block a chatty server, and the
+    # file's tail is printed when a test fails (pytest shows it with the failure).
+    log_path = tmp_path / "streamlit.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true",
+             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
     try:
         _wait_http(f"http://127.0.0.1:{port}/_stcore/health")
         yield f"http://127.0.0.1:{port}", env
@@ -102,6 +106,7 @@ def app_server(tmp_path):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        print(f"--- streamlit server log (tail) ---\n{log_path.read_text()[-3000:]}")
 
 
 @pytest.fixture

@@ -222,10 +222,20 @@ class FakeLLMServer:
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        # uvicorn logs "Finished server process" while shutting down; the shared server stops at
+        # interpreter exit, after pytest has closed the streams, so that line would land as a
+        # logging error after the test summary. Shutdown chatter is not worth a handler.
+        loggers = [logging.getLogger(name) for name in ("uvicorn", "uvicorn.error")]
+        for logger in loggers:
+            logger.disabled = True
+        try:
+            if self._server is not None:
+                self._server.should_exit = True
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+        finally:
+            for logger in loggers:
+                logger.disabled = False
         self._server = self._thread = None
 
     def __enter__(self) -> "FakeLLMServer":
