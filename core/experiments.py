@@ -103,22 +103,26 @@ def ab_definition(evalset: EvalSet, control: Policy | dict, candidate: Policy | 
                   alpha: float = 0.05, power: float = 0.8, mde: float | None = None,
                   salt: str | None = None, **_: Any) -> dict:
     """What was compared and how, saved beside the results (and shown in the memo)."""
-    control, candidate = as_policy(control), as_policy(candidate)
     return {
-        "name": name, "kind": "ab", "evalset": evalset.name, "n_items": evalset.n_items,
-        "synthetic": bool(evalset.synthetic),
-        "control": _policy_dict(control), "candidate": _policy_dict(candidate),
-        "control_label": describe_policy(control), "candidate_label": describe_policy(candidate),
-        "split": split, "unit_column": unit_column or "item_id", "tolerance": tolerance,
-        "guardrails": (guardrails or Guardrails()).to_dict(), "alpha": alpha, "power": power,
+        **_definition("ab", evalset, control, candidate, name, tolerance, guardrails),
+        "split": split, "unit_column": unit_column or "item_id", "alpha": alpha, "power": power,
         "mde": mde if mde is not None else tolerance, "salt": name if salt is None else salt,
-        **_price_fields(evalset),
     }
 
 
-def _price_fields(evalset: EvalSet) -> dict:
+def _definition(kind: str, evalset: EvalSet, control, candidate, name: str, tolerance: float,
+                guardrails: Guardrails | None) -> dict:
+    """The fields every experiment definition holds: what was compared, on what, at what prices."""
+    control, candidate = as_policy(control), as_policy(candidate)
     sources = sorted(set(evalset.cost_source.values())) or ["unknown"]
-    return {"price_snapshot": price_snapshot(), "cost_source": ", ".join(sources)}
+    return {
+        "name": name, "kind": kind, "evalset": evalset.name, "n_items": evalset.n_items,
+        "synthetic": bool(evalset.synthetic),
+        "control": _policy_dict(control), "candidate": _policy_dict(candidate),
+        "control_label": describe_policy(control), "candidate_label": describe_policy(candidate),
+        "tolerance": tolerance, "guardrails": (guardrails or Guardrails()).to_dict(),
+        "price_snapshot": price_snapshot(), "cost_source": ", ".join(sources),
+    }
 
 
 def run_shadow(evalset: EvalSet, production: Policy | dict, candidate: Policy | dict, *,
@@ -145,15 +149,8 @@ def run_shadow(evalset: EvalSet, production: Policy | dict, candidate: Policy | 
 def shadow_definition(evalset: EvalSet, production: Policy | dict, candidate: Policy | dict, *,
                       name: str, volume: float | None = None, tolerance: float = 0.02,
                       guardrails: Guardrails | None = None, **_: Any) -> dict:
-    production, candidate = as_policy(production), as_policy(candidate)
-    return {
-        "name": name, "kind": "shadow", "evalset": evalset.name, "n_items": evalset.n_items,
-        "synthetic": bool(evalset.synthetic),
-        "control": _policy_dict(production), "candidate": _policy_dict(candidate),
-        "control_label": describe_policy(production), "candidate_label": describe_policy(candidate),
-        "volume": volume, "tolerance": tolerance,
-        "guardrails": (guardrails or Guardrails()).to_dict(), **_price_fields(evalset),
-    }
+    return {**_definition("shadow", evalset, production, candidate, name, tolerance, guardrails),
+            "volume": volume}
 
 
 def price_snapshot() -> str:

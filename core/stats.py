@@ -208,16 +208,29 @@ def bootstrap_percentile_diff(candidate, control, q: float = 95, alpha: float = 
 
 
 # -- paired (shadow) ---------------------------------------------------------------------------
+def _pairs(candidate, production) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate and production values of the items where both are present."""
+    b, a = np.asarray(candidate, float), np.asarray(production, float)
+    both = ~np.isnan(a) & ~np.isnan(b)
+    return b[both], a[both]
+
+
+def _paired_t_p(b: np.ndarray, a: np.ndarray) -> float:
+    """Paired t-test p-value; a constant difference is certain (0 equal -> 1.0, else 0.0)."""
+    d = b - a
+    if len(d) > 1 and np.ptp(d) > 0:
+        return float(sps.ttest_rel(b, a).pvalue)
+    return 1.0 if (d == 0).all() else 0.0
+
+
 def paired_scores(candidate, production, alpha: float = 0.05, metric: str = "quality") -> Comparison:
     """Both policies scored on the same items (pairs with a missing side are dropped).
 
     0/1 scores: McNemar's test (exact binomial when fewer than 25 discordant pairs); the
     interval is the paired t-interval of the per-item difference. Graded: paired t-test.
     """
-    b, a = np.asarray(candidate, float), np.asarray(production, float)
-    both = ~np.isnan(a) & ~np.isnan(b)
-    b, a = b[both], a[both]
-    n = int(both.sum())
+    b, a = _pairs(candidate, production)
+    n = len(b)
     if n == 0:
         return Comparison(metric, NAN, NAN, NAN, NAN, NAN, NAN, "paired", 0, 0)
     d = b - a
@@ -233,7 +246,7 @@ def paired_scores(candidate, production, alpha: float = 0.05, metric: str = "qua
             p_value = float(mcnemar(table, exact=discordant < 25, correction=True).pvalue)
         test = "McNemar"
     else:
-        p_value = float(sps.ttest_rel(b, a).pvalue) if n > 1 and np.ptp(d) > 0 else (1.0 if (d == 0).all() else 0.0)
+        p_value = _paired_t_p(b, a)
         test = "paired t-test"
     return Comparison(metric, float(a.mean()), float(b.mean()), float(d.mean()), ci.low, ci.high,
                       p_value, test, n, n)
@@ -241,20 +254,14 @@ def paired_scores(candidate, production, alpha: float = 0.05, metric: str = "qua
 
 def paired_means(candidate, production, alpha: float = 0.05, metric: str = "value") -> Comparison:
     """Paired t-test and interval for the mean per-item difference (cost, latency)."""
-    b, a = np.asarray(candidate, float), np.asarray(production, float)
-    both = ~np.isnan(a) & ~np.isnan(b)
-    b, a = b[both], a[both]
-    n = int(both.sum())
+    b, a = _pairs(candidate, production)
+    n = len(b)
     if n == 0:
         return Comparison(metric, NAN, NAN, NAN, NAN, NAN, NAN, "paired t-test", 0, 0)
     d = b - a
     ci = mean_estimate(d, alpha)
-    if n > 1 and np.ptp(d) > 0:
-        p_value = float(sps.ttest_rel(b, a).pvalue)
-    else:
-        p_value = 1.0 if (d == 0).all() else 0.0
     return Comparison(metric, float(a.mean()), float(b.mean()), float(d.mean()), ci.low, ci.high,
-                      p_value, "paired t-test", n, n)
+                      _paired_t_p(b, a), "paired t-test", n, n)
 
 
 # -- sample size -------------------------------------------------------------------------------

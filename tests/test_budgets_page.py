@@ -10,18 +10,9 @@ from streamlit.testing.v1 import AppTest
 from core.budgets import list_budgets, set_budget
 from core.ledger import record_calls
 from core.workspace import REPO_ROOT, open_workspace
+from tests.apptest_helpers import run_clean as _run, table_with as _table
 
 PAGE = str(REPO_ROOT / "app_pages" / "budgets.py")
-
-
-def _run(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def _table(at, column):
-    return next(d.value for d in at.dataframe if column in d.value.columns)
 
 
 @pytest.fixture

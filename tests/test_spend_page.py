@@ -9,20 +9,10 @@ from streamlit.testing.v1 import AppTest
 
 from core.ledger import record_calls
 from core.workspace import REPO_ROOT, open_workspace
+from tests.apptest_helpers import run_clean as _run, table_with as _table
 
 PAGE = str(REPO_ROOT / "app_pages" / "spend.py")
 DATA = Path(__file__).parent / "data" / "ledger"
-
-
-def _run(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def _table(at, column):
-    """The first table with ``column`` (AppTest does not expose dataframe keys)."""
-    return next(d.value for d in at.dataframe if column in d.value.columns)
 
 
 def _metric(at, label):
