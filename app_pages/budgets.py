@@ -1,6 +1,6 @@
 """Budgets: set them, see the alert levels, the month-end forecast and the throttling ladder.
 
-Widgets -> ``core.budgets`` / ``core.throttle`` -> tables and plotly figures.
+Widgets -> ``core.spend.budgets`` / ``core.spend.throttle`` -> tables and plotly figures.
 """
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.budgets import (PERIODS, budget_status, delete_budget, forecast_month_end, non_urgent_tasks,
+from core.spend.budgets import (PERIODS, budget_status, delete_budget, forecast_month_end, non_urgent_tasks,
                           set_budget, set_task_urgency)
 from core.errors import InputError
-from core.reports import money
-from core.spend import SpendFilter, filter_options, spend_by
-from core.throttle import throttle_ladder
+from core.spend.reports import money
+from core.spend.queries import SpendFilter, filter_options, spend_by
+from core.spend.throttle import throttle_ladder
 from ui.spend_policy import policy_picker
 from ui.state import evalset_picker, workspace
 

@@ -6,10 +6,10 @@ import json
 import streamlit as st
 
 from core.errors import InputError
-from core.frontier import default_cascade, default_voters, point_summary, suggested_thresholds
-from core.optimizer import recommend
-from core.projections import project_spend
-from core.sla import sla_search
+from core.routing.frontier import default_cascade, default_voters, point_summary, suggested_thresholds
+from core.routing.optimize.search import recommend
+from core.routing.projections import project_spend
+from core.routing.sla import sla_search
 from ui.frontier_figures import frontier_figure, share_figure
 from ui.policy_widgets import save_policy_panel
 from ui.routing_state import SIGNAL_LABELS, bootstrap_for, frontier_for

@@ -1,15 +1,15 @@
 """Compare models: which model is good enough, and at what price, on one eval set.
 
-Widgets -> ``core.metrics`` (cached per workspace, eval set and model choice) -> plotly figures.
+Widgets -> ``core.evaluation.metrics`` (cached per workspace, eval set and model choice) -> plotly figures.
 """
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
-from core import metrics
-from core.evalset import to_long_csv
-from core.evalset_store import delete_evalset
+from core.evaluation import metrics
+from core.evaluation.evalset import to_long_csv
+from core.evaluation.store import delete_evalset
 from core.workspace import default_path
 from ui import compare_figures as figs
 from ui.state import evalset_picker, get_evalset, workspace

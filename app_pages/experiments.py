@@ -6,7 +6,7 @@ import json
 import streamlit as st
 
 from core.errors import InputError
-from core.experiments import list_experiments, load_experiment
+from core.experiments.store import list_experiments, load_experiment
 from ui.experiments_view import ab_record, sample_size_calculator, save_button, shadow_record, show_record
 from ui.experiments_widgets import ab_settings, guardrail_settings, policy_picker
 from ui.state import evalset_picker, workspace

@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import InputError
-from core.playground import send_prompt
+from core.live.playground import send_prompt
 from ui.run_widgets import key_panel, model_picker, providers_of
 from ui.state import workspace
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import InputError
-from core.pricing import (
+from core.pricing.catalog import (
     call_cost, catalog_frame, delete_override, load_edits, price_for, price_snapshot_label,
     search_catalog, set_override,
 )

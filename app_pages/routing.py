@@ -7,9 +7,9 @@ import plotly.express as px
 import streamlit as st
 
 from core.errors import InputError
-from core.frontier import default_cascade, single_points
-from core.policies import Oracle, TaskRouter, ValueTiers, WeightedSelection
-from core.projections import cost_by_task, project_by_task
+from core.routing.frontier import default_cascade, single_points
+from core.routing.policies import Oracle, TaskRouter, ValueTiers, WeightedSelection
+from core.routing.projections import cost_by_task, project_by_task
 from ui.frontier_figures import frontier_figure, share_figure
 from ui.policy_widgets import save_policy_panel
 from ui.routing_state import frontier_for

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.cache import CacheConfig
+from core.live.cache import CacheConfig
 from core.errors import InputError
-from core.run_background import active_run, running_ids, start_background
-from core.run_store import get_run, list_runs
-from core.runner import LiveRun, RunConfig
+from core.live.background import active_run, running_ids, start_background
+from core.live.store import get_run, list_runs
+from core.live.run import LiveRun, RunConfig
 from ui.run_widgets import key_panel, model_picker, progress_view, providers_of
 from ui.state import evalset_picker, get_evalset, workspace
 
@@ -139,7 +139,7 @@ with st.expander("Settings", expanded=False):
 
 @st.cache_data(show_spinner="Measuring the semantic cache on this eval set...", max_entries=8)
 def _semantic_rates(ws_path: str, set_id, name: str):
-    from core.cache import semantic_cache_error_rates
+    from core.live.cache import semantic_cache_error_rates
 
     return semantic_cache_error_rates(get_evalset(int(set_id)), [0.8, 0.85, 0.9, 0.95, 0.98, 1.0])
 
@@ -161,7 +161,7 @@ if not models:
 chain = [m.strip() for m in fallback.split(",") if m.strip()]
 fallbacks = {m: [f for f in chain if f != m] for m in models} if chain else {}
 if chain:
-    from core.keys import key_status
+    from core.live.keys import key_status
 
     try:
         status = key_status(keys)

@@ -1,6 +1,6 @@
 """Spend: where the money goes by day, task, model and provider, from the DuckDB ledger.
 
-Widgets -> ``core.spend`` queries (bulk SQL over the ledger) -> plotly figures; imports,
+Widgets -> ``core.spend.queries`` queries (bulk SQL over the ledger) -> plotly figures; imports,
 report downloads and projections below.
 """
 from __future__ import annotations
@@ -8,10 +8,10 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import InputError
-from core.reports import money
-from core.spend import spend_page_data
-from core.spend_charts import share_bar, stacked_by_day
-from core.throttle import project_costs
+from core.spend.reports import money
+from core.spend.queries import spend_page_data
+from core.spend.charts import share_bar, stacked_by_day
+from core.spend.throttle import project_costs
 from ui.spend_policy import policy_picker
 from ui.spend_widgets import filter_widgets, import_widget, report_downloads
 from ui.state import evalset_picker, workspace
@@ -102,8 +102,8 @@ if evalset is not None:
                                                      key=f"spend_volume_{task}")
               for i, task in enumerate(tasks)}
     if policy is not None:
-        from core.policies import SingleModel
-        from core.throttle import frontier_model
+        from core.routing.policies import SingleModel
+        from core.spend.throttle import frontier_model
 
         baseline = SingleModel(frontier_model(evalset))
         try:

@@ -1,4 +1,4 @@
-"""Benchmark of A/B replay, shadow comparison, assignment and memos (core.experiments).
+"""Benchmark of A/B replay, shadow comparison, assignment and memos (core.experiments.store).
 
     python bench/bench_experiments.py          # prints a markdown table (best of 3 per row)
 
@@ -17,11 +17,11 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.assignment import unit_buckets  # noqa: E402
-from core.evalset import from_long_frame  # noqa: E402
-from core.experiments import ab_definition, run_ab, run_shadow, shadow_definition  # noqa: E402
-from core.memo import memo_html, memo_pdf  # noqa: E402
-from core.policies import Cascade, SingleModel  # noqa: E402
+from core.experiments.assignment import unit_buckets  # noqa: E402
+from core.evaluation.evalset import from_long_frame  # noqa: E402
+from core.experiments.store import ab_definition, run_ab, run_shadow, shadow_definition  # noqa: E402
+from core.experiments.memo import memo_html, memo_pdf  # noqa: E402
+from core.routing.policies import Cascade, SingleModel  # noqa: E402
 
 
 def synthetic(n: int, seed: int = 0):

@@ -1,4 +1,4 @@
-"""Frontier and slider-rerun speed (core.frontier, core.policies.cascade).
+"""Frontier and slider-rerun speed (core.routing.frontier, core.routing.policies.cascade).
 
     python bench/bench_frontier.py            # prints a markdown table
     python bench/bench_frontier.py --append   # also appends it to bench/RESULTS.md
@@ -27,8 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.frontier import cascade_frontier, point_summary  # noqa: E402
-from core.policies import Cascade  # noqa: E402
+from core.routing.frontier import cascade_frontier, point_summary  # noqa: E402
+from core.routing.policies import Cascade  # noqa: E402
 from tests.helpers_routing import synthetic_evalset  # noqa: E402
 
 
@@ -96,7 +96,7 @@ def main() -> None:
 
     load = os.getloadavg()[0]
     table = ["| measurement | result |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows]
-    text = (f"\n## Cascade frontier and slider (core.frontier) — {dt.date.today()}, machine = 2 cores "
+    text = (f"\n## Cascade frontier and slider (core.routing.frontier) — {dt.date.today()}, machine = 2 cores "
             f"(shared; 1-min load average {load:.1f} when measured)\n\n"
             f"Command: `python bench/bench_frontier.py --repeat {args.repeat}` (best of "
             f"{args.repeat}; synthetic sets from tests/helpers_routing.py)\n\n" + "\n".join(table) + "\n")

@@ -4,10 +4,10 @@
     python bench/bench_ledger.py --rows 1000000  # a quicker run
 
 1. writes a generic usage CSV of N rows (DuckDB COPY; not timed),
-2. times ``core.ledger_import.import_file(ws, csv, "generic")`` into a fresh workspace
+2. times ``core.spend.imports.importer.import_file(ws, csv, "generic")`` into a fresh workspace
    (parse + validate every row + dedupe + insert: the real import path),
 3. times the spend-by-day-by-model query and each query of the Spend page
-   (``core.spend.spend_page_data``, default filter: the last 30 days), cold and warm,
+   (``core.spend.queries.spend_page_data``, default filter: the last 30 days), cold and warm,
 4. times single-row inserts (``record_calls`` with one-row frames, and a plain parameterized
    ``INSERT``) on a small subset and extrapolates to N rows.
 Prints a Markdown section; ``--record`` appends it to bench/RESULTS.md.
@@ -29,9 +29,9 @@ sys.path.insert(0, str(ROOT))
 import duckdb  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from core.ledger import record_calls  # noqa: E402
-from core.ledger_import import import_file  # noqa: E402
-from core.spend import (SpendFilter, cache_stats, cost_per_task, spend_by, top_calls,  # noqa: E402
+from core.spend.ledger import record_calls  # noqa: E402
+from core.spend.imports.importer import import_file  # noqa: E402
+from core.spend.queries import (SpendFilter, cache_stats, cost_per_task, spend_by, top_calls,  # noqa: E402
                         totals, traffic_share)
 from core.workspace import Workspace  # noqa: E402
 

@@ -27,8 +27,8 @@ def timed(label: str, fn, repeat: int = 3):
 
 
 def main() -> None:
-    from core import pricing
-    from core.evalset import load_csv
+    from core.pricing import catalog as pricing
+    from core.evaluation.evalset import load_csv
 
     n = 1_000_000
     rng = np.random.default_rng(0)

@@ -1,7 +1,7 @@
 """Cost of one call through each provider adapter (real SDK, real HTTP) and of the fake server.
 
 Starts ``tests/fake_llm_server.py`` in its own process, then for each provider sends N calls at
-concurrency 32 through :func:`core.providers.get_provider`:
+concurrency 32 through :func:`core.live.providers.get_provider`:
 
 - at 0 ms simulated latency: client CPU per call (SDK + adapter, no waiting) and server CPU per
   request (read from /proc), the throughput ceiling of one client process;
@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.providers import ChatRequest, get_provider  # noqa: E402
+from core.live.providers import ChatRequest, get_provider  # noqa: E402
 
 KEYS = {"anthropic": "sk-ant-bench-123456", "openai": "sk-bench-123456",
         "gemini": "AIzaBench123456789", "local": None}

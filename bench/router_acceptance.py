@@ -14,13 +14,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.candidates import (_FittedCascade, _FittedRouter, _shared_learned)  # noqa: E402
-from core.evalset import load_csv  # noqa: E402
-from core.goals import parse_goal, pick, quality_target  # noqa: E402
-from core.learned import LearnedCorrectness, LearnedRouter  # noqa: E402
-from core.optimizer import recommend  # noqa: E402
-from core.policies import Oracle, SingleModel  # noqa: E402
-from core.signals import Agreement  # noqa: E402
+from core.routing.optimize.candidates import (_FittedCascade, _FittedRouter, _shared_learned)  # noqa: E402
+from core.evaluation.evalset import load_csv  # noqa: E402
+from core.routing.optimize.goals import parse_goal, pick, quality_target  # noqa: E402
+from core.routing.learned import LearnedCorrectness, LearnedRouter  # noqa: E402
+from core.routing.optimize.search import recommend  # noqa: E402
+from core.routing.policies import Oracle, SingleModel  # noqa: E402
+from core.routing.signals.base import Agreement  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "acceptance" / "routerbench"
 GPT4, YI, MIX = "gpt-4-1106-preview", "zero-one-ai/Yi-34B-Chat", "mistralai/mixtral-8x7b-chat"

@@ -23,8 +23,8 @@ def _models(text: str | None) -> list[str] | None:
 
 
 def cmd_summary(args) -> int:
-    from core.evalset import load_csv
-    from core.metrics import summary
+    from core.evaluation.evalset import load_csv
+    from core.evaluation.metrics import summary
 
     result = summary(load_csv(args.evalset))
     if args.json:
@@ -40,8 +40,8 @@ def cmd_summary(args) -> int:
 
 
 def cmd_frontier(args) -> int:
-    from core.evalset import load_csv
-    from core.frontier import frontier_summary
+    from core.evaluation.evalset import load_csv
+    from core.routing.frontier import frontier_summary
 
     result = frontier_summary(load_csv(args.evalset), _models(args.models))
     if args.json:
@@ -52,8 +52,8 @@ def cmd_frontier(args) -> int:
 
 
 def cmd_fit(args) -> int:
-    from core.evalset import load_csv
-    from core.optimizer import fit_goal
+    from core.evaluation.evalset import load_csv
+    from core.routing.optimize.search import fit_goal
 
     fitted = fit_goal(load_csv(args.train), args.goal)
     Path(args.out).write_text(json.dumps(fitted, indent=2, default=str))
@@ -62,8 +62,8 @@ def cmd_fit(args) -> int:
 
 
 def cmd_score(args) -> int:
-    from core.evalset import load_csv
-    from core.optimizer import score_policy_file
+    from core.evaluation.evalset import load_csv
+    from core.routing.optimize.search import score_policy_file
 
     result = score_policy_file(args.policy, load_csv(args.test))
     if args.json:
@@ -74,13 +74,13 @@ def cmd_score(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from core.runner import run_cli
+    from core.live.run import run_cli
 
     return run_cli(args.inputs, _models(args.models) or [], args.out, concurrency=args.concurrency)
 
 
 def cmd_ledger(args) -> int:
-    from core.ledger_import import import_file
+    from core.spend.imports.importer import import_file
     from core.workspace import open_workspace
 
     report = import_file(open_workspace(), args.file, args.format)
@@ -89,7 +89,7 @@ def cmd_ledger(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from core.reports import write_report
+    from core.spend.reports import write_report
     from core.workspace import open_workspace
 
     write_report(open_workspace(), args.date_from, args.date_to, args.format, args.out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.evalset import EvalSet
+from core.evaluation.evalset import EvalSet
 
 WORDS = np.array("order parcel invoice login password account shipping delivery address email "
                  "discount coupon cart checkout size colour return exchange warranty store".split())

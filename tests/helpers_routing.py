@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.evalset import EvalSet
+from core.evaluation.evalset import EvalSet
 
 
 def synthetic_evalset(n: int, m: int = 3, seed: int = 0, levels: int | None = None,

@@ -13,9 +13,9 @@ import json
 
 import pytest
 
-from core.evalset import load_csv
-from core.optimizer import fit_goal, score_policy_file
-from core.policies import SingleModel
+from core.evaluation.evalset import load_csv
+from core.routing.optimize.search import fit_goal, score_policy_file
+from core.routing.policies import SingleModel
 
 pytestmark = pytest.mark.acceptance
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.evalset import load_csv
-from core.metrics import leaderboard, summary
+from core.evaluation.evalset import load_csv
+from core.evaluation.metrics import leaderboard, summary
 
 pytestmark = pytest.mark.acceptance
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.assignment import assign, rollout_buckets, unit_buckets, unit_ids
+from core.experiments.assignment import assign, rollout_buckets, unit_buckets, unit_ids
 from core.errors import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +34,7 @@ def test_stable_across_calls_and_order():
 
 def test_stable_across_processes_with_different_hash_seeds():
     units = [f"user-{i}" for i in range(200)]
-    code = ("import json,sys; from core.assignment import assign; "
+    code = ("import json,sys; from core.experiments.assignment import assign; "
             "print(json.dumps(assign(json.loads(sys.argv[1]), 'exp-x', 0.3).tolist()))")
     # A fresh interpreter with a hash seed other than this one's: Python's hash() would differ.
     seed = "12345" if os.environ.get("PYTHONHASHSEED") != "12345" else "1"

@@ -14,8 +14,8 @@ MODELS = ["openai:browser-a-lat120ms", "gemini:browser-b-lat120ms"]
 @pytest.fixture
 def seeded_workspace(tmp_path):
     """The app's workspace (see conftest.app_server) with a labeled inputs-only eval set."""
-    from core.evalset import load_csv
-    from core.evalset_store import save_evalset
+    from core.evaluation.evalset import load_csv
+    from core.evaluation.store import save_evalset
     from core.workspace import Workspace
 
     rows = [{"item_id": f"b{i}", "input": f"Is {i} odd? answer: {'yes' if i % 2 else 'no'}",

@@ -5,13 +5,13 @@ import math
 import pandas as pd
 import pytest
 
-from core.budgets import (alert_level, alert_status, budget_status, delete_budget, forecast_month_end,
+from core.spend.budgets import (alert_level, alert_status, budget_status, delete_budget, forecast_month_end,
                           list_budgets, period_start, set_budget, set_task_urgency)
 from core.errors import InputError
-from core.evalset import load_csv
-from core.ledger import record_calls
-from core.policies import Cascade, SingleModel
-from core.throttle import frontier_model, project_costs, throttle_ladder
+from core.evaluation.evalset import load_csv
+from core.spend.ledger import record_calls
+from core.routing.policies import Cascade, SingleModel
+from core.spend.throttle import frontier_model, project_costs, throttle_ladder
 
 TODAY = dt.date(2026, 3, 10)  # a Tuesday
 

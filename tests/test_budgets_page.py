@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.budgets import list_budgets, set_budget
-from core.ledger import record_calls
+from core.spend.budgets import list_budgets, set_budget
+from core.spend.ledger import record_calls
 from core.workspace import REPO_ROOT, open_workspace
 from tests.apptest_helpers import run_clean as _run, table_with as _table
 

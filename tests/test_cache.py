@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.cache import (CacheConfig, ResponseCache, cache_key, nearest_previous,
+from core.live.cache import (CacheConfig, ResponseCache, cache_key, nearest_previous,
                         semantic_cache_error_rates)
 from core.errors import InputError
-from core.evalset import load_csv
-from core.providers.base import ChatRequest
+from core.evaluation.evalset import load_csv
+from core.live.providers.base import ChatRequest
 
 
 def _req(user: str, **kw) -> ChatRequest:

@@ -10,8 +10,8 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.evalset import load_csv
-from core.evalset_store import save_evalset
+from core.evaluation.evalset import load_csv
+from core.evaluation.store import save_evalset
 from core.workspace import open_workspace
 from tests.conftest import ROOT
 from tests.test_policies import tiny_csv
@@ -92,7 +92,7 @@ def test_three_model_cascade_gets_one_slider_per_step(tiny_page):
 
 
 def test_save_to_workspace_round_trips_the_cascade(tiny_page, workspace_path):
-    store_mod = pytest.importorskip("core.policy_store")
+    store_mod = pytest.importorskip("core.routing.optimize.store")
     at = tiny_page
     assert at.get("download_button")
     assert "small > big" in at.text_input(key="cascade_policy_name").value
@@ -124,7 +124,7 @@ def test_routerbench_needs_agreement_and_says_why(workspace_path, routerbench_te
 
 
 def test_recommend_panel_reports_held_out_figures(tiny_page):
-    pytest.importorskip("core.optimizer")
+    pytest.importorskip("core.routing.optimize.search")
     at = tiny_page
     at.button(key="cascade_recommend").click().run()
     assert not at.exception and not at.error

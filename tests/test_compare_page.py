@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.evalset import load_csv
-from core.metrics import leaderboard
+from core.evaluation.evalset import load_csv
+from core.evaluation.metrics import leaderboard
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
@@ -129,7 +129,7 @@ def test_delete_an_eval_set(workspace_path):
     at.checkbox(key="compare_confirm_delete").check().run()
     at.button(key="compare_delete").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    from core.evalset_store import list_evalsets
+    from core.evaluation.store import list_evalsets
     from core.workspace import open_workspace
 
     assert list_evalsets(open_workspace(workspace_path)).empty
@@ -137,7 +137,7 @@ def test_delete_an_eval_set(workspace_path):
 
 
 def test_figure_builders():
-    from core.metrics import confusion, per_task
+    from core.evaluation.metrics import confusion, per_task
     from ui import compare_figures as figs
 
     es = load_csv(DATA / "tiny_long.csv")

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from core.errors import InputError
-from core.evalset import load_csv
-from core.evalset_store import delete_evalset, list_evalsets, load_evalset, save_evalset
+from core.evaluation.evalset import load_csv
+from core.evaluation.store import delete_evalset, list_evalsets, load_evalset, save_evalset
 
 DATA = Path(__file__).parent / "data"
 
@@ -246,7 +246,7 @@ def test_bad_file_stores_nothing_and_keeps_what_is_there(ws):
 
 def test_failed_save_rolls_back(ws, monkeypatch):
     es = load_csv(DATA / "tiny_long.csv")
-    import core.evalset_store as store
+    import core.evaluation.store as store
 
     monkeypatch.setattr(store, "RESULT_COLUMNS", store.RESULT_COLUMNS + ["no_such_column"])
     with pytest.raises(Exception):
@@ -267,7 +267,7 @@ def test_delete(ws):
 # -- export and properties on random files ------------------------------------------------------
 @pytest.mark.parametrize("name", ["tiny_long.csv", "tiny_missing.csv", "tiny_wide.csv", "tiny_inputs.csv"])
 def test_long_export_reads_back_the_same(name):
-    from core.evalset import to_long_csv
+    from core.evaluation.evalset import to_long_csv
 
     original = load_csv(DATA / name)
     back = load_csv(to_long_csv(original), name="export.csv")
@@ -300,7 +300,7 @@ def test_random_long_file_lands_in_the_right_cells():
 
 
 def test_normalize_answers():
-    from core.evalset import normalize_answers
+    from core.evaluation.evalset import normalize_answers
 
     got = normalize_answers(np.array([[" Blue ", None], ["PARIS", "paris"]], dtype=object))
     assert got.tolist() == [["blue", None], ["paris", "paris"]]

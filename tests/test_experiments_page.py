@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import stats
-from core.evalset import load_csv
-from core.evalset_store import save_evalset
-from core.experiments import list_experiments, run_ab
+from core.evaluation import stats
+from core.evaluation.evalset import load_csv
+from core.evaluation.store import save_evalset
+from core.experiments.store import list_experiments, run_ab
 
 PAGE = "../app_pages/experiments.py"
 
@@ -56,7 +56,7 @@ def test_ab_tab_shows_the_same_verdict_as_core_and_saves(stored):
     shown = "\n".join(m.value for m in at.markdown)
     assert expected.verdict.reason.split(":")[0] in shown
     assert any("Too small to decide" in w.value for w in at.warning) == (not expected.sample_size.enough)
-    # sample-size calculator agrees with core.stats
+    # sample-size calculator agrees with core.evaluation.stats
     base = expected.arms["control"].quality.value
     at.number_input(key="ab_ss_mde").set_value(0.03).run()
     need = stats.sample_size_proportions(round(base, 3), 0.03, 0.05, 0.8, 1.0)
@@ -103,8 +103,8 @@ def test_bad_unit_column_is_an_error_message_not_a_traceback(ws):
 
 
 def test_saved_policy_as_candidate_through_the_app_navigation(stored):
-    from core.policies import Cascade
-    from core.policy_store import save_policy
+    from core.routing.policies import Cascade
+    from core.routing.optimize.store import save_policy
 
     ws, es, _ = stored
     cascade = Cascade(["cheap", "big"], [0.5], {"kind": "agreement", "models": ["cheap", "big"]})

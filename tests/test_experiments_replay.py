@@ -10,9 +10,9 @@ import json
 
 import pytest
 
-from core.evalset import load_csv
-from core.experiments import run_ab, run_shadow
-from core.policies import Cascade, SingleModel
+from core.evaluation.evalset import load_csv
+from core.experiments.store import run_ab, run_shadow
+from core.routing.policies import Cascade, SingleModel
 
 pytestmark = pytest.mark.acceptance
 

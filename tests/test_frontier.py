@@ -20,13 +20,13 @@ import numpy as np
 import pytest
 
 from core.errors import InputError
-from core.evalset import load_csv
-from core.frontier import cascade_frontier, frontier_summary
-from core.policies import Cascade, Oracle
-from core.projections import project_by_task, project_spend
-from core.router_metrics import aiq, apgr, cpt, pareto_front
-from core.signals import Agreement
-from core.sla import bootstrap_interval, sla_search
+from core.evaluation.evalset import load_csv
+from core.routing.frontier import cascade_frontier, frontier_summary
+from core.routing.policies import Cascade, Oracle
+from core.routing.projections import project_by_task, project_spend
+from core.routing.router_metrics import aiq, apgr, cpt, pareto_front
+from core.routing.signals.base import Agreement
+from core.routing.sla import bootstrap_interval, sla_search
 from tests.conftest import ROOT
 from tests.helpers_routing import synthetic_evalset
 from tests.test_policies import tiny_csv

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.ab import analyze
-from core.guardrails import Guardrails, above, check_guardrails, decide
-from core.stats import Comparison
+from core.experiments.ab import analyze
+from core.experiments.guardrails import Guardrails, above, check_guardrails, decide
+from core.evaluation.stats import Comparison
 
 RULES = Guardrails(error_ratio=1.5, latency_ratio=1.5, quality_drop=0.02)
 
@@ -120,8 +120,8 @@ def test_rollout_stages_see_growing_data_and_stop_at_the_first_trigger():
 
 
 def test_live_ledger_rows_feed_the_same_analysis(ws):
-    from core.ab import frame_from_arrays, ledger_frame
-    from core.ledger import record_calls
+    from core.experiments.ab import frame_from_arrays, ledger_frame
+    from core.spend.ledger import record_calls
 
     n = 200
     calls = pd.DataFrame({

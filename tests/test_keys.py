@@ -5,8 +5,8 @@ import logging
 
 import pytest
 
-from core import keys
-from core.keys import (RedactingFilter, install_log_redaction, key_status, redact, register_secret,
+from core.live import keys
+from core.live.keys import (RedactingFilter, install_log_redaction, key_status, redact, register_secret,
                        resolve_key, resolve_key_with_source)
 
 
@@ -116,7 +116,7 @@ def test_install_log_redaction_covers_every_logger(caplog):
 
 
 def test_base_url_from_secrets_when_the_environment_has_none(tmp_path, monkeypatch):
-    from core.providers.common import base_url_for
+    from core.live.providers.common import base_url_for
 
     path = tmp_path / "secrets.toml"
     path.write_text('LOCAL_BASE_URL = "http://127.0.0.1:9999/v1/"\n')

@@ -1,4 +1,4 @@
-"""The learned correctness signal and the learned router (core.learned)."""
+"""The learned correctness signal and the learned router (core.routing.learned)."""
 from __future__ import annotations
 
 import json
@@ -8,9 +8,9 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from core.errors import InputError
-from core.learned import LearnedCorrectness, LearnedRouter
-from core.policies import Cascade, SingleModel, policy_from_dict
-from core.signals import signal_from_dict
+from core.routing.learned import LearnedCorrectness, LearnedRouter
+from core.routing.policies import Cascade, SingleModel, policy_from_dict
+from core.routing.signals.base import signal_from_dict
 from tests.helpers_learned import keyword_evalset
 
 ES = keyword_evalset(400, seed=1)

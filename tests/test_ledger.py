@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from core.errors import InputError
-from core.ledger import MIGRATIONS, record_calls
-from core.spend import (SpendFilter, cache_stats, cache_summary, cost_per_task, filter_options,
+from core.spend.ledger import MIGRATIONS, record_calls
+from core.spend.queries import (SpendFilter, cache_stats, cache_summary, cost_per_task, filter_options,
                         spend_by, spend_page_data, top_calls, totals, traffic_share)
 
 T = pd.Timestamp
@@ -138,7 +138,7 @@ def test_rollup_matches_the_raw_ledger_whoever_writes(ws):
     import numpy as np
     from pathlib import Path
 
-    from core.ledger_import import import_file
+    from core.spend.imports.importer import import_file
 
     rng = np.random.default_rng(7)
     data = Path(__file__).parent / "data" / "ledger"

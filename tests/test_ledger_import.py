@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from core.errors import InputError
-from core.ledger_import import import_file
-from core.spend import SpendFilter, spend_by, totals
+from core.spend.imports.importer import import_file
+from core.spend.queries import SpendFilter, spend_by, totals
 
 DATA = Path(__file__).parent / "data" / "ledger"
 

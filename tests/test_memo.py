@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from core.errors import InputError
-from core.evalset import load_csv
-from core.experiments import (
+from core.evaluation.evalset import load_csv
+from core.experiments.store import (
     ab_definition, delete_experiment, list_experiments, load_experiment, run_ab, save_experiment,
 )
-from core.memo import memo_html, memo_pdf
+from core.experiments.memo import memo_html, memo_pdf
 
 
 def _evalset(n: int = 400):

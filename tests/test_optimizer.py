@@ -1,4 +1,4 @@
-"""The honest optimizer (core.goals, core.candidates, core.optimizer) and saved policies."""
+"""The honest optimizer (core.routing.optimize.goals, core.routing.optimize.candidates, core.routing.optimize.search) and saved policies."""
 from __future__ import annotations
 
 import json
@@ -6,13 +6,13 @@ import json
 import numpy as np
 import pytest
 
-import core.optimizer as optimizer
-from core.candidates import Family, _FittedSingle
+import core.routing.optimize.search as optimizer
+from core.routing.optimize.candidates import Family, _FittedSingle
 from core.errors import InputError
-from core.goals import Goal, parse_goal, pick
-from core.optimizer import fit_goal, recommend, score_policy_file
-from core.policies import Cascade, SingleModel
-from core.policy_store import list_policies, load_policy, policy_json, save_policy
+from core.routing.optimize.goals import Goal, parse_goal, pick
+from core.routing.optimize.search import fit_goal, recommend, score_policy_file
+from core.routing.policies import Cascade, SingleModel
+from core.routing.optimize.store import list_policies, load_policy, policy_json, save_policy
 from tests.helpers_learned import confidence_evalset, keyword_evalset
 
 SCORE_KEYS = {"quality", "cost_per_item", "items", "calls"}

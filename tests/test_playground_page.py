@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from core.playground import send_prompt
+from core.live.playground import send_prompt
 from tests.fake_llm_fixtures import fake_llm, fake_llm_env, fake_llm_session  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent

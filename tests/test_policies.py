@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from core.errors import InputError
-from core.evalset import load_csv
-from core.policies import (Cascade, FallbackChain, MajorityEnsemble, Oracle, SingleModel, TaskRouter,
+from core.evaluation.evalset import load_csv
+from core.routing.policies import (Cascade, FallbackChain, MajorityEnsemble, Oracle, SingleModel, TaskRouter,
                            ValueTiers, WeightedSelection, policy_from_dict)
-from core.signals import Agreement, SelfConfidence, Signal, signal_from_dict
+from core.routing.signals.base import Agreement, SelfConfidence, Signal, signal_from_dict
 
 COST = {"small": 0.001, "mid": 0.004, "big": 0.010}
 LAT = {"small": 100, "mid": 300, "big": 1000}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.pricing import activate_workspace, catalog_frame, price_for
+from core.pricing.catalog import activate_workspace, catalog_frame, price_for
 from core.workspace import REPO_ROOT
 
 PAGE = str(REPO_ROOT / "app_pages" / "prices.py")

@@ -1,4 +1,4 @@
-"""core.pricing: hand-computed costs, cached and tiered prices, layers, validation, persistence."""
+"""core.pricing.catalog: hand-computed costs, cached and tiered prices, layers, validation, persistence."""
 from __future__ import annotations
 
 import json
@@ -7,13 +7,13 @@ import re
 import numpy as np
 import pytest
 
-from core import pricing
+from core.pricing import catalog as pricing
 from core.errors import InputError
-from core.pricing import (
+from core.pricing.catalog import (
     Catalog, activate_workspace, call_cost, catalog_cost, catalog_frame, delete_override, price_for,
     price_snapshot_date, set_override,
 )
-from core.pricing_sources import ModelPrice, Tier, read_override_file, split_name
+from core.pricing.sources import ModelPrice, Tier, read_override_file, split_name
 
 
 @pytest.fixture(autouse=True)
@@ -172,7 +172,7 @@ def test_edit_persists_across_reopen(workspace_path):
 
 
 def test_eval_set_costs_use_the_active_workspace_edits(ws):
-    from core.evalset import load_csv
+    from core.evaluation.evalset import load_csv
 
     csv = ("item_id,model,label,prediction,input_tokens,output_tokens,cached_input_tokens\n"
            "1,gpt-4o-mini,a,a,1000,100,0\n1,mystery-model,a,a,1000,100,0\n"

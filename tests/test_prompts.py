@@ -7,9 +7,9 @@ import json
 import pytest
 
 from core.errors import InputError
-from core.prompts import (ParsedAnswer, answer_schema, build_request, normalize_label, parse_answer,
+from core.live.prompts import (ParsedAnswer, answer_schema, build_request, normalize_label, parse_answer,
                           parse_confidence, task_kind)
-from core.providers import get_provider
+from core.live.providers import get_provider
 from tests.fake_llm_fixtures import fake_llm  # noqa: F401  (pytest fixture)
 
 ABCD = ["A", "B", "C", "D"]

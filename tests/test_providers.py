@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from core.errors import InputError
-from core.providers import ChatRequest, ProviderError, get_provider, parse_model_id
+from core.live.providers import ChatRequest, ProviderError, get_provider, parse_model_id
 from tests.fake_llm_fixtures import fake_llm  # noqa: F401  (pytest fixture)
 from tests.fake_llm_server import FakeLLMServer, default_answer, prompt_hash
 

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from core.exports import safe_cell
-from core.ledger import record_calls
-from core.reports import write_report
+from core.spend.ledger import record_calls
+from core.spend.reports import write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data" / "ledger"

@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from core.evalset import load_csv
-from core.evalset_store import save_evalset
-from core.run_background import active_run
-from core.run_store import list_runs, run_calls
+from core.evaluation.evalset import load_csv
+from core.evaluation.store import save_evalset
+from core.live.background import active_run
+from core.live.store import list_runs, run_calls
 from tests.fake_llm_fixtures import fake_llm, fake_llm_env, fake_llm_session  # noqa: F401
 
 TIMEOUT = 90
@@ -76,7 +76,7 @@ def test_estimate_start_and_results_on_compare(fake_llm_env, ws):
 
 def test_missing_key_blocks_the_start(fake_llm_env, ws, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY")
-    monkeypatch.setattr("core.keys.default_secrets_paths", lambda: [])
+    monkeypatch.setattr("core.live.keys.default_secrets_paths", lambda: [])
     at = _page(_store(ws))
     at.multiselect(key="run_models_presets").set_value(["openai:gpt-4o-mini"]).run()
     assert "No API key for openai" in _texts(at)
@@ -123,7 +123,7 @@ def test_inputs_less_evalset_is_explained(ws, workspace_path):
 def test_fallback_chain_keys_and_semantic_measure(fake_llm_env, ws, monkeypatch):
     monkeypatch.delenv("GEMINI_API_KEY")
     monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
-    monkeypatch.setattr("core.keys.default_secrets_paths", lambda: [])
+    monkeypatch.setattr("core.live.keys.default_secrets_paths", lambda: [])
     at = _page(_store(ws))
     at.text_input(key="run_models_extra").set_value("openai:primary").run()
     assert not at.button(key="start_run").disabled

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.evalset import load_csv
-from core.evalset_store import load_evalset
-from core.limits import CircuitBreaker, TokenBucket, backoff_delay
-from core.runner import LiveRun, RunConfig
-from core.cache import CacheConfig
-from core.run_store import list_runs, run_calls
+from core.evaluation.evalset import load_csv
+from core.evaluation.store import load_evalset
+from core.live.limits import CircuitBreaker, TokenBucket, backoff_delay
+from core.live.run import LiveRun, RunConfig
+from core.live.cache import CacheConfig
+from core.live.store import list_runs, run_calls
 from tests.fake_llm_server import FakeLLMServer
 
 
@@ -263,7 +263,7 @@ def test_unknown_provider_and_missing_input_are_input_errors(ws):
 
 def test_estimate_is_tokens_from_length_times_price(ws):
     """4 characters per token for system + input; output at max_tokens; priced per call."""
-    from core.providers.base import ChatRequest
+    from core.live.providers.base import ChatRequest
 
     def build(provider, model, task, text, labels=None):
         return ChatRequest(model=model, user=text, system="S" * 40, max_tokens=10)
@@ -315,7 +315,7 @@ def test_rate_limit_spaces_calls_per_provider(env, ws):
     (a guaranteed lower bound of the token bucket, measured where calls start, client side)."""
     import time
 
-    from core.providers import get_provider
+    from core.live.providers import get_provider
 
     starts = []
 

@@ -6,8 +6,8 @@ import importlib.util
 import numpy as np
 import pytest
 
-from core.evalset import load_csv
-from core.pricing import activate_workspace
+from core.evaluation.evalset import load_csv
+from core.pricing.catalog import activate_workspace
 from core.workspace import REPO_ROOT
 
 SAMPLE = REPO_ROOT / "data" / "sample_evalset.csv"

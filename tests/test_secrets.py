@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.evalset import load_csv
-from core.evalset_store import save_evalset
-from core.run_background import active_run
-from core.run_cli import run_cli
+from core.evaluation.evalset import load_csv
+from core.evaluation.store import save_evalset
+from core.live.background import active_run
+from core.live.command import run_cli
 from tests.fake_llm_fixtures import fake_llm, fake_llm_env, fake_llm_session  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,7 +81,7 @@ def test_missing_key_message_names_the_variable_not_a_key(fake_llm_env, workspac
     from core.errors import InputError
 
     monkeypatch.delenv("ANTHROPIC_API_KEY")
-    monkeypatch.setattr("core.keys.default_secrets_paths", lambda: [])
+    monkeypatch.setattr("core.live.keys.default_secrets_paths", lambda: [])
     with pytest.raises(InputError, match="ANTHROPIC_API_KEY"):
         run_cli(_inputs(tmp_path), ["anthropic:claude-haiku-4-5"], tmp_path / "out.csv")
 
@@ -90,7 +90,7 @@ def test_missing_key_message_names_the_variable_not_a_key(fake_llm_env, workspac
 def test_key_typed_in_the_page_stays_in_the_session(fake_llm_env, fake_llm, ws, workspace_path,
                                                     monkeypatch, verbose_logs, key, ok):
     monkeypatch.delenv("OPENAI_API_KEY")
-    monkeypatch.setattr("core.keys.default_secrets_paths", lambda: [])
+    monkeypatch.setattr("core.live.keys.default_secrets_paths", lambda: [])
     rows = pd.DataFrame([{"input": f"{CANARY} {i} answer: yes", "label": "yes"} for i in range(3)])
     set_id = save_evalset(ws, load_csv(rows.to_csv(index=False).encode(), name="keys.csv"))
     at = AppTest.from_file(str(ROOT / "app_pages" / "run.py"), default_timeout=90)
@@ -124,7 +124,7 @@ def test_cli_errors_are_one_line_and_keyless(fake_llm_env, workspace_path, tmp_p
     assert err.count("\n") == 1 and "Unknown provider" in err and ENV_KEY not in err
     monkeypatch.delenv("GEMINI_API_KEY")
     monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
-    monkeypatch.setattr("core.keys.default_secrets_paths", lambda: [])
+    monkeypatch.setattr("core.live.keys.default_secrets_paths", lambda: [])
     assert main(["run", str(inputs), "--models", "openai:a,gemini:b", "--out",
                  str(tmp_path / "o.csv")]) == 2
     err = capsys.readouterr().err

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.evalset import load_csv
-from core.experiments import run_shadow
-from core.policies.base import outcome_from_choice
-from core.shadow import compare, project_savings, shadow_calls
+from core.evaluation.evalset import load_csv
+from core.experiments.store import run_shadow
+from core.routing.policies.base import outcome_from_choice
+from core.experiments.shadow import compare, project_savings, shadow_calls
 
 LABELS = "abcdef"
 BIG = "abcdex"      # wrong on item 6
@@ -66,7 +66,7 @@ def test_same_policy_agrees_everywhere(es):
 
 
 def test_projection_interval_follows_the_cost_interval():
-    from core.stats import Comparison
+    from core.evaluation.stats import Comparison
 
     c = Comparison("cost", 0.01, 0.004, -0.006, -0.007, -0.005, 0.0, "paired t-test", 10, 10)
     p = project_savings(c, 50_000)

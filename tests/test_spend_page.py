@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.ledger import record_calls
+from core.spend.ledger import record_calls
 from core.workspace import REPO_ROOT, open_workspace
 from tests.apptest_helpers import run_clean as _run, table_with as _table
 

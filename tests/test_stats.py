@@ -1,4 +1,4 @@
-"""core.stats against hand-computed values and independent scipy/statsmodels calls."""
+"""core.evaluation.stats against hand-computed values and independent scipy/statsmodels calls."""
 from __future__ import annotations
 
 import math
@@ -10,7 +10,7 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_effectsize, proportions_ztest
 
-from core import stats
+from core.evaluation import stats
 
 
 def _norm_sf(z: float) -> float:

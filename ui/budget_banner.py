@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.budgets import alert_status
+from core.spend.budgets import alert_status
 from core.errors import InputError
 from core.workspace import Workspace
 

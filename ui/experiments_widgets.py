@@ -11,8 +11,8 @@ import numpy as np
 import streamlit as st
 
 from core.errors import InputError
-from core.evalset import EvalSet
-from core.guardrails import Guardrails
+from core.evaluation.evalset import EvalSet
+from core.experiments.guardrails import Guardrails
 
 KINDS = ("Single model", "Cascade", "Saved policy")
 
@@ -30,7 +30,7 @@ def model_ranking(evalset: EvalSet) -> tuple[list[str], list[str]]:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _suggest(workspace_path: str, evalset_id: int, steps: tuple[str, ...], signal_json: str) -> float | None:
-    from core.frontier import cascade_frontier
+    from core.routing.frontier import cascade_frontier
     from ui.state import get_evalset
 
     evalset = get_evalset(evalset_id)
@@ -114,7 +114,7 @@ def policy_picker(evalset: EvalSet, key: str, title: str, default: str) -> dict 
                       help="Starts at the cheapest threshold within 0.01 of the last model's quality")
             for i, m in enumerate(steps[:-1])]
         return {"kind": "cascade", "models": steps, "thresholds": thresholds, "signal": spec}
-    from core.policy_store import list_policies, load_policy
+    from core.routing.optimize.store import list_policies, load_policy
     from ui.state import workspace
 
     saved = list_policies(workspace())

@@ -4,8 +4,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import InputError
-from core.policies.base import Policy
-from core.policy_store import policy_json, save_policy
+from core.routing.policies.base import Policy
+from core.routing.optimize.store import policy_json, save_policy
 from ui.state import workspace
 
 

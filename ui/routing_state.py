@@ -9,9 +9,9 @@ import json
 
 import streamlit as st
 
-from core.frontier import FrontierResult, cascade_frontier
-from core.signals import signal_from_dict
-from core.sla import bootstrap_interval
+from core.routing.frontier import FrontierResult, cascade_frontier
+from core.routing.signals.base import signal_from_dict
+from core.routing.sla import bootstrap_interval
 from core.workspace import default_path
 from ui.state import get_evalset
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import InputError
-from core.keys import PROVIDER_ENV, key_status
+from core.live.keys import PROVIDER_ENV, key_status
 
 PRESETS = [
     "anthropic:claude-haiku-4-5", "anthropic:claude-sonnet-4-5", "openai:gpt-4.1-mini",
@@ -21,7 +21,7 @@ SOURCE_TEXT = {"session": "typed for this session", "env": "from the environment
 
 @st.cache_data(show_spinner=False, ttl=60)  # a price edited on the Prices page shows within a minute
 def _price_label(model_id: str) -> str:
-    from core.pricing import price_for
+    from core.pricing.catalog import price_for
 
     price = price_for(model_id)
     if price is None:
@@ -31,7 +31,7 @@ def _price_label(model_id: str) -> str:
 
 def model_picker(key: str, default: list[str] | None = None) -> list[str]:
     """Presets from the price catalog plus any ``provider:model`` typed in; validated."""
-    from core.providers import parse_model_id
+    from core.live.providers import parse_model_id
 
     chosen = st.multiselect("Models", PRESETS, default=default or [], key=f"{key}_presets",
                             format_func=_price_label)
@@ -84,7 +84,7 @@ def key_panel(providers: list[str]) -> tuple[dict[str, str], list[str]]:
 
 
 def providers_of(models: list[str]) -> list[str]:
-    from core.providers import parse_model_id
+    from core.live.providers import parse_model_id
 
     return sorted({parse_model_id(m)[0] for m in models})
 

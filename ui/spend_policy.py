@@ -7,9 +7,9 @@ import numpy as np
 import streamlit as st
 
 from core.errors import InputError
-from core.evalset import EvalSet
-from core.policies import Cascade, Policy, SingleModel, policy_from_dict
-from core.throttle import frontier_model
+from core.evaluation.evalset import EvalSet
+from core.routing.policies import Cascade, Policy, SingleModel, policy_from_dict
+from core.spend.throttle import frontier_model
 
 
 def models_by_cost(evalset: EvalSet) -> list[str]:

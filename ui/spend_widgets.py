@@ -7,10 +7,10 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import InputError
-from core.ledger_formats import FORMATS, GENERIC_DOC
-from core.ledger_import import import_file
-from core.reports import report_bytes
-from core.spend import SpendFilter, filter_options
+from core.spend.imports.formats import FORMATS, GENERIC_DOC
+from core.spend.imports.importer import import_file
+from core.spend.reports import report_bytes
+from core.spend.queries import SpendFilter, filter_options
 from core.workspace import Workspace
 
 FORMAT_HELP = {

@@ -10,8 +10,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import InputError
-from core.evalset import EvalSet, load_csv
-from core.evalset_store import list_evalsets, load_evalset, save_evalset
+from core.evaluation.evalset import EvalSet, load_csv
+from core.evaluation.store import list_evalsets, load_evalset, save_evalset
 from core.workspace import REPO_ROOT, Workspace, default_path, open_workspace
 
 SAMPLE_PATH = REPO_ROOT / "data" / "sample_evalset.csv"
@@ -25,7 +25,7 @@ def _workspace(path: str) -> Workspace:
 
 def workspace() -> Workspace:
     ws = _workspace(str(default_path()))
-    from core.pricing import activate_workspace  # this workspace's price edits price every call
+    from core.pricing.catalog import activate_workspace  # this workspace's price edits price every call
 
     activate_workspace(ws)
     _seed_sample(ws)

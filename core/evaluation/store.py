@@ -1,0 +1,163 @@
+"""Eval sets kept in the workspace, so a refresh or a restart loses nothing.
+
+>>> ws = open_workspace(":memory:")                                  # doctest: +SKIP
+>>> set_id = save_evalset(ws, load_csv("evals.csv"))                # doctest: +SKIP
+>>> load_evalset(ws, set_id).models                                  # doctest: +SKIP
+('big', 'small')
+
+Items and results are written in bulk inside one transaction: a failure stores nothing.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from core.errors import InputError
+from core.evaluation.evalset import ITEM_COLUMNS, EvalSet, from_long_frame
+from core.workspace import Workspace
+
+MIGRATIONS = [
+    """
+    create sequence evalset_ids start 1;
+    create table evalsets (
+        id integer primary key default nextval('evalset_ids'),
+        name varchar not null,
+        format varchar not null,
+        n_items integer not null,
+        n_models integer not null,
+        synthetic boolean not null default false,
+        cost_source json,
+        notes json,
+        created_at timestamp not null default current_timestamp
+    );
+    create table evalset_items (
+        evalset_id integer not null,
+        idx integer not null,
+        item_id varchar not null,
+        input varchar,
+        task varchar,
+        label varchar,
+        primary key (evalset_id, idx)
+    );
+    create table evalset_item_meta (
+        evalset_id integer not null, idx integer not null, key varchar not null, value varchar
+    );
+    create table evalset_results (
+        evalset_id integer not null,
+        idx integer not null,
+        model varchar not null,
+        score double, cost_usd double, latency_ms double, confidence double,
+        input_tokens double, output_tokens double, cached_input_tokens double,
+        prediction varchar, output varchar
+    );
+    """,
+]
+
+RESULT_COLUMNS = ["idx", "model", "score", "cost_usd", "latency_ms", "confidence", "input_tokens",
+                  "output_tokens", "cached_input_tokens", "prediction", "output"]
+
+
+def _ready(ws: Workspace) -> None:
+    ws.ensure("evalsets", MIGRATIONS)
+
+
+def save_evalset(ws: Workspace, evalset: EvalSet, name: str | None = None) -> int:
+    """Store an eval set (items, metadata, every model's results); returns its id."""
+    _ready(ws)
+    items = evalset.items.reset_index(drop=True)
+    base = pd.DataFrame({"idx": np.arange(len(items), dtype=np.int32)})
+    for col in ITEM_COLUMNS:
+        base[col] = items[col].astype(object).where(items[col].notna(), None) if col in items else None
+    meta_cols = [c for c in items.columns if c not in ITEM_COLUMNS]
+    meta = (items[meta_cols].astype("string").assign(idx=base["idx"])
+            .melt(id_vars="idx", var_name="key", value_name="value")
+            if meta_cols else pd.DataFrame({"idx": [], "key": [], "value": []}))
+    results = evalset.to_long_frame()
+    if len(results):
+        # Rows with nothing recorded for a model (e.g. a split RouterBench record) are not stored.
+        numeric = results[["score", "cost_usd", "latency_ms", "confidence", "input_tokens",
+                           "output_tokens", "cached_input_tokens"]].to_numpy(dtype=float)
+        keep = ~np.isnan(numeric).all(axis=1) | results["output"].notna().to_numpy() | \
+            results["prediction"].notna().to_numpy()
+        results = results[keep]
+        for col in ("prediction", "output"):
+            results[col] = results[col].astype(object).where(results[col].notna(), None)
+    with ws.transaction() as cur:
+        set_id = cur.execute(
+            "insert into evalsets (name, format, n_items, n_models, synthetic, cost_source, notes)"
+            " values (?, ?, ?, ?, ?, ?, ?) returning id",
+            [name or evalset.name, evalset.format, evalset.n_items, evalset.n_models,
+             evalset.synthetic, json.dumps(evalset.cost_source), json.dumps(list(evalset.notes))],
+        ).fetchone()[0]
+        cur.register("new_items", base)
+        cur.execute("insert into evalset_items select ?, idx, item_id, input, task, label from new_items",
+                    [set_id])
+        cur.register("new_meta", meta)
+        cur.execute("insert into evalset_item_meta select ?, idx, key, value from new_meta", [set_id])
+        cur.register("new_results", results[RESULT_COLUMNS] if len(results) else
+                     pd.DataFrame(columns=RESULT_COLUMNS))
+        cur.execute(f"insert into evalset_results select ?, {', '.join(RESULT_COLUMNS)} from new_results",
+                    [set_id])
+        for view in ("new_items", "new_meta", "new_results"):
+            cur.unregister(view)
+    return int(set_id)
+
+
+def list_evalsets(ws: Workspace) -> pd.DataFrame:
+    """Stored eval sets, newest first: id, name, format, n_items, n_models, synthetic, created_at."""
+    _ready(ws)
+    return ws.cursor().sql(
+        "select id, name, format, n_items, n_models, synthetic, created_at from evalsets"
+        " order by id desc"
+    ).df()
+
+
+def load_evalset(ws: Workspace, evalset_id: int) -> EvalSet:
+    _ready(ws)
+    cur = ws.cursor()
+    head = cur.execute(
+        "select name, format, synthetic, cost_source, notes from evalsets where id = ?", [evalset_id]
+    ).fetchone()
+    if head is None:
+        raise InputError(f"No eval set with id {evalset_id} in the workspace")
+    name, fmt, synthetic, cost_source, notes = head
+    items = cur.execute(
+        "select item_id, input, task, label from evalset_items where evalset_id = ? order by idx",
+        [evalset_id]).df()
+    items = items[[c for c in items.columns if items[c].notna().any() or c == "item_id"]]
+    keys = [k for (k,) in cur.execute(
+        "select distinct key from evalset_item_meta where evalset_id = ? order by key",
+        [evalset_id]).fetchall()]
+    meta = None
+    if keys:
+        in_list = ", ".join("'" + k.replace("'", "''") + "'" for k in keys)
+        meta = cur.execute(
+            f"pivot (select idx, key, value from evalset_item_meta where evalset_id = ?)"
+            f" on key in ({in_list}) using first(value) order by idx", [evalset_id]).df()
+    if meta is not None:
+        meta = meta.set_index("idx").reindex(range(len(items)))
+        for col in meta.columns:
+            items[col] = meta[col].to_numpy()
+    results = cur.execute(
+        f"select {', '.join(RESULT_COLUMNS)} from evalset_results where evalset_id = ?", [evalset_id]
+    ).df()
+    return from_long_frame(results, items, name, format=fmt, synthetic=bool(synthetic),
+                           cost_source=json.loads(cost_source or "{}"),
+                           notes=tuple(json.loads(notes or "[]")))
+
+
+def delete_evalset(ws: Workspace, evalset_id: int) -> None:
+    _ready(ws)
+    with ws.transaction() as cur:
+        for table in ("evalset_results", "evalset_item_meta", "evalset_items"):
+            cur.execute(f"delete from {table} where evalset_id = ?", [evalset_id])
+        cur.execute("delete from evalsets where id = ?", [evalset_id])
+
+
+def find_evalset(ws: Workspace, name: str) -> int | None:
+    """The newest stored eval set with this name, if any."""
+    _ready(ws)
+    row = ws.cursor().execute("select max(id) from evalsets where name = ?", [name]).fetchone()
+    return row[0] if row and row[0] is not None else None

@@ -1,0 +1,214 @@
+"""Live runs in the workspace: one ``runs`` row per run, one ``run_calls`` row per (item, model).
+
+Every finished call is written as it arrives, in small bulk batches, to ``run_calls`` and to the
+spend ledger, so a crash loses at most the calls in flight. ``run_calls`` keeps the latest
+outcome per (run, item, model): a failure recorded before a crash is replaced by the success of
+a later resume, and a success is never asked for again (:func:`done_pairs`).
+
+Keys never reach these tables; prompts stay in the eval set they came from, and the ledger gets
+only what was spent.
+
+>>> ensure_runs(ws); create_run(ws, "r1", "demo", ["openai:gpt-4o-mini"], {}, 3)   # doctest: +SKIP
+>>> done_pairs(ws, "r1")                                                             # doctest: +SKIP
+set()
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from core.workspace import Workspace
+
+MIGRATIONS = [
+    """
+    create table runs (
+        run_id varchar primary key,
+        name varchar not null,
+        evalset_id integer,              -- the inputs eval set in the workspace, when stored there
+        models json not null,            -- ["provider:model", ...]
+        config json not null,            -- concurrency, retries, cache, cap... (never keys)
+        n_items integer not null,
+        status varchar not null,         -- running | finished | cancelled | spend_cap | failed | interrupted
+        source varchar not null default 'live',
+        experiment varchar,
+        results_evalset_id integer,
+        message varchar,
+        created_at timestamp not null,
+        updated_at timestamp not null
+    );
+    create table run_calls (
+        run_id varchar not null,
+        item_id varchar not null,
+        idx integer not null,
+        model varchar not null,          -- the requested provider:model (the eval-set column)
+        answered_by varchar,             -- provider:model that answered (differs after a fallback)
+        call_id varchar not null,        -- the ledger row of the answering call
+        ts timestamp not null,
+        status varchar not null,         -- ok | cached | failed | circuit_open | cancelled
+        error_kind varchar,
+        error_message varchar,           -- redacted: never a key
+        attempts integer not null default 0,
+        retry_wait_s double not null default 0,
+        input_tokens bigint, output_tokens bigint,
+        cached_read_tokens bigint, cached_write_tokens bigint,
+        cost_usd double, latency_ms double,
+        cache_hit boolean not null default false,
+        output varchar, prediction varchar, confidence double, parse_ok boolean,
+        request_id varchar,
+        primary key (run_id, item_id, model)
+    );
+    """,
+    # v2: the confidence read from token log-probabilities, next to the stated one.
+    """
+    alter table run_calls add column logprob_confidence double;
+    """,
+]
+
+CALL_COLUMNS = [
+    "run_id", "item_id", "idx", "model", "answered_by", "call_id", "ts", "status", "error_kind",
+    "error_message", "attempts", "retry_wait_s", "input_tokens", "output_tokens",
+    "cached_read_tokens", "cached_write_tokens", "cost_usd", "latency_ms", "cache_hit", "output",
+    "prediction", "confidence", "parse_ok", "request_id", "logprob_confidence",
+]
+SUCCESS = ("ok", "cached")
+
+
+def ensure_runs(ws: Workspace) -> None:
+    ws.ensure("runs", MIGRATIONS)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def create_run(ws: Workspace, run_id: str, name: str, models: list[str], config: dict,
+               n_items: int, evalset_id: int | None = None, source: str = "live",
+               experiment: str | None = None) -> None:
+    """Insert the run, or mark an existing one as running again (a resume)."""
+    ensure_runs(ws)
+    now = _now()
+    with ws.transaction() as cur:
+        exists = cur.execute("select 1 from runs where run_id = ?", [run_id]).fetchall()
+        if exists:
+            cur.execute("update runs set status = 'running', models = ?, config = ?, n_items = ?,"
+                        " message = null, updated_at = ? where run_id = ?",
+                        [json.dumps(models), json.dumps(config), n_items, now, run_id])
+        else:
+            cur.execute(
+                "insert into runs (run_id, name, evalset_id, models, config, n_items, status,"
+                " source, experiment, created_at, updated_at)"
+                " values (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+                [run_id, name, evalset_id, json.dumps(models), json.dumps(config), n_items,
+                 source, experiment, now, now])
+
+
+def finish_run(ws: Workspace, run_id: str, status: str, message: str | None = None,
+               results_evalset_id: int | None = None) -> None:
+    ensure_runs(ws)
+    ws.cursor().execute(
+        "update runs set status = ?, message = ?, updated_at = ?,"
+        " results_evalset_id = coalesce(?, results_evalset_id) where run_id = ?",
+        [status, message, _now(), results_evalset_id, run_id])
+
+
+def get_run(ws: Workspace, run_id: str) -> dict | None:
+    ensure_runs(ws)
+    row = ws.cursor().execute("select * from runs where run_id = ?", [run_id]).df()
+    if row.empty:
+        return None
+    out = row.iloc[0].to_dict()
+    out["models"] = json.loads(out["models"])
+    out["config"] = json.loads(out["config"])
+    return out
+
+
+def list_runs(ws: Workspace) -> pd.DataFrame:
+    """Runs, newest first, with their call counts by outcome and spend."""
+    ensure_runs(ws)
+    return ws.cursor().sql(
+        """
+        select r.run_id, r.name, r.status, r.models, r.n_items, r.evalset_id,
+               r.results_evalset_id, r.created_at, r.updated_at, r.message,
+               count(c.run_id) as calls_recorded,
+               count(*) filter (where c.status = 'ok') as ok,
+               count(*) filter (where c.status = 'cached') as cached,
+               count(*) filter (where c.status not in ('ok', 'cached')) as failed,
+               coalesce(sum(c.cost_usd), 0) as spend_usd,
+               count(*) filter (where c.status = 'ok' and c.cost_usd is null) as unpriced
+        from runs r left join run_calls c using (run_id)
+        group by all order by r.created_at desc
+        """).df()
+
+
+def done_pairs(ws: Workspace, run_id: str) -> set[tuple[str, str]]:
+    """(item_id, model) pairs that already have an answer: a resume never asks for them again."""
+    ensure_runs(ws)
+    rows = ws.cursor().execute(
+        "select item_id, model from run_calls where run_id = ? and status in ('ok', 'cached')",
+        [run_id]).fetchall()
+    return {(str(i), str(m)) for i, m in rows}
+
+
+def run_spend(ws: Workspace, run_id: str) -> float:
+    ensure_runs(ws)
+    row = ws.cursor().execute(
+        "select coalesce(sum(cost_usd), 0) from run_calls where run_id = ?", [run_id]).fetchall()[0]
+    return float(row[0])
+
+
+def run_calls(ws: Workspace, run_id: str) -> pd.DataFrame:
+    ensure_runs(ws)
+    return ws.cursor().execute(
+        "select * from run_calls where run_id = ? order by idx, model", [run_id]).df()
+
+
+def write_calls(ws: Workspace, calls: pd.DataFrame, ledger_rows: pd.DataFrame) -> None:
+    """One bulk write: the latest outcome per (item, model), and every call in the ledger.
+
+    Both land in one transaction so run_calls and the ledger never disagree after a crash.
+    """
+    ensure_runs(ws)
+    from core.spend.ledger import ensure_ledger
+
+    ensure_ledger(ws)
+    if calls.empty and ledger_rows.empty:
+        return
+    frame = calls.reindex(columns=CALL_COLUMNS)
+    # A batch may hold two outcomes for one pair (a failure, then a fallback success): keep last.
+    frame = frame.drop_duplicates(["run_id", "item_id", "model"], keep="last")
+    ledger = _ledger_frame(ledger_rows) if len(ledger_rows) else None
+    from core.spend.ledger import insert_staged, write_lock
+
+    # The ledger's own lock and duplicate check (core.spend.ledger.insert_staged), inside our
+    # transaction: run_calls and the ledger are written together or not at all.
+    with write_lock(), ws.transaction() as cur:
+        if len(frame):
+            cur.register("incoming_run_calls", frame)
+            cur.execute(f"insert or replace into run_calls ({', '.join(CALL_COLUMNS)})"
+                        f" select {', '.join(CALL_COLUMNS)} from incoming_run_calls")
+            cur.unregister("incoming_run_calls")
+        if ledger is not None:
+            cur.register("incoming_ledger_calls", ledger)
+            try:
+                insert_staged(cur, "incoming_ledger_calls")
+            finally:
+                cur.unregister("incoming_ledger_calls")
+
+
+def _ledger_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """Ledger rows with every ledger column (what core.spend.ledger.record_calls prepares)."""
+    from core.spend.ledger import ALL_COLUMNS
+
+    frame = rows.copy()
+    defaults = {"requests": 1, "kind": "call", "cost_basis": "catalog", "cache_hit": False,
+                "source": "live", "status": "ok"}
+    for col in ALL_COLUMNS:
+        if col not in frame:
+            frame[col] = defaults.get(col)
+    return frame[ALL_COLUMNS]
+
+
+__all__ = ["ensure_runs", "create_run", "finish_run", "get_run", "list_runs", "done_pairs",
+           "run_spend", "run_calls", "write_calls", "SUCCESS"]

@@ -1,0 +1,105 @@
+"""Saved routing policies in the workspace: the JSON of a policy plus what is known about it.
+
+>>> pid = save_policy(ws, "support cascade", Cascade(["small", "big"], [0.7]),
+...                   meta={"goal": "match:big", "validation": {"quality": 0.91}})  # doctest: +SKIP
+>>> list_policies(ws)[["id", "name", "kind"]]                        # doctest: +SKIP
+   id             name     kind
+0   1  support cascade  cascade
+>>> policy, meta = load_policy(ws, pid)                              # doctest: +SKIP
+
+``policy_json(policy, meta)`` is the downloadable file; ``python -m core score FILE TEST.csv``
+reads it (the same layout ``python -m core fit`` writes: ``{"format", "policy", ...meta}``).
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+from core.errors import InputError
+from core.routing.optimize.search import POLICY_FILE_FORMAT, _json_safe, policy_models
+from core.routing.policies import policy_from_dict
+from core.routing.policies.base import Policy
+from core.workspace import Workspace
+
+MIGRATIONS = [
+    """
+    create sequence if not exists policies_id_seq start 1;
+    create table if not exists policies (
+        id integer primary key default nextval('policies_id_seq'),
+        name varchar not null,
+        kind varchar not null,
+        models varchar not null,          -- comma-separated, for listing
+        spec_json varchar not null,       -- policy.to_dict()
+        meta_json varchar not null,       -- goal, validation figures, fitted_on...
+        created_at timestamp not null default current_timestamp
+    );
+    """,
+]
+
+
+def _ensure(ws: Workspace) -> None:
+    ws.ensure("policies", MIGRATIONS)
+
+
+def save_policy(ws: Workspace, name: str, policy: Policy, meta: dict[str, Any] | None = None) -> int:
+    """Store ``policy`` under ``name``; returns its id. Nothing is stored if it cannot be saved."""
+    name = (name or "").strip()
+    if not name:
+        raise InputError("A saved policy needs a name")
+    try:
+        spec = policy.to_dict()
+    except TypeError as exc:
+        raise InputError(str(exc)) from None
+    policy_from_dict(spec)  # what cannot be read back is never stored
+    _ensure(ws)
+    with ws.transaction() as cur:
+        row = cur.execute(
+            "insert into policies (name, kind, models, spec_json, meta_json) values (?, ?, ?, ?, ?)"
+            " returning id",
+            [name, spec.get("kind", "policy"), ", ".join(policy_models(policy)),
+             json.dumps(_json_safe(spec)), json.dumps(_json_safe(dict(meta or {})))],
+        ).fetchone()
+    return int(row[0])
+
+
+def list_policies(ws: Workspace) -> pd.DataFrame:
+    """Saved policies, newest first: id, name, kind, models, goal, held-out quality and cost."""
+    _ensure(ws)
+    frame = ws.cursor().execute(
+        "select id, name, kind, models, created_at, meta_json from policies order by id desc"
+    ).df()
+    metas = [json.loads(m) for m in frame.pop("meta_json")] if len(frame) else []
+    frame["goal"] = [m.get("goal") for m in metas]
+    frame["held_out_quality"] = [(m.get("validation") or {}).get("quality") for m in metas]
+    frame["held_out_cost_per_item"] = [(m.get("validation") or {}).get("cost_per_item") for m in metas]
+    return frame
+
+
+def load_policy(ws: Workspace, policy_id: int) -> tuple[Policy, dict[str, Any]]:
+    """The saved policy (rebuilt from its JSON) and its metadata (with ``name`` and ``id``)."""
+    _ensure(ws)
+    row = ws.cursor().execute(
+        "select name, spec_json, meta_json, created_at from policies where id = ?", [int(policy_id)]
+    ).fetchone()
+    if row is None:
+        raise InputError(f"No saved policy with id {policy_id}")
+    name, spec, meta, created = row
+    meta = json.loads(meta)
+    meta.update({"id": int(policy_id), "name": name, "saved_at": str(created)})
+    return policy_from_dict(json.loads(spec)), meta
+
+
+def delete_policy(ws: Workspace, policy_id: int) -> None:
+    _ensure(ws)
+    with ws.transaction() as cur:
+        cur.execute("delete from policies where id = ?", [int(policy_id)])
+
+
+def policy_json(policy: Policy, meta: dict[str, Any] | None = None) -> str:
+    """The downloadable policy file: ``{"format", "policy", **meta}`` as indented JSON."""
+    body = {"format": POLICY_FILE_FORMAT, **{k: v for k, v in (meta or {}).items()
+                                             if k not in ("format", "policy")},
+            "policy": policy.to_dict()}
+    return json.dumps(_json_safe(body), indent=2)

@@ -1,0 +1,54 @@
+"""Majority ensemble: call every model in parallel, keep the answer most of them gave.
+
+Ties go to the answer of the earliest model in ``models`` (list the trusted one first). Cost is
+the sum of every call; latency the slowest call. Answers are compared after normalization
+(the prediction, else the output text; see :func:`core.routing.signals.base.answer_keys`).
+
+>>> MajorityEnsemble(["a", "b", "c"]).evaluate(es).cost_per_item   # doctest: +SKIP
+0.003           # a + b + c
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from core.evaluation.evalset import EvalSet
+from core.routing.policies._common import check_models, model_columns, tried_matrix
+from core.routing.policies.base import Outcome, Policy, outcome_from_choice, register_policy
+from core.routing.signals.base import answer_keys
+
+
+@register_policy
+class MajorityEnsemble(Policy):
+    kind = "majority"
+
+    def __init__(self, models):
+        self.members = check_models(models, 2, "majority ensemble")
+
+    def evaluate(self, evalset: EvalSet) -> Outcome:
+        cols = model_columns(evalset, self.members)
+        keys = answer_keys(evalset)[:, cols]
+        has = ~pd.isna(keys)
+        # votes[i, j]: members giving member j's answer on item i (a handful of members: the
+        # double loop is over models, each step vectorized over items).
+        votes = np.zeros(keys.shape, dtype=np.int64)
+        for a in range(len(cols)):
+            for b in range(len(cols)):
+                votes[:, a] += (keys[:, a] == keys[:, b]) & has[:, a] & has[:, b]
+        kept = cols[np.argmax(votes, axis=1)]
+        return outcome_from_choice(evalset, tried_matrix(evalset.n_items, evalset.n_models, cols),
+                                   kept, sequential=False)
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return self.members
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "models": list(self.members)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MajorityEnsemble":
+        return cls(d["models"])
+
+    def __repr__(self) -> str:
+        return f"MajorityEnsemble({list(self.members)})"

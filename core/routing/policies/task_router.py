@@ -1,0 +1,57 @@
+"""Task routing table: each task goes to one model; unlisted tasks go to the default.
+
+>>> TaskRouter({"billing": "small", "legal": "big"}, default="mid").evaluate(es).calls()  # doctest: +SKIP
+{'big': 1, 'mid': 1, 'small': 2}
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from core.errors import InputError
+from core.evaluation.evalset import EvalSet
+from core.routing.policies.base import Outcome, Policy, outcome_from_choice, register_policy
+
+
+def route_by_task(evalset: EvalSet, table: dict[str, str], default: str) -> np.ndarray:
+    """Eval-set column per item from a task -> model table (vectorized through pandas)."""
+    col_of = {m: evalset.model_index(m) for m in set(table.values()) | {default}}
+    mapped = pd.Series(evalset.tasks).map({t: col_of[m] for t, m in table.items()})
+    return mapped.fillna(col_of[default]).to_numpy(dtype=np.int64)
+
+
+def one_call_outcome(evalset: EvalSet, kept: np.ndarray) -> Outcome:
+    """Outcome of a router that calls exactly one model per item."""
+    tried = np.zeros((evalset.n_items, evalset.n_models), dtype=bool)
+    tried[np.arange(evalset.n_items), kept] = True
+    return outcome_from_choice(evalset, tried, kept)
+
+
+@register_policy
+class TaskRouter(Policy):
+    """``table`` maps task name -> model; items of other tasks (or none) go to ``default``."""
+
+    kind = "task_router"
+
+    def __init__(self, table: dict[str, str], default: str):
+        self.table = {str(t): str(m) for t, m in dict(table).items() if m is not None and str(m)}
+        if not default:
+            raise InputError("A task routing table needs a default model")
+        self.default = str(default)
+
+    def evaluate(self, evalset: EvalSet) -> Outcome:
+        return one_call_outcome(evalset, route_by_task(evalset, self.table, self.default))
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys([*self.table.values(), self.default]))
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "table": dict(self.table), "default": self.default}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TaskRouter":
+        return cls(d["table"], d["default"])
+
+    def __repr__(self) -> str:
+        return f"TaskRouter({self.table!r}, default={self.default!r})"

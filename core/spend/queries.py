@@ -1,0 +1,242 @@
+"""Where the money goes: spend queries over the ledger, in DuckDB SQL (bulk, never row by row).
+
+Every query takes a :class:`SpendFilter` (date range, scope, tags) and returns a pandas frame::
+
+    flt = SpendFilter(date_from="2026-01-01", date_to="2026-01-31")
+    spend_by(ws, ["day", "model"], flt)      # day, model, cost_usd, requests, calls, tokens...
+    totals(ws, flt)["cost_per_1k_requests"]  # 1000 * cost / requests (rows with a request count)
+    cache_stats(ws, flt)                     # hit rate and what the hits would have cost
+    spend_page_data(ws, flt)                 # every query the Spend page shows, in one dict
+
+Scopes: ``production`` (default) excludes ``shadow`` and ``simulation`` rows; ``shadow`` is the
+cost of shadow comparisons, kept apart; ``billable`` is every real dollar (all but simulation:
+what budgets count); ``all`` is everything.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from core.errors import InputError
+from core.spend.rollup import refresh_rollup
+from core.workspace import Workspace
+
+SCOPES = {
+    "production": "source not in ('shadow', 'simulation')",
+    "shadow": "source = 'shadow'",
+    "simulation": "source = 'simulation'",
+    "billable": "source <> 'simulation'",
+    "all": "true",
+}
+DIMENSIONS = {
+    "day": "day",
+    "week": "cast(date_trunc('week', day) as date)",
+    "month": "cast(date_trunc('month', day) as date)",
+    "task": "coalesce(task, '(no task)')",
+    "model": "model",
+    "provider": "coalesce(provider, '(unknown)')",
+    "experiment": "coalesce(experiment, '(none)')",
+    "variant": "coalesce(variant, '(none)')",
+    "source": "source",
+    "project": "coalesce(project, '(none)')",
+}
+# Measures every grouping returns, summed over the daily rollup (core.spend.rollup). Rows
+# whose export gave no request count (NULL) add cost but no requests; cost per 1,000 requests
+# only uses the cost of rows that know their request count (`cost_counted`).
+MEASURES = """
+    coalesce(sum(cost_usd), 0) as cost_usd,
+    cast(sum(requests) as bigint) as requests,
+    cast(coalesce(sum(rows), 0) as bigint) as rows,
+    cast(sum(input_tokens) as bigint) as input_tokens,
+    cast(sum(cached_input_tokens) as bigint) as cached_input_tokens,
+    cast(sum(output_tokens) as bigint) as output_tokens,
+    1000 * sum(cost_counted) / nullif(sum(requests), 0) as cost_per_1k_requests
+"""
+
+
+def _as_date(value, name: str) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise InputError(f"{name}: expected a date as YYYY-MM-DD, got '{value}'") from None
+
+
+@dataclass(frozen=True)
+class SpendFilter:
+    """Which ledger rows a query sees. Dates are inclusive days (UTC); empty tuples = any."""
+
+    date_from: dt.date | str | None = None
+    date_to: dt.date | str | None = None
+    scope: str = "production"
+    tasks: tuple = ()
+    models: tuple = ()
+    providers: tuple = ()
+    experiments: tuple = ()
+    variants: tuple = ()
+    sources: tuple = ()
+    tags: tuple = field(default=())  # a row matches when its tags contain any of these
+
+    def where(self, raw: bool = False) -> tuple[str, list]:
+        """SQL ``where`` clause and its parameters, over the daily rollup (or the raw ledger)."""
+        if self.scope not in SCOPES:
+            raise InputError(f"scope: expected one of {', '.join(SCOPES)}, got '{self.scope}'")
+        clauses, params = [SCOPES[self.scope]], []
+        start, end = _as_date(self.date_from, "from"), _as_date(self.date_to, "to")
+        if start and end and end < start:
+            raise InputError(f"The date range ends ({end}) before it starts ({start})")
+        if start:
+            clauses.append("ts >= ?" if raw else "day >= ?")
+            params.append(dt.datetime.combine(start, dt.time()) if raw else start)
+        if end:
+            clauses.append("ts < ?" if raw else "day <= ?")
+            params.append(dt.datetime.combine(end + dt.timedelta(days=1), dt.time()) if raw else end)
+        for column, values in (("task", self.tasks), ("model", self.models),
+                               ("provider", self.providers), ("experiment", self.experiments),
+                               ("variant", self.variants), ("source", self.sources)):
+            if values:
+                expr = DIMENSIONS.get(column, column)
+                clauses.append(f"{expr} in ({', '.join('?' * len(values))})")
+                params.extend(values)
+        if self.tags:
+            clauses.append("(" + " or ".join("list_contains(string_split(tags, ','), ?)"
+                                             for _ in self.tags) + ")")
+            params.extend(self.tags)
+        return " and ".join(clauses), params
+
+
+def _query(ws: Workspace, sql: str, params: list) -> pd.DataFrame:
+    refresh_rollup(ws)
+    return ws.cursor().execute(sql, params).df()
+
+
+def spend_by(ws: Workspace, dims: list[str], flt: SpendFilter = SpendFilter()) -> pd.DataFrame:
+    """Spend grouped by ``dims`` (any of DIMENSIONS), sorted by the dims.
+
+    >>> spend_by(ws, ["day", "model"]).columns.tolist()[:3]          # doctest: +SKIP
+    ['day', 'model', 'cost_usd']
+    """
+    unknown = [d for d in dims if d not in DIMENSIONS]
+    if unknown:
+        raise InputError(f"Unknown spend dimension(s) {unknown}: expected {', '.join(DIMENSIONS)}")
+    where, params = flt.where()
+    select = ", ".join(f"{DIMENSIONS[d]} as {d}" for d in dims)
+    group = f"group by {', '.join(dims)} order by {', '.join(dims)}" if dims else ""
+    sql = f"select {select + ',' if dims else ''} {MEASURES} from ledger_daily where {where} {group}"
+    frame = _query(ws, sql, params)
+    if "day" in frame:
+        frame["day"] = pd.to_datetime(frame["day"])
+    return frame
+
+
+def totals(ws: Workspace, flt: SpendFilter = SpendFilter()) -> dict:
+    """One dict: cost_usd, requests, rows, tokens, cost_per_1k_requests, first/last day."""
+    where, params = flt.where()
+    row = _query(ws, f"select {MEASURES}, min(day) as first_day, max(day) as last_day "
+                     f"from ledger_daily where {where}", params).iloc[0]
+    out = {k: (None if pd.isna(v) else v) for k, v in row.items()}
+    for key in ("cost_usd",):
+        out[key] = float(out[key] or 0.0)
+    for key in ("requests", "rows", "input_tokens", "cached_input_tokens", "output_tokens"):
+        out[key] = int(out[key] or 0)
+    return out
+
+
+def traffic_share(ws: Workspace, flt: SpendFilter = SpendFilter()) -> pd.DataFrame:
+    """Per model: requests, share of requests, cost, share of cost (largest first)."""
+    where, params = flt.where()
+    return _query(ws, f"""
+        select model, cast(sum(requests) as bigint) as requests,
+               sum(requests) / nullif(sum(sum(requests)) over (), 0) as request_share,
+               sum(cost_usd) as cost_usd,
+               sum(cost_usd) / nullif(sum(sum(cost_usd)) over (), 0) as cost_share
+        from ledger_daily where {where} group by model order by requests desc nulls last, model""", params)
+
+
+def cost_per_task(ws: Workspace, flt: SpendFilter = SpendFilter()) -> pd.DataFrame:
+    """Per task: cost, requests, cost per request and per 1,000 requests."""
+    frame = spend_by(ws, ["task"], flt)
+    frame["cost_per_request"] = frame["cost_per_1k_requests"] / 1000
+    return frame.sort_values("cost_usd", ascending=False, ignore_index=True)
+
+
+def cache_stats(ws: Workspace, flt: SpendFilter = SpendFilter()) -> pd.DataFrame:
+    """Per model: cache hits, hit rate, and savings.
+
+    Savings are what the hits would have cost at the model's average cost per request over
+    the calls that missed the cache (a hit itself costs ~0). ``cached_token_share`` is the
+    share of input tokens read from a provider's prompt cache.
+    """
+    where, params = flt.where()
+    frame = _query(ws, f"""
+        select model,
+               cast(sum(requests) as bigint) as requests,
+               cast(coalesce(sum(requests) filter (where cache_hit), 0) as bigint) as cache_hits,
+               sum(cost_counted) filter (where not cache_hit)
+                   / nullif(sum(requests) filter (where not cache_hit), 0) as avg_cost_per_miss,
+               sum(cached_input_tokens) / nullif(sum(input_tokens), 0) as cached_token_share
+        from ledger_daily where {where} group by model order by model""", params)
+    frame["hit_rate"] = frame["cache_hits"] / frame["requests"].where(frame["requests"] > 0)
+    frame["savings_usd"] = (frame["cache_hits"] * frame["avg_cost_per_miss"]).fillna(0.0)
+    return frame
+
+
+def cache_summary(ws: Workspace, flt: SpendFilter = SpendFilter()) -> dict:
+    """Overall cache hit rate and savings (sum of the per-model savings)."""
+    frame = cache_stats(ws, flt)
+    requests = float(frame["requests"].fillna(0).sum())
+    hits = float(frame["cache_hits"].sum())
+    return {"requests": int(requests), "cache_hits": int(hits),
+            "hit_rate": hits / requests if requests else None,
+            "savings_usd": float(frame["savings_usd"].sum())}
+
+
+def top_calls(ws: Workspace, flt: SpendFilter = SpendFilter(), n: int = 20) -> pd.DataFrame:
+    """The ``n`` most expensive ledger rows (the one view that reads the raw ledger)."""
+    where, params = flt.where(raw=True)
+    return _query(ws, f"""
+        select ts, call_id, provider, model, task, cost_usd, requests, input_tokens,
+               output_tokens, source, experiment, variant, kind
+        from ledger where {where} order by cost_usd desc, ts desc limit {int(n)}""", params)
+
+
+def filter_options(ws: Workspace) -> dict:
+    """Values the filters can offer: date bounds and distinct tasks/models/tags."""
+    refresh_rollup(ws)
+    cur = ws.cursor()
+    lo, hi = cur.execute("select min(day), max(day) from ledger_daily").fetchone()
+
+    def distinct(expr: str) -> list[str]:
+        return [r[0] for r in cur.execute(
+            f"select distinct v from (select {expr} as v from ledger_daily) where v is not null "
+            "and v <> '' order by v").fetchall()]
+
+    return {"first_day": lo, "last_day": hi,
+            "tasks": distinct("task"), "models": distinct("model"),
+            "providers": distinct("provider"), "experiments": distinct("experiment"),
+            "variants": distinct("variant"), "sources": distinct("source"),
+            "tags": distinct("unnest(string_split(tags, ','))")}
+
+
+def spend_page_data(ws: Workspace, flt: SpendFilter = SpendFilter(), top_n: int = 20) -> dict:
+    """Every number the Spend page shows (the bench times exactly this)."""
+    shadow = SpendFilter(**{**flt.__dict__, "scope": "shadow"})
+    return {
+        "totals": totals(ws, flt),
+        "by_day_model": spend_by(ws, ["day", "model"], flt),
+        "by_day_task": spend_by(ws, ["day", "task"], flt),
+        "by_day_provider": spend_by(ws, ["day", "provider"], flt),
+        "by_provider": spend_by(ws, ["provider"], flt),
+        "traffic_share": traffic_share(ws, flt),
+        "by_task": cost_per_task(ws, flt),
+        "cache": cache_stats(ws, flt),
+        "top_calls": top_calls(ws, flt, top_n),
+        "shadow_totals": totals(ws, shadow) if flt.scope == "production" else None,
+    }
