@@ -17,10 +17,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core.routing.optimize.candidates import (_FittedCascade, _FittedRouter, _shared_learned)  # noqa: E402
 from core.evaluation.evalset import load_csv  # noqa: E402
 from core.routing.optimize.goals import parse_goal, pick, quality_target  # noqa: E402
-from core.routing.learned import LearnedCorrectness, LearnedRouter  # noqa: E402
+from core.routing.policies.learned import LearnedRouter
+from core.routing.signals.learned import LearnedCorrectness  # noqa: E402
 from core.routing.optimize.search import recommend  # noqa: E402
 from core.routing.policies import Oracle, SingleModel  # noqa: E402
-from core.routing.signals.base import Agreement  # noqa: E402
+from core.routing.signals import Agreement  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "acceptance" / "routerbench"
 GPT4, YI, MIX = "gpt-4-1106-preview", "zero-one-ai/Yi-34B-Chat", "mistralai/mixtral-8x7b-chat"

@@ -74,7 +74,7 @@ def cmd_score(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from core.live.run import run_cli
+    from core.live.command import run_cli
 
     return run_cli(args.inputs, _models(args.models) or [], args.out, concurrency=args.concurrency)
 

@@ -89,3 +89,31 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: str | Path,
 def _sheet_title(name: str) -> str:
     bad = '[]:*?/\\'
     return "".join("_" if ch in bad else ch for ch in name)[:31] or "Sheet"
+
+
+def json_safe(obj):
+    """Strict JSON values: NaN/inf -> None, numpy scalars -> Python, timestamps -> ISO text.
+
+    >>> json_safe({"q": float("nan"), "n": np.int64(3), "ok": np.bool_(True), "xs": (1.5, np.inf)})
+    {'q': None, 'n': 3, 'ok': True, 'xs': [1.5, None]}
+    """
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, (pd.Timestamp, dt.datetime, dt.date)):
+        return obj.isoformat()
+    return obj
+
+
+def frame_records(frame: pd.DataFrame) -> list[dict]:
+    """A frame as JSON-safe records (NaN -> None, numpy scalars -> Python).
+
+    >>> frame_records(pd.DataFrame({"a": [1.5, np.nan], "b": ["x", None]}))
+    [{'a': 1.5, 'b': 'x'}, {'a': None, 'b': None}]
+    """
+    return json_safe(frame.astype(object).where(frame.notna(), None).to_dict("records"))

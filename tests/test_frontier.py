@@ -25,7 +25,7 @@ from core.routing.frontier import cascade_frontier, frontier_summary
 from core.routing.policies import Cascade, Oracle
 from core.routing.projections import project_by_task, project_spend
 from core.routing.router_metrics import aiq, apgr, cpt, pareto_front
-from core.routing.signals.base import Agreement
+from core.routing.signals import Agreement
 from core.routing.sla import bootstrap_interval, sla_search
 from tests.conftest import ROOT
 from tests.helpers_routing import synthetic_evalset

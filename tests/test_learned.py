@@ -8,9 +8,10 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from core.errors import InputError
-from core.routing.learned import LearnedCorrectness, LearnedRouter
+from core.routing.policies.learned import LearnedRouter
+from core.routing.signals.learned import LearnedCorrectness
 from core.routing.policies import Cascade, SingleModel, policy_from_dict
-from core.routing.signals.base import signal_from_dict
+from core.routing.signals import signal_from_dict
 from tests.helpers_learned import keyword_evalset
 
 ES = keyword_evalset(400, seed=1)
@@ -40,11 +41,11 @@ def test_learned_signal_uses_numeric_metadata_when_there_is_no_text():
     es = keyword_evalset(400, seed=2, with_text=False)
     sig = LearnedCorrectness(["small"]).fit(es.select(rows=np.arange(300)))
     assert _auc(es.select(rows=np.arange(300, 400)), sig) > 0.8
-    assert "difficulty" in sig.features.state["numeric"]
+    assert "difficulty" in sig.features_.state_["numeric"]
 
 
 def test_a_column_naming_the_oracle_model_is_never_a_feature(signal):
-    state = signal.features.state
+    state = signal.features_.state_
     assert "oracle_model_to_route_to" not in state["categorical"]
     assert "oracle_model_to_route_to" not in state["numeric"]
 
@@ -85,7 +86,7 @@ def test_router_sends_keyword_items_to_big_and_saves_money(router):
 
 def test_router_threshold_extremes(router):
     P = router.probabilities(TEST)
-    assert router.cost_order == ("small", "big")
+    assert router.cost_order_ == ("small", "big")
     # threshold 0: everything clears at the cheapest model
     assert (router.choose(TEST, P, threshold=0.0) == 0).all()
     # threshold above 1: nothing clears, each item goes to its most likely model

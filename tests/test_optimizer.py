@@ -68,7 +68,7 @@ def known():
 def test_optimizer_finds_the_known_cascade(known):
     es, rec = known
     assert isinstance(rec.policy, Cascade)
-    assert rec.policy.cascade_models == ("small", "big")
+    assert rec.policy.models == ("small", "big")
     assert rec.policy.signal.kind == "confidence"
     conf = es.confidence[:, es.model_index("small")]
     # any threshold between the wrong answers' top confidence and the right ones' lowest

@@ -131,7 +131,7 @@ def policy_picker(evalset: EvalSet, key: str, title: str, default: str) -> dict 
         st.error(str(err))
         return None
     d = policy.to_dict()
-    missing = [m for m in policy.models if m not in evalset.models]
+    missing = [m for m in policy.models_called() if m not in evalset.models]
     if missing:
         st.error(f"This saved policy uses {', '.join(missing)}, which the eval set does not have.")
         return None

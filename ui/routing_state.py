@@ -10,7 +10,7 @@ import json
 import streamlit as st
 
 from core.routing.frontier import FrontierResult, cascade_frontier
-from core.routing.signals.base import signal_from_dict
+from core.routing.signals import signal_from_dict
 from core.routing.sla import bootstrap_interval
 from core.workspace import default_path
 from ui.state import get_evalset

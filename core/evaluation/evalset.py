@@ -22,6 +22,7 @@ import io
 import os
 import tempfile
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 import duckdb
@@ -31,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core.errors import InputError, Problem
+from core.evaluation.answers import answer_matrix, normalize_answers
 from core.evaluation.csv_io import MAX_PROBLEMS, header_fields, read_text_table, scratch_db, sniff_text
 
 ITEM_COLUMNS = ("item_id", "input", "task", "label")
@@ -116,6 +118,56 @@ class EvalSet:
         return replace(self, items=items, models=chosen,
                        cost_source={m: self.cost_source.get(m, "unknown") for m in chosen}, **arrays)
 
+    # -- what every consumer asks of the arrays, computed once per eval set ------------------
+    @cached_property
+    def answer_keys(self) -> np.ndarray:
+        """Comparable answers ``[n, m]`` under the one normalisation rule
+        (:mod:`core.evaluation.answers`): the prediction, else the output text; None = none."""
+        return answer_matrix(self.prediction, self.output)
+
+    @cached_property
+    def model_stats(self) -> pd.DataFrame:
+        """Per model (index, in eval-set order): ``quality`` (mean score over scored items),
+        ``scored``, ``cost_per_item`` (mean over items whose cost is known: a call is paid
+        even when its answer is not scored), ``priced`` and ``has_confidence``.
+
+        >>> EvalSet.from_arrays("t", ["a", "b"], score=[[1, 0], [0, np.nan]],
+        ...                     cost=[[1, 2], [3, 4]]).model_stats.to_dict("index")["b"]
+        {'quality': 0.0, 'scored': 1, 'cost_per_item': 3.0, 'priced': 2, 'has_confidence': False}
+        """
+        quality, scored = column_means(self.score)
+        cost, priced = column_means(self.cost)
+        return pd.DataFrame({"quality": quality, "scored": scored.astype(int),
+                             "cost_per_item": cost, "priced": priced.astype(int),
+                             "has_confidence": (~np.isnan(self.confidence)).any(axis=0)},
+                            index=pd.Index(self.models, name="model"))
+
+    @property
+    def cost_order(self) -> tuple[str, ...]:
+        """Models from cheapest to dearest mean cost per item (unknown cost last; ties by name)."""
+        cost = self.model_stats["cost_per_item"].fillna(np.inf)
+        return tuple(sorted(self.models, key=lambda m: (cost[m], m)))
+
+    @classmethod
+    def from_arrays(cls, name: str, models, *, score, cost=None, items: pd.DataFrame | None = None,
+                    **arrays) -> "EvalSet":
+        """An eval set from ``[n, m]`` arrays (missing fields are NaN/None), e.g. in tests."""
+        score = np.asarray(score, dtype=float)
+        n, m = score.shape
+        filled = {"score": score, "cost": np.full((n, m), np.nan) if cost is None
+                  else np.asarray(cost, dtype=float)}
+        for f in MATRIX_FIELDS:
+            if f in filled:
+                continue
+            if f in arrays:
+                filled[f] = np.asarray(arrays[f], dtype=object if f in TEXT_FIELDS else float)
+            else:
+                filled[f] = (np.full((n, m), None, dtype=object) if f in TEXT_FIELDS
+                             else np.full((n, m), np.nan))
+        if items is None:
+            items = pd.DataFrame({"item_id": [str(i) for i in range(1, n + 1)]})
+        return cls(name=name, items=items.reset_index(drop=True), models=tuple(models), **filled)
+
     def missing_scores(self) -> dict[str, int]:
         """Items without a score, per model (shown, never silently zero)."""
         return {m: int(np.isnan(self.score[:, j]).sum()) for j, m in enumerate(self.models)}
@@ -128,6 +180,21 @@ class EvalSet:
         for f in MATRIX_FIELDS:
             frame[_LONG_NAME.get(f, f)] = getattr(self, f).reshape(-1)
         return frame
+
+
+def column_means(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean over non-NaN values, count of non-NaN values) of every column; NaN for none.
+
+    >>> column_means(np.array([[1.0, np.nan], [0.0, np.nan]]))
+    (array([0.5, nan]), array([2, 0]))
+    """
+    values = np.asarray(values, dtype=float)
+    known = ~np.isnan(values)
+    counts = known.sum(axis=0)
+    sums = np.where(known, values, 0.0).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return means, counts
 
 
 MATRIX_FIELDS = ("score", "cost", "latency_ms", "confidence", "input_tokens", "output_tokens",
@@ -236,20 +303,6 @@ def _items_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return items
 
 
-def normalize_answers(values) -> np.ndarray:
-    """Trimmed, lower-cased answers as an object array (None stays None): the one rule for
-    comparing a prediction with a label, used by the loader and by the metrics.
-
-    >>> normalize_answers(np.array([" Blue ", None], dtype=object)).tolist()
-    ['blue', None]
-    """
-    arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(
-        np.asarray(values, dtype=object).reshape(-1), type=pa.string(), from_pandas=True)
-    out = pc.utf8_lower(pc.utf8_trim_whitespace(arr)).to_numpy(zero_copy_only=False)
-    return np.asarray(out, dtype=object).reshape(np.shape(values) if not isinstance(
-        values, (pa.Array, pa.ChunkedArray)) else (-1,))
-
-
 def _parse_numbers(con: duckdb.DuckDBPyConnection, table: pa.Table, label: str,
                    fields: dict[str, str], id_column: str | None) -> tuple[dict[str, np.ndarray], list[Problem]]:
     """Cast the numeric columns (column -> range key) in one scan; list every invalid cell.
@@ -354,10 +407,10 @@ def _from_long(table: pa.Table, label: str) -> EvalSet:
     score_rows = numbers.get("score", np.full(len(key), np.nan))
     if "label" in cols and "prediction" in cols:
         # Correctness from an exact (normalized) match where no score was given.
-        match = pc.equal(normalize_answers(table.column("prediction")),
-                         normalize_answers(table.column("label")))
-        decided = np.asarray(pc.is_valid(match).to_numpy(zero_copy_only=False), dtype=bool)
-        matched = np.asarray(pc.fill_null(match, False).to_numpy(zero_copy_only=False), dtype=float)
+        pred = normalize_answers(table.column("prediction").to_numpy(zero_copy_only=False))
+        gold = normalize_answers(table.column("label").to_numpy(zero_copy_only=False))
+        decided = pd.notna(pred) & pd.notna(gold)
+        matched = np.where(decided, pred == gold, False).astype(float)
         fill = decided & np.isnan(score_rows)
         score_rows = np.where(fill, matched, score_rows)
     arrays = {"score": matrix(score_rows, float)}

@@ -29,7 +29,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from core.evaluation.evalset import EvalSet, normalize_answers
+from core.evaluation.answers import normalize_answers
+from core.evaluation.evalset import EvalSet, column_means
 
 # scipy, scikit-learn and statsmodels are imported inside the functions that need them: they
 # take seconds to import, and `python -m core summary` needs none of them.
@@ -50,21 +51,6 @@ def _quiet():
         yield
 
 
-def _normalized(values: np.ndarray) -> np.ndarray:
-    """Trimmed, lower-cased strings (None stays None), the same rule the loader scores with."""
-    return normalize_answers(values)
-
-
-def _column_means(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(mean over non-NaN, count of non-NaN) for every column."""
-    known = ~np.isnan(values)
-    counts = known.sum(axis=0)
-    sums = np.where(known, values, 0.0).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    return means, counts
-
-
 def quality_intervals(score: np.ndarray, alpha: float = ALPHA) -> pd.DataFrame:
     """Mean score and a (1 - alpha) interval per column of ``score`` (NaN = not scored).
 
@@ -75,7 +61,7 @@ def quality_intervals(score: np.ndarray, alpha: float = ALPHA) -> pd.DataFrame:
     from statsmodels.stats.proportion import proportion_confint
 
     score = np.asarray(score, dtype=float)
-    means, n = _column_means(score)
+    means, n = column_means(score)
     known = ~np.isnan(score)
     binary = (np.where(known, (score == 0) | (score == 1), True)).all(axis=0)
     successes = np.where(known, score, 0.0).sum(axis=0)
@@ -106,8 +92,8 @@ def _label_metrics(evalset: EvalSet) -> tuple[np.ndarray, np.ndarray]:
     acc, f1 = np.full(m, np.nan), np.full(m, np.nan)
     if not evalset.has_labels or m == 0:
         return acc, f1
-    labels = _normalized(evalset.items["label"].to_numpy(dtype=object))
-    preds = _normalized(evalset.prediction)
+    labels = normalize_answers(evalset.items["label"].to_numpy(dtype=object))
+    preds = normalize_answers(evalset.prediction)
     # One integer code per distinct answer: scikit-learn then works on ints, not strings.
     codes, _ = pd.factorize(np.concatenate([labels, preds.reshape(-1)]))
     label_codes = codes[:len(labels)]
@@ -133,14 +119,15 @@ def leaderboard(evalset: EvalSet, models: list[str] | tuple[str, ...] | None = N
     if es.n_models == 0:
         return pd.DataFrame(columns=LEADERBOARD_COLUMNS)
     q = quality_intervals(es.score)
-    cost, cost_known = _column_means(es.cost)
+    cost = es.model_stats["cost_per_item"].to_numpy()
+    cost_known = es.model_stats["priced"].to_numpy()
     acc, f1 = _label_metrics(es)
     with _quiet():
         has_latency = (~np.isnan(es.latency_ms)).any(axis=0)
         pct = np.full((3, es.n_models), np.nan)
         if has_latency.any():
             pct[:, has_latency] = np.nanpercentile(es.latency_ms[:, has_latency], [50, 95, 99], axis=0)
-        confidence, _ = _column_means(es.confidence)
+        confidence, _ = column_means(es.confidence)
         per_correct = np.where(q["quality"].to_numpy() > 0, cost / q["quality"].to_numpy(), np.nan)
     board = pd.DataFrame({
         "model": list(es.models),
@@ -223,8 +210,8 @@ def confusion(evalset: EvalSet, model: str, task: str | None = None) -> tuple[li
     j = evalset.model_index(model)
     if "label" not in evalset.items:
         return [], np.zeros((0, 0), dtype=int)
-    labels = _normalized(evalset.items["label"].to_numpy(dtype=object))
-    preds = _normalized(evalset.prediction[:, j])
+    labels = normalize_answers(evalset.items["label"].to_numpy(dtype=object))
+    preds = normalize_answers(evalset.prediction[:, j])
     keep = pd.notna(labels) & pd.notna(preds)
     if task is not None:
         keep &= evalset.tasks == task
@@ -248,7 +235,7 @@ def disagreement_mask(evalset: EvalSet, models: list[str] | tuple[str, ...] | No
     with _quiet():
         spread = np.nanmax(score, axis=1) - np.nanmin(score, axis=1)
     differ = np.nan_to_num(spread, nan=0.0) > 0
-    preds = _normalized(es.prediction)
+    preds = normalize_answers(es.prediction)
     if pd.notna(preds).any():
         codes, _ = pd.factorize(pd.Series(preds.reshape(-1), dtype=object))
         codes = codes.reshape(preds.shape).astype(float)
@@ -298,13 +285,12 @@ def summary(evalset: EvalSet) -> dict:
     >>> summary(es)                                                  # doctest: +SKIP
     {'items': 3, 'models': [{'model': 'big', 'quality': 1.0, 'cost_per_item': 0.02, 'scored': 3}]}
     """
-    quality, scored = _column_means(evalset.score)
-    cost, _ = _column_means(evalset.cost)
+    stats = evalset.model_stats
     return {
         "items": int(evalset.n_items),
         "models": [
-            {"model": model, "quality": _json_number(quality[j]),
-             "cost_per_item": _json_number(cost[j]), "scored": int(scored[j])}
-            for j, model in enumerate(evalset.models)
+            {"model": model, "quality": _json_number(row.quality),
+             "cost_per_item": _json_number(row.cost_per_item), "scored": int(row.scored)}
+            for model, row in stats.iterrows()
         ],
     }

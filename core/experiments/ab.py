@@ -23,6 +23,7 @@ import pandas as pd
 from core.evaluation import stats
 from core.experiments.assignment import assign, rollout_buckets
 from core.errors import InputError
+from core.exports import frame_records
 from core.experiments.guardrails import Guardrails, GuardrailCheck, Verdict, check_guardrails, decide
 from core.routing.policies.base import Outcome
 
@@ -89,14 +90,9 @@ class ABResult:
             "guardrails": [g.to_dict() for g in self.guardrails],
             "sample_size": self.sample_size.to_dict() if self.sample_size else None,
             "warnings": list(self.warnings),
-            "per_task": _records(self.per_task),
+            "per_task": frame_records(self.per_task),
             "rollout": self.rollout,
         }
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    out = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()} for r in out]
 
 
 # -- building the per-item frame ---------------------------------------------------------------

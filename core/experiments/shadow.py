@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 
 from core.evaluation import stats
+from core.exports import frame_records
 from core.evaluation.evalset import EvalSet
 from core.experiments.guardrails import Guardrails, GuardrailCheck, Verdict, check_guardrails, decide
 from core.routing.policies.base import Outcome
-from core.routing.signals.base import answer_keys
 
 
 @dataclass
@@ -51,7 +51,6 @@ class ShadowResult:
         return stats.proportion_estimate(self.n_agree, self.n_compared)
 
     def to_dict(self, max_disagreements: int = 200) -> dict:
-        from core.experiments.ab import _records
 
         return {
             "n_items": self.n_items, "n_compared": self.n_compared, "n_agree": self.n_agree,
@@ -59,9 +58,9 @@ class ShadowResult:
             "quality": self.quality.to_dict(), "cost": self.cost.to_dict(),
             "latency": self.latency.to_dict(),
             "latency_p95": [None if math.isnan(v) else v for v in self.latency_p95],
-            "disagreements": _records(self.disagreements.head(max_disagreements)),
+            "disagreements": frame_records(self.disagreements.head(max_disagreements)),
             "n_disagreements": len(self.disagreements),
-            "per_task": _records(self.per_task),
+            "per_task": frame_records(self.per_task),
             "projection": self.projection,
             "guardrails": [g.to_dict() for g in self.guardrails],
             "verdict": self.verdict.to_dict(), "tolerance": self.tolerance,
@@ -88,7 +87,7 @@ def compare(evalset: EvalSet, production: Outcome, candidate: Outcome, volume: f
     """Agreement, paired deltas, side-by-side disagreements and projected savings at ``volume``
     items per month; the verdict uses the A/B rules (:func:`core.experiments.guardrails.decide`) on the
     paired differences."""
-    keys = answer_keys(evalset)
+    keys = evalset.answer_keys
     ans_p = _kept_answers(keys, production.kept)
     ans_c = _kept_answers(keys, candidate.kept)
     same_model = (production.kept == candidate.kept) & (production.kept >= 0)

@@ -13,18 +13,17 @@ live rows: :func:`core.experiments.ab.analyze`), shadow in :mod:`core.experiment
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from core.experiments.ab import STAGES, ABResult, analyze, replay_frame
 from core.experiments.assignment import check_split, unit_ids
 from core.errors import InputError
+from core.exports import json_safe
 from core.evaluation.evalset import EvalSet
 from core.experiments.guardrails import Guardrails
-from core.routing.policies.base import Policy, policy_from_dict
+from core.routing.policies import Policy, policy_from_dict
 from core.experiments.shadow import ShadowResult, compare, record_shadow_calls
 from core.workspace import Workspace
 
@@ -161,21 +160,6 @@ def price_snapshot() -> str:
 
 
 # -- saving ------------------------------------------------------------------------------------
-def _jsonable(obj):
-    """Strict JSON: NaN/inf -> None, numpy scalars -> Python."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, (pd.Timestamp,)):
-        return obj.isoformat()
-    return obj
-
-
 def save_experiment(ws: Workspace, name: str, kind: str, definition: dict, results: dict) -> int:
     """Store an experiment (definition + results JSON); returns its id."""
     if not name or not str(name).strip():
@@ -188,8 +172,8 @@ def save_experiment(ws: Workspace, name: str, kind: str, definition: dict, resul
             "insert into experiments (name, kind, evalset_name, definition, results)"
             " values (?, ?, ?, ?, ?) returning id",
             [str(name).strip(), kind, definition.get("evalset"),
-             json.dumps(_jsonable(definition), allow_nan=False),
-             json.dumps(_jsonable(results), allow_nan=False)]).fetchone()
+             json.dumps(json_safe(definition), allow_nan=False),
+             json.dumps(json_safe(results), allow_nan=False)]).fetchone()
     return int(row[0])
 
 

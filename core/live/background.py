@@ -14,8 +14,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from core.live.run import LiveRun, Progress, RunResult
-from core.live.run import _redact
+from core.live.keys import redact
+from core.live.run import LiveRun
+from core.live.types import Progress, RunResult
 
 _ACTIVE: dict[str, "RunHandle"] = {}
 _LOCK = threading.Lock()
@@ -62,7 +63,7 @@ def start_background(run: LiveRun) -> RunHandle:
                 handle.result = run.run(progress=update, cancel=handle.cancel_event)
                 handle.progress = handle.result.progress
             except Exception as exc:  # shown on the page; keys are scrubbed from the message
-                handle.error = _redact(f"{type(exc).__name__}: {exc}", run.secrets())
+                handle.error = redact(f"{type(exc).__name__}: {exc}", extra=run.secrets())
 
         handle.thread = threading.Thread(target=target, name=f"live-run-{run.run_id}", daemon=True)
         _ACTIVE[run.run_id] = handle

@@ -19,11 +19,13 @@ import pandas as pd
 
 from core.live import store as run_store
 from core.live.cache import ResponseCache
+from core.live.keys import redact
 from core.live.limits import CircuitBreaker, TokenBucket, backoff_delay
 from core.live.providers.base import ChatRequest, ChatResponse, Provider, ProviderError
+from core.live.types import Progress
 
 if TYPE_CHECKING:
-    from core.live.run import LiveRun, Progress
+    from core.live.run import LiveRun
 
 CANCEL_GRACE_S = 5.0  # in-flight calls get this long to finish (and be recorded) after a cancel
 
@@ -90,7 +92,7 @@ class Execution:
         self.callback = progress
         self.cancel = cancel
         self.pending = run.pending_pairs()
-        self.total = len(run._item_ids) * len(run.models)
+        self.total = len(run.item_ids) * len(run.models)
         self.resumed = self.total - len(self.pending)
         self.counts = {"ok": 0, "cached": 0, "failed": 0}
         self.spend = run_store.run_spend(run.ws, run.run_id)
@@ -111,10 +113,8 @@ class Execution:
 
     # -- progress -------------------------------------------------------------------------------
     @property
-    def progress(self) -> "Progress":
+    def progress(self) -> Progress:
         """A snapshot (built on demand: counting a call is just integer additions)."""
-        from core.live.run import Progress
-
         done = self.resumed + sum(self.counts.values())
         fresh = done - self.resumed
         eta = (self.elapsed / fresh) * (self.total - done) if fresh else None
@@ -140,8 +140,8 @@ class Execution:
     async def execute(self) -> tuple[str, str | None]:
         self.writer = _Writer(self, self.config.flush_interval_s, self.config.flush_rows)
         if self.cache is not None:
-            self.requests = {(i, m): self.run._request(m, i) for i, m in self.pending}
-            self.keys = {pair: self.run._cache_key(pair[1], pair[0], req)
+            self.requests = {(i, m): self.run.request(m, i) for i, m in self.pending}
+            self.keys = {pair: self.run.cache_key(pair[1], pair[0], req)
                          for pair, req in self.requests.items()}
             await asyncio.to_thread(self.cache.prefetch, list(self.keys.values()))
             await asyncio.to_thread(self.cache.load_semantic)
@@ -193,7 +193,7 @@ class Execution:
                 return
             budget = 0.0
             if self.config.spend_cap_usd is not None:
-                budget = self.run._estimated_call_cost(model, i)
+                budget = self.run.estimated_call_cost(model, i)
                 if self.spend + self.reserved + budget > self.config.spend_cap_usd + 1e-12:
                     self.stop_reason = "spend_cap"
                     return
@@ -218,9 +218,9 @@ class Execution:
         total_cost = 0.0
         last: dict | None = None
         for answering in chain:
-            provider, model = run._model_ids[answering]
-            request = self.requests.get((i, answering)) or run._request(answering, i)
-            key = self.keys.get((i, answering)) or run._cache_key(answering, i, request)
+            provider, model = run.model_ids[answering]
+            request = self.requests.get((i, answering)) or run.request(answering, i)
+            key = self.keys.get((i, answering)) or run.cache_key(answering, i, request)
             hit = self._cache_lookup(provider, request, i, key)
             if hit is not None:
                 call = self._row(i, model_id, answering, "cached", hit=hit)
@@ -236,7 +236,7 @@ class Execution:
                                  attempts=attempts, waited=waited)
                 ledger_rows.append(self._ledger(call, provider, model, i))
                 total_cost += cost or 0.0
-                entry = (provider, request, run._tasks[i], run._inputs[i], response.text,
+                entry = (provider, request, run.tasks[i], run.inputs[i], response.text,
                          response.input_tokens, response.output_tokens, key)
                 return call, ledger_rows, entry, total_cost
             error, attempts, waited, latency = outcome
@@ -251,8 +251,8 @@ class Execution:
             return None
         hit = self.cache.get(provider, request, key)
         if hit is None:
-            hit = self.cache.get_similar(provider, request.model, self.run._tasks[i],
-                                         self.run._inputs[i])
+            hit = self.cache.get_similar(provider, request.model, self.run.tasks[i],
+                                         self.run.inputs[i])
         return hit
 
     async def _call(self, provider_name: str, request: ChatRequest):
@@ -316,17 +316,17 @@ class Execution:
              cost=None, error: ProviderError | None = None, attempts: int = 0, waited: float = 0.0,
              latency: float | None = None) -> dict:
         run = self.run
-        item_id = str(run._item_ids[i])
+        item_id = str(run.item_ids[i])
         row = {"run_id": run.run_id, "item_id": item_id, "idx": i, "model": model_id,
                "answered_by": answering, "ts": datetime.now(timezone.utc).replace(tzinfo=None),
                "status": status, "attempts": attempts, "retry_wait_s": waited,
                "cache_hit": hit is not None, "error_kind": None, "error_message": None}
-        provider = run._model_ids[answering][0]
+        provider = run.model_ids[answering][0]
         if response is not None or hit is not None:
             text = response.text if response is not None else hit.text
-            task = run._tasks[i]
-            labels = run._label_sets.get(task if task is not None else "*")
-            parsed = run._parse_answer(provider, text, labels)
+            task = run.tasks[i]
+            labels = run.label_sets.get(task if task is not None else "*")
+            parsed = run.parse_answer(provider, text, labels)
             confidence = parsed.confidence
             logprob = response.logprob_confidence if response is not None else None
             if logprob is not None and (confidence is None
@@ -360,7 +360,7 @@ class Execution:
         cached = call["status"] == "cached"
         return {
             "call_id": call["call_id"], "ts": call["ts"], "provider": provider, "model": model,
-            "task": self.run._tasks[i], "eval_run": self.run.run_id,
+            "task": self.run.tasks[i], "eval_run": self.run.run_id,
             "input_tokens": 0 if cached else int(call.get("input_tokens") or 0),
             "cached_input_tokens": 0 if cached else int(call.get("cached_read_tokens") or 0),
             "cache_write_tokens": 0 if cached else int(call.get("cached_write_tokens") or 0),
@@ -373,9 +373,7 @@ class Execution:
         }
 
     def _redact(self, text: str) -> str:
-        from core.live.run import _redact
-
-        return _redact(text, self.secrets)
+        return redact(text, extra=self.secrets)
 
 
 def _write_with_retry(ws, calls: pd.DataFrame, ledger: pd.DataFrame, attempts: int = 5) -> None:

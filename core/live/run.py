@@ -33,19 +33,20 @@ import asyncio
 import copy
 import math
 import threading
-import uuid
-from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from dataclasses import replace
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from core.live import store as run_store
-from core.live.cache import CacheConfig
 from core.errors import InputError
 from core.evaluation.evalset import EvalSet
+from core.live import store as run_store
+from core.live.execute import Execution
+from core.live.keys import redact
 from core.live.providers.base import ChatRequest, ChatResponse, Provider
+from core.live.types import Progress, RunConfig, RunResult, new_run_id
+from core.pricing.catalog import call_cost
 from core.workspace import Workspace
 
 CHARS_PER_TOKEN = 4.0
@@ -53,98 +54,11 @@ MAX_LABEL_CHOICES = 30  # more distinct labels than this in a task: an open ques
 _PROBE = "\x00item input\x00"  # stands for the input when a template is built once  # offline token estimate (tiktoken cannot download its tables here)
 
 
-@dataclass
-class RunConfig:
-    """Everything that shapes a run except keys (which are never stored)."""
-
-    concurrency: int = 8
-    max_retries: int = 3
-    backoff_base_s: float = 0.5
-    backoff_cap_s: float = 20.0
-    rate_limits: dict[str, float] = field(default_factory=dict)  # provider -> requests per second
-    breaker_threshold: int = 5
-    breaker_cooldown_s: float = 30.0
-    timeout_s: float = 60.0
-    max_tokens: int | None = None  # None: the prompt template's own
-    temperature: float | None = None
-    fallbacks: dict[str, list[str]] = field(default_factory=dict)  # model -> next models to try
-    spend_cap_usd: float | None = None
-    cache: CacheConfig = field(default_factory=CacheConfig)
-    flush_interval_s: float = 0.5
-    flush_rows: int = 64
-    experiment: str | None = None
-    source: str = "live"
-    # "stated": the confidence the model writes in its answer; "logprob": the probability of the
-    # label's first token where the provider returns log-probabilities (OpenAI), else stated.
-    confidence_source: str = "stated"
-
-    def to_dict(self) -> dict:
-        out = asdict(self)
-        out["cache"] = self.cache.to_dict()
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "RunConfig":
-        data = dict(data)
-        cache = CacheConfig(**data.pop("cache", {}))
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(cache=cache, **known)
-
-
-@dataclass(frozen=True)
-class Progress:
-    """A snapshot for progress bars. ``done`` counts (item, model) pairs with a final outcome."""
-
-    total: int
-    done: int = 0
-    ok: int = 0
-    failed: int = 0
-    cached: int = 0
-    resumed: int = 0  # answered by an earlier attempt of this run
-    saved: int = 0  # outcomes of this attempt already written to the workspace
-    spend_usd: float = 0.0
-    elapsed_s: float = 0.0
-    eta_s: float | None = None
-    status: str = "running"
-
-    @property
-    def fraction(self) -> float:
-        return self.done / self.total if self.total else 1.0
-
-    def line(self) -> str:
-        eta = "" if self.eta_s is None else f", ETA {self.eta_s:,.0f}s"
-        return (f"{self.done}/{self.total} done ({self.ok} ok, {self.cached} cached, "
-                f"{self.failed} failed, {self.resumed} from before), saved {self.saved}, "
-                f"spend ${self.spend_usd:.4f}{eta}")
-
-
-@dataclass(frozen=True)
-class RunResult:
-    run_id: str
-    status: str  # finished | cancelled | spend_cap | failed
-    progress: Progress
-    results_evalset_id: int | None
-    message: str | None = None
-
-
-def new_run_id(prefix: str = "run") -> str:
-    return f"{prefix}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
-
-
-def _default_cost(provider: str, model: str, usage: ChatResponse) -> float | None:
+def default_cost(provider: str, model: str, usage: ChatResponse) -> float | None:
     """USD of one call at the catalog price (None when the model has no price)."""
-    from core.pricing.catalog import call_cost
-
     return call_cost(f"{provider}:{model}", usage.input_tokens, usage.output_tokens,
                      cached_read_tokens=usage.cached_read_tokens,
                      cached_write_tokens=usage.cached_write_tokens)
-
-
-def _redact(text: str, secrets: list[str]) -> str:
-    """Remove every known key (and anything shaped like one) from a message."""
-    from core.live.keys import redact
-
-    return redact(text, extra=secrets)
 
 
 class LiveRun:
@@ -182,25 +96,25 @@ class LiveRun:
         self._keys = dict(keys or {})
         self._base_urls = dict(base_urls or {})
         self._provider_factory = provider_factory
-        self._cost_fn = cost_fn or _default_cost
+        self._cost_fn = cost_fn or default_cost
         if build_request is None or parse_answer is None:
             from core.live import prompts
 
             build_request = build_request or prompts.build_request
             parse_answer = parse_answer or prompts.parse_answer
-        self._build_request = build_request
-        self._parse_answer = parse_answer
+        self.build_request_fn = build_request
+        self.parse_answer = parse_answer
         self._templates: dict = {}
         self._cost_memo: dict = {}
-        self._model_ids = {m: self._parse_model(m) for m in self.all_models()}
+        self.model_ids = {m: self._parse_model(m) for m in self.all_models()}
         items = evalset.items
-        self._item_ids = items["item_id"].astype(str).to_numpy(dtype=object)
-        self._inputs = items["input"].fillna("").astype(str).to_numpy(dtype=object)
-        self._tasks = (items["task"].astype(object).where(items["task"].notna(), None).to_numpy()
+        self.item_ids = items["item_id"].astype(str).to_numpy(dtype=object)
+        self.inputs = items["input"].fillna("").astype(str).to_numpy(dtype=object)
+        self.tasks = (items["task"].astype(object).where(items["task"].notna(), None).to_numpy()
                        if "task" in items else np.full(len(items), None, dtype=object))
-        self._labels = (items["label"].astype(object).where(items["label"].notna(), None).to_numpy()
+        self.labels = (items["label"].astype(object).where(items["label"].notna(), None).to_numpy()
                         if "label" in items else np.full(len(items), None, dtype=object))
-        self._label_sets = self._labels_per_task()
+        self.label_sets = self._labels_per_task()
 
     # -- setup -------------------------------------------------------------------------------
     @staticmethod
@@ -217,14 +131,14 @@ class LiveRun:
         return out
 
     def providers(self) -> list[str]:
-        return sorted({self._model_ids[m][0] for m in self.all_models()})
+        return sorted({self.model_ids[m][0] for m in self.all_models()})
 
     def _labels_per_task(self) -> dict:
         """The label vocabulary per task, so a classification prompt can list the choices."""
-        if not any(v is not None for v in self._labels):
+        if not any(v is not None for v in self.labels):
             return {}
-        frame = pd.DataFrame({"task": pd.Series(self._tasks, dtype=object).fillna("*"),
-                              "label": self._labels}).dropna()
+        frame = pd.DataFrame({"task": pd.Series(self.tasks, dtype=object).fillna("*"),
+                              "label": self.labels}).dropna()
         sets = {t: sorted(set(map(str, g["label"]))) for t, g in frame.groupby("task")}
         # Many distinct labels (free-form answers, numbers) are not a choice list: ask openly.
         return {t: labels for t, labels in sets.items() if len(labels) <= MAX_LABEL_CHOICES}
@@ -235,9 +149,9 @@ class LiveRun:
         key = (model_id, task)
         found = self._templates.get(key)
         if found is None:
-            provider, model = self._model_ids[model_id]
-            labels = self._label_sets.get(task if task is not None else "*")
-            probe = self._build_request(provider, model, task, _PROBE, labels)
+            provider, model = self.model_ids[model_id]
+            labels = self.label_sets.get(task if task is not None else "*")
+            probe = self.build_request_fn(provider, model, task, _PROBE, labels)
             changes = {}
             if self.config.max_tokens is not None:
                 changes["max_tokens"] = int(self.config.max_tokens)
@@ -250,17 +164,17 @@ class LiveRun:
             self._templates[key] = found
         return found
 
-    def _request(self, model_id: str, i: int) -> ChatRequest:
+    def request(self, model_id: str, i: int) -> ChatRequest:
         """The request for item ``i``: the task's template with the item's input as user text."""
-        template, reusable, _ = self._template(model_id, self._tasks[i])
+        template, reusable, _ = self._template(model_id, self.tasks[i])
         if not reusable:  # a template that weaves the input into other text: build it fully
-            provider, model = self._model_ids[model_id]
-            labels = self._label_sets.get(self._tasks[i] if self._tasks[i] is not None else "*")
-            return replace(self._build_request(provider, model, self._tasks[i], self._inputs[i],
+            provider, model = self.model_ids[model_id]
+            labels = self.label_sets.get(self.tasks[i] if self.tasks[i] is not None else "*")
+            return replace(self.build_request_fn(provider, model, self.tasks[i], self.inputs[i],
                                                labels), max_tokens=template.max_tokens,
                            temperature=template.temperature)
         request = copy.copy(template)
-        object.__setattr__(request, "user", str(self._inputs[i]))  # a frozen dataclass, copied
+        object.__setattr__(request, "user", str(self.inputs[i]))  # a frozen dataclass, copied
         return request
 
     def call_cost(self, provider: str, model: str, usage: ChatResponse) -> float | None:
@@ -272,18 +186,18 @@ class LiveRun:
             self._cost_memo[key] = self._cost_fn(provider, model, usage)
         return self._cost_memo[key]
 
-    def _cache_key(self, model_id: str, i: int, request: ChatRequest) -> str:
+    def cache_key(self, model_id: str, i: int, request: ChatRequest) -> str:
         from core.live.cache import cache_key
 
-        _, reusable, digest = self._template(model_id, self._tasks[i])
-        provider = self._model_ids[model_id][0]
+        _, reusable, digest = self._template(model_id, self.tasks[i])
+        provider = self.model_ids[model_id][0]
         return cache_key(provider, request, digest if reusable else None)
 
     def pending_pairs(self) -> list[tuple[int, str]]:
         """(item index, model) pairs without an answer yet, item by item."""
         done = run_store.done_pairs(self.ws, self.run_id)
-        return [(i, m) for i in range(len(self._item_ids)) for m in self.models
-                if (self._item_ids[i], m) not in done]
+        return [(i, m) for i in range(len(self.item_ids)) for m in self.models
+                if (self.item_ids[i], m) not in done]
 
     # -- cost estimate ------------------------------------------------------------------------
     def estimate(self, pending_only: bool = True) -> pd.DataFrame:
@@ -292,16 +206,16 @@ class LiveRun:
         """
         run_store.ensure_runs(self.ws)
         done = run_store.done_pairs(self.ws, self.run_id) if pending_only else set()
-        lengths = pd.Series(self._inputs).str.len().to_numpy(dtype=float)
+        lengths = pd.Series(self.inputs).str.len().to_numpy(dtype=float)
         rows = []
         for m in self.models:
-            provider, model = self._model_ids[m]
+            provider, model = self.model_ids[m]
             answered = {item for item, model_id in done if model_id == m}
-            todo = ~pd.Series(self._item_ids).isin(answered).to_numpy()
+            todo = ~pd.Series(self.item_ids).isin(answered).to_numpy()
             overhead = self._template_chars(m)
             chars = lengths[todo] + overhead[todo]
             in_tokens = np.ceil(chars / CHARS_PER_TOKEN)
-            max_out = self._request(m, 0).max_tokens if len(lengths) else 0
+            max_out = self.request(m, 0).max_tokens if len(lengths) else 0
             n = int(todo.sum())
             cost = float("nan")
             if n:
@@ -314,18 +228,18 @@ class LiveRun:
 
     def _template_chars(self, model_id: str) -> np.ndarray:
         """Characters each item's prompt adds around its input (system prompt, instructions)."""
-        out = np.zeros(len(self._inputs))
-        tasks = pd.Series(self._tasks, dtype=object).fillna("*")
+        out = np.zeros(len(self.inputs))
+        tasks = pd.Series(self.tasks, dtype=object).fillna("*")
         for task, index in tasks.groupby(tasks).groups.items():
-            provider, model = self._model_ids[model_id]
-            labels = self._label_sets.get(task)
-            req = self._build_request(provider, model, None if task == "*" else task, "", labels)
+            provider, model = self.model_ids[model_id]
+            labels = self.label_sets.get(task)
+            req = self.build_request_fn(provider, model, None if task == "*" else task, "", labels)
             out[np.asarray(index)] = len(req.system or "") + len(req.user or "")
         return out
 
-    def _estimated_call_cost(self, model_id: str, i: int) -> float:
-        provider, model = self._model_ids[model_id]
-        req = self._request(model_id, i)
+    def estimated_call_cost(self, model_id: str, i: int) -> float:
+        provider, model = self.model_ids[model_id]
+        req = self.request(model_id, i)
         tokens = math.ceil((len(req.system or "") + len(req.user or "")) / CHARS_PER_TOKEN)
         cost = self.call_cost(provider, model, ChatResponse(text="", input_tokens=tokens,
                                                             output_tokens=req.max_tokens))
@@ -339,17 +253,15 @@ class LiveRun:
 
     async def arun(self, progress: Callable[[Progress], None] | None = None,
                    cancel: threading.Event | None = None) -> RunResult:
-        from core.live.execute import Execution
-
         run_store.create_run(self.ws, self.run_id, self.name, self.models, self.config.to_dict(),
-                             len(self._item_ids), evalset_id=self.evalset_id,
+                             len(self.item_ids), evalset_id=self.evalset_id,
                              source=self.config.source, experiment=self.config.experiment)
         execution = Execution(self, progress=progress, cancel=cancel or threading.Event())
         try:
             status, message = await execution.execute()
         except BaseException as exc:
             run_store.finish_run(self.ws, self.run_id, "failed",
-                                 _redact(f"{type(exc).__name__}: {exc}", self.secrets()))
+                                 redact(f"{type(exc).__name__}: {exc}", extra=self.secrets()))
             raise
         results_id = None
         if execution.progress.ok + execution.progress.cached + execution.progress.resumed:
@@ -390,33 +302,4 @@ class LiveRun:
         return materialize(self)
 
 
-__all__ = ["LiveRun", "RunConfig", "Progress", "RunResult", "new_run_id", "run_cli",
-           "start_background", "active_run", "CacheConfig"]
-
-
-def run_cli(inputs_path, models: list[str], out_path, concurrency: int = 8) -> int:
-    """``python -m core run``: see :mod:`core.live.command`."""
-    from core.live.command import run_cli as _run_cli
-
-    return _run_cli(inputs_path, models, out_path, concurrency=concurrency)
-
-
-def start_background(run: LiveRun):
-    from core.live.background import start_background as _start
-
-    return _start(run)
-
-
-def active_run(run_id: str):
-    from core.live.background import active_run as _active
-
-    return _active(run_id)
-
-
-def __getattr__(name):  # RunHandle lives with the thread machinery
-    if name == "RunHandle":
-        from core.live.background import RunHandle
-
-        return RunHandle
-    raise AttributeError(name)
-
+__all__ = ["LiveRun", "RunConfig", "Progress", "RunResult", "new_run_id", "default_cost"]

@@ -35,9 +35,9 @@ from core.errors import InputError
 from core.evaluation.evalset import EvalSet
 from core.routing.policies.cascade import Cascade, CascadePlan, outcome_at, plan_cascade
 from core.routing.policies.oracle import Oracle
-from core.routing.router_metrics import _curve, aiq, apgr, cpt, pareto_front
+from core.routing.router_metrics import aiq, apgr, cpt, pareto_front, share_curve
 from core.routing.sla import bootstrap_interval, sla_search  # noqa: F401  (re-exported for callers)
-from core.routing.signals.base import Agreement, Signal, signal_from_dict
+from core.routing.signals import Agreement, Signal, signal_from_dict
 
 MAX_CELLS = 1_000_000  # operating points computed at most (3+ models, continuous signals)
 
@@ -75,7 +75,7 @@ class FrontierResult:
         """The cascade at ``thresholds``, sharing this frontier's fitted signal and cached arrays."""
         policy = Cascade(self.models, thresholds, self.signal)
         if self.evalset is not None and self.plan is not None:
-            policy._plan = (id(self.evalset), self.evalset, self.plan)
+            policy.remember_plan(self.evalset, self.plan)
         return policy
 
     def outcome(self, thresholds):
@@ -246,7 +246,7 @@ def cascade_frontier(evalset: EvalSet, models, signal="confidence",
     weak = singles.set_index("model").loc[plan.models[0]]
     strong = singles.set_index("model").loc[plan.models[-1]]
     # The RouteLLM curve once (best quality per strong-call share), then the three metrics on it.
-    share, quality = _curve(points["strong_share"].to_numpy(), points["quality"].to_numpy())
+    share, quality = share_curve(points["strong_share"].to_numpy(), points["quality"].to_numpy())
     metrics = {
         "weak": plan.models[0], "strong": plan.models[-1],
         "apgr": apgr(share, quality, weak.quality, strong.quality),

@@ -58,7 +58,7 @@ def pareto_front(cost, quality) -> np.ndarray:
     return mask
 
 
-def _curve(share, quality) -> tuple[np.ndarray, np.ndarray]:
+def share_curve(share, quality) -> tuple[np.ndarray, np.ndarray]:
     """Upper envelope: best quality at each distinct strong-call share, sorted by share."""
     share = np.asarray(share, dtype=float)
     quality = np.asarray(quality, dtype=float)
@@ -79,7 +79,7 @@ def apgr(share, quality, weak_quality: float, strong_quality: float) -> float:
     0.65
     """
     gap = strong_quality - weak_quality
-    x, q = _curve(share, quality)
+    x, q = share_curve(share, quality)
     if not gap > 0 or len(x) < 2:
         return float("nan")
     width = x[-1] - x[0]
@@ -95,7 +95,7 @@ def cpt(share, quality, weak_quality: float, strong_quality: float, pgr: float) 
     0.3125
     """
     gap = strong_quality - weak_quality
-    x, q = _curve(share, quality)
+    x, q = share_curve(share, quality)
     if not gap > 0 or not len(x):
         return float("nan")
     target = weak_quality + pgr * gap

@@ -13,6 +13,7 @@ Cascade(['small', 'big'], [0.62], 'agreement')
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import warnings
 from dataclasses import dataclass, replace
@@ -24,11 +25,11 @@ from sklearn.model_selection import KFold
 
 from core.evaluation.evalset import EvalSet
 from core.routing.optimize.goals import Goal
-from core.routing.learned import ItemFeatures, LearnedCorrectness, LearnedRouter
-from core.routing.policies import Cascade, SingleModel, TaskRouter
-from core.routing.policies.base import Policy
-from core.routing.policies.cascade import plan_cascade
-from core.routing.signals.base import Agreement, SelfConfidence, Signal, answer_keys
+from core.routing.policies import Cascade, Policy, SingleModel, TaskRouter, plan_cascade
+from core.routing.policies.learned import LearnedRouter
+from core.routing.signals import Agreement, SelfConfidence, Signal
+from core.routing.signals.features import ItemFeatures
+from core.routing.signals.learned import LearnedCorrectness
 
 MAX_GRID_2 = 400  # thresholds tried for a 2-model cascade (every distinct value up to this)
 MAX_GRID_3 = 20  # per step for a 3-model cascade (20 x 20 points)
@@ -150,15 +151,13 @@ class _FittedRouter(Fitted):
         P = self.router.probabilities(evalset)
         ok = P[:, None, :] >= self.grid[None, :, None]  # [n, T, k]
         pick = np.where(ok.any(axis=2), np.argmax(ok, axis=2), np.argmax(P, axis=1)[:, None])
-        cols = np.array([evalset.model_index(m) for m in self.router.cost_order])[pick]
+        cols = np.array([evalset.model_index(m) for m in self.router.cost_order_])[pick]
         rows = np.arange(evalset.n_items)[:, None]
         called = (cols == evalset.model_index(share_model)) if share_model in evalset.models else None
         return _points(evalset.score[rows, cols], evalset.cost[rows, cols], called, self.grid)
 
     def policy(self, param):
-        r = LearnedRouter(self.router.models, float(param), signal=self.router.signal,
-                          cost_order=list(self.router.cost_order))
-        return r
+        return copy.copy(self.router).set_params(threshold=float(param))
 
 
 # -- task routing table fitted per task ---------------------------------------------------------
@@ -217,20 +216,10 @@ def _utility(q: np.ndarray, c: np.ndarray, lam: float) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # Which families to try
 # ---------------------------------------------------------------------------------------------
-def _model_stats(train: EvalSet) -> pd.DataFrame:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return pd.DataFrame({"quality": np.nanmean(train.score, axis=0),
-                             "cost": np.nanmean(train.cost, axis=0),
-                             "scored": (~np.isnan(train.score)).sum(axis=0),
-                             "has_conf": (~np.isnan(train.confidence)).any(axis=0)},
-                            index=list(train.models))
-
-
 def pareto_models(stats: pd.DataFrame, limit: int = 5) -> list[str]:
     """Models no other model beats on both quality and cost, cheapest first (at most ``limit``,
     keeping the best)."""
-    s = stats[(stats["scored"] > 0) & stats["cost"].notna()].sort_values(["cost", "quality"],
+    s = stats[(stats["scored"] > 0) & stats["cost_per_item"].notna()].sort_values(["cost_per_item", "quality"],
                                                                            ascending=[True, False])
     front, best = [], -np.inf
     for model, row in s.iterrows():
@@ -242,8 +231,8 @@ def pareto_models(stats: pd.DataFrame, limit: int = 5) -> list[str]:
 
 def _voters(stats: pd.DataFrame, model: str, exclude: set[str], k: int) -> list[str]:
     """The ``k`` best models costing at most twice ``model`` (cheap peers whose vote is cheap)."""
-    cap = stats.loc[model, "cost"] * 2.0
-    peers = stats[(stats.index != model) & (stats["cost"] <= cap) & (stats["scored"] > 0)
+    cap = stats.loc[model, "cost_per_item"] * 2.0
+    peers = stats[(stats.index != model) & (stats["cost_per_item"] <= cap) & (stats["scored"] > 0)
                   & ~stats.index.isin(list(exclude))]
     return list(peers.sort_values("quality", ascending=False).index[:k])
 
@@ -251,12 +240,12 @@ def _voters(stats: pd.DataFrame, model: str, exclude: set[str], k: int) -> list[
 def default_families(train: EvalSet, goal: Goal, candidates: list[str] | None = None) -> list[Family]:
     """Single models, cascades over Pareto-front pairs and triples with every usable signal,
     the learned router and (with several tasks) a per-task routing table."""
-    stats = _model_stats(train.select(candidates) if candidates else train)
+    stats = (train.select(candidates) if candidates else train).model_stats
     usable = [m for m in stats.index if stats.loc[m, "scored"] > 0]
     front = pareto_models(stats.loc[usable])
     if goal.model and goal.model in usable and goal.model not in front:
-        front = sorted(front + [goal.model], key=lambda m: stats.loc[m, "cost"])
-    has_answers = bool((~pd.isna(answer_keys(train))).any())
+        front = sorted(front + [goal.model], key=lambda m: stats.loc[m, "cost_per_item"])
+    has_answers = bool((~pd.isna(train.answer_keys)).any())
     fams: list[Family] = [Family(f"single {m}", "single", lambda tr, ctx, m=m: _FittedSingle(m))
                           for m in usable]
     chains = [(a, b) for i, a in enumerate(front) for b in front[i + 1:]]
@@ -264,7 +253,7 @@ def default_families(train: EvalSet, goal: Goal, candidates: list[str] | None = 
                for c in front[j + 1:]]
     steps = tuple(front[:-1])  # every model that is ever a non-final cascade step
     for chain in chains:
-        if all(stats.loc[m, "has_conf"] for m in chain[:-1]):
+        if all(stats.loc[m, "has_confidence"] for m in chain[:-1]):
             fams.append(_cascade_family(chain, "confidence", lambda tr, ctx: SelfConfidence()))
         if has_answers:
             # Two-model cascades try every panel of 1 to 3 of the 4 best cheap peers (which
@@ -304,7 +293,7 @@ def _cascade_family(chain: tuple[str, ...], signal_name: str,
 def _features(train: EvalSet, ctx: dict) -> ItemFeatures:
     """One text/metadata featurizer per training set, shared by every learned signal on it."""
     feats = ctx.get("features")
-    if feats is None or feats.fitted_on is not train:
+    if feats is None or feats.fitted_on_ is not train:
         feats = ItemFeatures().fit(train)
         ctx["features"] = feats
     return feats

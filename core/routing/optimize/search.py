@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
+from core.exports import json_safe
 from core.evaluation.evalset import EvalSet
 from core.routing.optimize.goals import ACCEPTED, Goal, parse_goal, pick, quality_target, satisfied
 from core.routing.policies import Cascade, SingleModel, policy_from_dict
@@ -39,7 +40,7 @@ from core.routing.policies.base import Outcome, Policy
 
 POLICY_FILE_FORMAT = "tradeoff-policy/1"
 __all__ = ["recommend", "Recommendation", "fit_goal", "score_policy_file", "parse_goal",
-           "ACCEPTED", "policy_models"]
+           "ACCEPTED"]
 
 
 def _nanmean(a: np.ndarray) -> float:
@@ -75,7 +76,7 @@ class Recommendation:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return _json_safe({
+        return json_safe({
             "goal": str(self.goal), "goal_description": self.goal.describe(),
             "family": self.family, "policy": self.policy.to_dict(),
             "held_out": self.held_out, "in_sample": self.in_sample,
@@ -91,37 +92,9 @@ class Recommendation:
                 f"${b.get('cost_per_item', float('nan')):.6f}; {verdict} {self.goal.describe()}")
 
 
-def _json_safe(obj):
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return None if math.isnan(obj) or math.isinf(obj) else float(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
-
-
 # ---------------------------------------------------------------------------------------------
-def policy_models(policy: Policy) -> list[str]:
-    """Every model a policy may call, including models its signal consults."""
-    models = list(policy.models)
-    sig = getattr(policy, "signal", None)
-    if sig is not None:
-        for m in list(getattr(sig, "agree_models", ())) + list(getattr(sig, "consult", ())):
-            if m not in models:
-                models.append(m)
-    for m in getattr(policy, "cost_order", None) or ():
-        if m not in models:
-            models.append(m)
-    return models
-
-
 def _check_models(policy: Policy, evalset: EvalSet, what: str) -> None:
-    missing = [m for m in policy_models(policy) if m not in evalset.models]
+    missing = [m for m in policy.models_called() if m not in evalset.models]
     if missing:
         raise InputError(f"{what} calls model(s) {', '.join(repr(m) for m in missing)}, which "
                          f"{evalset.name} does not have; it has {', '.join(evalset.models)}")
@@ -130,19 +103,15 @@ def _check_models(policy: Policy, evalset: EvalSet, what: str) -> None:
 def _baseline_model(goal: Goal, evalset: EvalSet) -> str:
     if goal.model:
         return goal.model
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        q = np.nanmean(evalset.score, axis=0)
-    return evalset.models[int(np.nanargmax(np.nan_to_num(q, nan=-1)))]
+    q = evalset.model_stats["quality"].to_numpy()
+    return evalset.models[int(np.argmax(np.nan_to_num(q, nan=-1)))]
 
 
 def _compact(policy: Policy) -> Policy:
     """Keep only the learned weights the policy uses (a smaller saved file)."""
-    from core.routing.learned import LearnedCorrectness
-
-    if isinstance(policy, Cascade) and isinstance(policy.signal, LearnedCorrectness):
-        return Cascade(policy.cascade_models, policy.thresholds,
-                       policy.signal.restricted(policy.cascade_models[:-1]))
+    signal = getattr(policy, "signal_", None)
+    if isinstance(policy, Cascade) and signal is not None and hasattr(signal, "restricted"):
+        return Cascade(policy.models, policy.thresholds, signal.restricted(policy.models[:-1]))
     return policy
 
 
@@ -316,7 +285,7 @@ def fit_goal(train: EvalSet, goal: str, test: EvalSet | None = None, folds: int 
 
 def policy_file_dict(rec: Recommendation, train: EvalSet) -> dict[str, Any]:
     """What a saved or downloaded policy file holds: the policy and how it was validated."""
-    return _json_safe({
+    return json_safe({
         "format": POLICY_FILE_FORMAT,
         "policy": rec.policy.to_dict(),
         "goal": str(rec.goal),
@@ -357,6 +326,6 @@ def score_policy_file(path: str | Path, evalset: EvalSet) -> dict[str, Any]:
     _check_models(policy, evalset, f"The policy in {Path(path).name}")
     out = policy.evaluate(evalset)
     calls = out.calls()
-    return _json_safe({"quality": out.quality, "cost_per_item": out.cost_per_item,
+    return json_safe({"quality": out.quality, "cost_per_item": out.cost_per_item,
                        "items": out.n_items, "calls": calls, "scored": out.scored,
                        "escalation_rate": out.escalation_rate, "policy": policy.to_dict()["kind"]})

@@ -18,9 +18,10 @@ from typing import Any
 import pandas as pd
 
 from core.errors import InputError
-from core.routing.optimize.search import POLICY_FILE_FORMAT, _json_safe, policy_models
+from core.exports import json_safe
+from core.routing.optimize.search import POLICY_FILE_FORMAT
 from core.routing.policies import policy_from_dict
-from core.routing.policies.base import Policy
+from core.routing.policies import Policy
 from core.workspace import Workspace
 
 MIGRATIONS = [
@@ -58,8 +59,8 @@ def save_policy(ws: Workspace, name: str, policy: Policy, meta: dict[str, Any] |
         row = cur.execute(
             "insert into policies (name, kind, models, spec_json, meta_json) values (?, ?, ?, ?, ?)"
             " returning id",
-            [name, spec.get("kind", "policy"), ", ".join(policy_models(policy)),
-             json.dumps(_json_safe(spec)), json.dumps(_json_safe(dict(meta or {})))],
+            [name, spec.get("kind", "policy"), ", ".join(policy.models_called()),
+             json.dumps(json_safe(spec)), json.dumps(json_safe(dict(meta or {})))],
         ).fetchone()
     return int(row[0])
 
@@ -91,15 +92,9 @@ def load_policy(ws: Workspace, policy_id: int) -> tuple[Policy, dict[str, Any]]:
     return policy_from_dict(json.loads(spec)), meta
 
 
-def delete_policy(ws: Workspace, policy_id: int) -> None:
-    _ensure(ws)
-    with ws.transaction() as cur:
-        cur.execute("delete from policies where id = ?", [int(policy_id)])
-
-
 def policy_json(policy: Policy, meta: dict[str, Any] | None = None) -> str:
     """The downloadable policy file: ``{"format", "policy", **meta}`` as indented JSON."""
     body = {"format": POLICY_FILE_FORMAT, **{k: v for k, v in (meta or {}).items()
                                              if k not in ("format", "policy")},
             "policy": policy.to_dict()}
-    return json.dumps(_json_safe(body), indent=2)
+    return json.dumps(json_safe(body), indent=2)

@@ -10,12 +10,14 @@ escalation rate, latency percentiles) is computed from them, vectorized.
 """
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
+from core.errors import InputError
 from core.evaluation.evalset import EvalSet
 
 
@@ -74,11 +76,21 @@ class Outcome:
         return {q: (float(np.percentile(lat, q)) if len(lat) else float("nan")) for q in qs}
 
 
-class Policy(ABC):
-    """A routing rule. Subclasses set ``kind`` and implement :meth:`evaluate`.
+class NotFittedError(InputError):
+    """A policy that learns from data was asked to route before it was fitted."""
 
-    ``fit`` learns from an eval set (a no-op for fixed rules) and returns ``self``;
-    ``to_dict``/``policy_from_dict`` round-trip a policy through JSON for saving and download.
+
+class Policy(ABC):
+    """A routing rule, with scikit-learn's conventions.
+
+    * Parameters are the ``__init__`` arguments, stored under the same names
+      (:meth:`get_params`); fitted attributes end with ``_`` and are set only by :meth:`fit`.
+    * ``fit(evalset) -> self`` learns what the rule needs (a no-op for fixed rules);
+      ``evaluate(evalset) -> Outcome`` routes every item; a rule that must learn and was never
+      fitted raises :class:`NotFittedError` instead of fitting on the rows it is scored on.
+    * ``to_dict()`` / ``from_dict()`` round-trip through JSON (``kind`` names the class in
+      :data:`core.routing.policies.POLICIES`).
+    * :meth:`models_called` lists every model the rule may call.
     """
 
     kind: ClassVar[str] = "policy"
@@ -86,17 +98,52 @@ class Policy(ABC):
     def fit(self, evalset: EvalSet) -> "Policy":
         return self
 
+    @property
+    def is_fitted(self) -> bool:
+        """Whether :meth:`evaluate` can run (fixed rules always can)."""
+        return True
+
+    def check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet: call "
+                                 "fit(train) on a labeled eval set before routing with it")
+
     @abstractmethod
     def evaluate(self, evalset: EvalSet) -> Outcome:
         ...
 
-    def to_dict(self) -> dict[str, Any]:
-        raise TypeError(f"{type(self).__name__} cannot be saved")
+    @abstractmethod
+    def models_called(self) -> tuple[str, ...]:
+        """Every model the policy may call for some item, its signals' consulted ones included."""
 
-    @property
-    def models(self) -> tuple[str, ...]:
-        """Models the policy may call."""
-        return ()
+    @classmethod
+    def param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p for p in sig.parameters if p != "self"]
+
+    def get_params(self) -> dict[str, Any]:
+        """The ``__init__`` parameters, read back from the attributes of the same names."""
+        return {name: getattr(self, name) for name in self.param_names()}
+
+    def set_params(self, **params) -> "Policy":
+        """Change parameters in place (fitted attributes are kept), as scikit-learn does."""
+        unknown = set(params) - set(self.param_names())
+        if unknown:
+            raise InputError(f"{type(self).__name__} has no parameter(s) {', '.join(sorted(unknown))}")
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **self.get_params()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Policy":
+        return cls(**{k: d[k] for k in cls.param_names() if k in d})
+
+    def __repr__(self) -> str:
+        args = ", ".join(repr(v) for v in self.get_params().values())
+        return f"{type(self).__name__}({args})"
 
 
 def outcome_from_choice(evalset: EvalSet, tried: np.ndarray, kept: np.ndarray,
@@ -120,33 +167,3 @@ def outcome_from_choice(evalset: EvalSet, tried: np.ndarray, kept: np.ndarray,
     rows = np.arange(len(kept))
     score = np.where(kept >= 0, evalset.score[rows, np.clip(kept, 0, None)], np.nan)
     return Outcome(evalset.models, tried, kept, cost, latency, score)
-
-
-# -- saving and loading ------------------------------------------------------------------------
-POLICIES: dict[str, type] = {}
-
-
-def register_policy(cls: type) -> type:
-    """Class decorator: ``policy_from_dict({"kind": cls.kind, ...})`` calls ``cls.from_dict``."""
-    POLICIES[cls.kind] = cls
-    return cls
-
-
-def policy_from_dict(d: dict[str, Any]) -> Policy:
-    """Rebuild a policy from its ``to_dict()`` form (e.g. a downloaded JSON file).
-
-    >>> policy_from_dict({"kind": "single", "model": "small"})       # doctest: +SKIP
-    SingleModel('small')
-    """
-    import core.routing.policies  # noqa: F401  (registers the built-in policies)
-    from core.errors import InputError
-
-    if not isinstance(d, dict) or "kind" not in d:
-        raise InputError(f"A policy must be a JSON object with a 'kind'; got {str(d)[:80]!r}")
-    if d["kind"] not in POLICIES:
-        raise InputError(f"Unknown policy kind '{d['kind']}': known kinds are "
-                         f"{', '.join(sorted(POLICIES))}")
-    try:
-        return POLICIES[d["kind"]].from_dict(d)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"Policy '{d['kind']}' is malformed: {exc}") from None

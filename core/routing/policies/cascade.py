@@ -13,15 +13,16 @@ answer of that step. Evaluation is O(n·k) numpy: fast enough to rerun on every 
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
 
 from core.errors import InputError
 from core.evaluation.evalset import EvalSet
-from core.routing.policies._common import check_models, model_columns
-from core.routing.policies.base import Outcome, Policy, register_policy
-from core.routing.signals.base import Signal, signal_from_dict
+from core.routing.policies.common import check_models, model_columns
+from core.routing.policies.base import NotFittedError, Outcome, Policy
+from core.routing.signals import Signal, signal_from_dict
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,64 +91,82 @@ def outcome_at(evalset: EvalSet, plan: CascadePlan, thresholds) -> Outcome:
                    plan.score[rows, stop], escalated=stop > 0)
 
 
-@register_policy
 class Cascade(Policy):
     """Ordered models with a threshold per step; the last model always answers.
 
-    ``signal`` is a :class:`~core.routing.signals.base.Signal`, its dict form, or a name: ``"confidence"``
-    (the model's own), ``"agreement"`` needs models: ``{"kind": "agreement", "models": [...]}``.
+    ``signal`` is a :class:`~core.routing.signals.base.Signal`, its dict form, or a name:
+    ``"confidence"`` (the model's own); ``{"kind": "agreement", "models": [...]}`` (cheap peers
+    voting); ``{"kind": "learned"}`` (learned P(correct), which ``fit`` trains: fitted, it is
+    ``signal_``).
+
+    >>> es = EvalSet.from_arrays("t", ["small", "big"], score=[[1, 1], [0, 1]], cost=[[1, 10], [1, 10]],
+    ...                          confidence=[[0.9, 1], [0.4, 1]])
+    >>> out = Cascade(["small", "big"], [0.7]).evaluate(es)
+    >>> out.quality, out.cost_per_item, out.escalation_rate
+    (1.0, 6.0, 0.5)
     """
 
     kind = "cascade"
 
     def __init__(self, models, thresholds, signal="confidence"):
-        self.cascade_models = check_models(models, 2, "cascade")
+        self.models = check_models(models, 2, "cascade")
         self.thresholds = [float(t) for t in thresholds]
-        if len(self.thresholds) != len(self.cascade_models) - 1:
-            raise InputError(f"A cascade of {len(self.cascade_models)} models needs "
-                             f"{len(self.cascade_models) - 1} threshold(s); got {len(self.thresholds)}")
+        if len(self.thresholds) != len(self.models) - 1:
+            raise InputError(f"A cascade of {len(self.models)} models needs "
+                             f"{len(self.models) - 1} threshold(s); got {len(self.thresholds)}")
         if any(np.isnan(self.thresholds)):
             raise InputError("Cascade thresholds must be numbers, not NaN")
         self.signal = signal_from_dict(signal)
-        self._plan: tuple[int, EvalSet, CascadePlan] | None = None
+        self._plans: dict[int, tuple[EvalSet, CascadePlan]] = {}
 
     def fit(self, evalset: EvalSet) -> "Cascade":
         """Fit the signal (learned signals train here); thresholds are set by the caller."""
-        self.signal.fit(evalset)
-        self._plan = None
+        self.signal_ = copy.copy(self.signal).fit(evalset)
+        self._plans = {}
         return self
+
+    @property
+    def fitted_signal(self) -> Signal:
+        """The signal that scores items: the one ``fit`` trained, else the given one (which
+        must not need training, or must come trained, e.g. from a saved policy)."""
+        signal = self._current_signal()
+        if not signal.is_fitted:
+            raise NotFittedError(f"This cascade's {signal.kind} signal is not fitted yet: call "
+                                 "fit(train) on a labeled eval set before routing with it")
+        return signal
+
+    @property
+    def is_fitted(self) -> bool:
+        return self._current_signal().is_fitted
+
+    def _current_signal(self) -> Signal:
+        return getattr(self, "signal_", None) or self.signal
 
     def plan(self, evalset: EvalSet) -> CascadePlan:
         """Signal and cost arrays for ``evalset``, cached: moving a threshold reuses them."""
-        if self._plan is not None and self._plan[1] is evalset:
-            return self._plan[2]
-        plan = plan_cascade(evalset, self.cascade_models, self.signal)
-        self._plan = (id(evalset), evalset, plan)
+        hit = self._plans.get(id(evalset))
+        if hit is not None and hit[0] is evalset:
+            return hit[1]
+        plan = plan_cascade(evalset, self.models, self.fitted_signal)
+        self.remember_plan(evalset, plan)
         return plan
+
+    def remember_plan(self, evalset: EvalSet, plan: CascadePlan) -> None:
+        """Reuse an already computed plan for ``evalset`` (e.g. the frontier's)."""
+        self._plans = {id(evalset): (evalset, plan)}
 
     def evaluate(self, evalset: EvalSet) -> Outcome:
         return outcome_at(evalset, self.plan(evalset), self.thresholds)
 
-    def with_thresholds(self, thresholds) -> "Cascade":
-        """The same cascade (same fitted signal, same cached plan) at other thresholds."""
-        other = Cascade(self.cascade_models, thresholds, self.signal)
-        other._plan = self._plan
-        return other
-
-    @property
-    def models(self) -> tuple[str, ...]:
-        extra = ()
-        if hasattr(self.signal, "agree_models"):
-            extra = tuple(m for m in self.signal.agree_models if m not in self.cascade_models)
-        return self.cascade_models + extra
+    def models_called(self) -> tuple[str, ...]:
+        extra = tuple(m for m in self._current_signal().models_consulted()
+                      if m not in self.models)
+        return self.models + extra
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "models": list(self.cascade_models),
-                "thresholds": list(self.thresholds), "signal": self.signal.to_dict()}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Cascade":
-        return cls(d["models"], d["thresholds"], d.get("signal", "confidence"))
+        return {"kind": self.kind, "models": list(self.models),
+                "thresholds": list(self.thresholds),
+                "signal": self._current_signal().to_dict()}
 
     def __repr__(self) -> str:
-        return f"Cascade({list(self.cascade_models)}, {self.thresholds}, {self.signal.kind!r})"
+        return f"Cascade({list(self.models)}, {self.thresholds}, {self.signal.kind!r})"

@@ -2,7 +2,7 @@
 
 Ties go to the answer of the earliest model in ``models`` (list the trusted one first). Cost is
 the sum of every call; latency the slowest call. Answers are compared after normalization
-(the prediction, else the output text; see :func:`core.routing.signals.base.answer_keys`).
+(the prediction, else the output text; see ``EvalSet.answer_keys``).
 
 >>> MajorityEnsemble(["a", "b", "c"]).evaluate(es).cost_per_item   # doctest: +SKIP
 0.003           # a + b + c
@@ -13,21 +13,19 @@ import numpy as np
 import pandas as pd
 
 from core.evaluation.evalset import EvalSet
-from core.routing.policies._common import check_models, model_columns, tried_matrix
-from core.routing.policies.base import Outcome, Policy, outcome_from_choice, register_policy
-from core.routing.signals.base import answer_keys
+from core.routing.policies.common import check_models, model_columns, tried_matrix
+from core.routing.policies.base import Outcome, Policy, outcome_from_choice
 
 
-@register_policy
 class MajorityEnsemble(Policy):
     kind = "majority"
 
     def __init__(self, models):
-        self.members = check_models(models, 2, "majority ensemble")
+        self.models = check_models(models, 2, "majority ensemble")
 
     def evaluate(self, evalset: EvalSet) -> Outcome:
-        cols = model_columns(evalset, self.members)
-        keys = answer_keys(evalset)[:, cols]
+        cols = model_columns(evalset, self.models)
+        keys = evalset.answer_keys[:, cols]
         has = ~pd.isna(keys)
         # votes[i, j]: members giving member j's answer on item i (a handful of members: the
         # double loop is over models, each step vectorized over items).
@@ -39,16 +37,8 @@ class MajorityEnsemble(Policy):
         return outcome_from_choice(evalset, tried_matrix(evalset.n_items, evalset.n_models, cols),
                                    kept, sequential=False)
 
-    @property
-    def models(self) -> tuple[str, ...]:
-        return self.members
+    def models_called(self) -> tuple[str, ...]:
+        return self.models
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "models": list(self.members)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "MajorityEnsemble":
-        return cls(d["models"])
-
-    def __repr__(self) -> str:
-        return f"MajorityEnsemble({list(self.members)})"
+        return {"kind": self.kind, "models": list(self.models)}

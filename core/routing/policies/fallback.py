@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from core.evaluation.evalset import EvalSet
-from core.routing.policies._common import check_models, model_columns
-from core.routing.policies.base import Outcome, Policy, register_policy
+from core.routing.policies.common import check_models, model_columns
+from core.routing.policies.base import Outcome, Policy
 
 
 def failed_calls(evalset: EvalSet, cols: np.ndarray) -> np.ndarray:
@@ -26,15 +26,14 @@ def failed_calls(evalset: EvalSet, cols: np.ndarray) -> np.ndarray:
     return failed | (no_output & has_outputs[None, :])
 
 
-@register_policy
 class FallbackChain(Policy):
     kind = "fallback"
 
     def __init__(self, models):
-        self.chain = check_models(models, 1, "fallback chain")
+        self.models = check_models(models, 1, "fallback chain")
 
     def evaluate(self, evalset: EvalSet) -> Outcome:
-        cols = model_columns(evalset, self.chain)
+        cols = model_columns(evalset, self.models)
         n, k = evalset.n_items, len(cols)
         ok = ~failed_calls(evalset, cols)
         ok[:, -1] = True  # the chain ends at the last model, whatever it returned
@@ -53,16 +52,8 @@ class FallbackChain(Policy):
                        np.where(reached, lat, 0.0).sum(axis=1),
                        evalset.score[rows, kept], escalated=stop > 0)
 
-    @property
-    def models(self) -> tuple[str, ...]:
-        return self.chain
+    def models_called(self) -> tuple[str, ...]:
+        return self.models
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "models": list(self.chain)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "FallbackChain":
-        return cls(d["models"])
-
-    def __repr__(self) -> str:
-        return f"FallbackChain({list(self.chain)})"
+        return {"kind": self.kind, "models": list(self.models)}

@@ -11,22 +11,21 @@ from __future__ import annotations
 import numpy as np
 
 from core.evaluation.evalset import EvalSet
-from core.routing.policies._common import check_models, model_columns
-from core.routing.policies.base import Outcome, Policy, register_policy
+from core.routing.policies.common import check_models, model_columns
+from core.routing.policies.base import Outcome, Policy
 from core.routing.policies.task_router import one_call_outcome
 
 
-@register_policy
 class Oracle(Policy):
     kind = "oracle"
 
     def __init__(self, models=None):
-        self.oracle_models = None if models is None else check_models(models, 1, "oracle")
+        self.models = None if models is None else check_models(models, 1, "oracle")
 
     def choose(self, evalset: EvalSet) -> np.ndarray:
         """Eval-set column kept per item."""
-        cols = (np.arange(evalset.n_models) if self.oracle_models is None
-                else model_columns(evalset, self.oracle_models))
+        cols = (np.arange(evalset.n_models) if self.models is None
+                else model_columns(evalset, self.models))
         # One contiguous row per model: the loops below run over a handful of models, each step
         # vectorized over items.
         score = np.ascontiguousarray(evalset.score[:, cols].T)
@@ -54,16 +53,9 @@ class Oracle(Policy):
     def evaluate(self, evalset: EvalSet) -> Outcome:
         return one_call_outcome(evalset, self.choose(evalset))
 
-    @property
-    def models(self) -> tuple[str, ...]:
-        return self.oracle_models or ()
+    def models_called(self) -> tuple[str, ...]:
+        """Every model it names (``models=None``: every model of the eval set, so none here)."""
+        return self.models or ()
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "models": None if self.oracle_models is None else list(self.oracle_models)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Oracle":
-        return cls(d.get("models"))
-
-    def __repr__(self) -> str:
-        return f"Oracle({list(self.oracle_models) if self.oracle_models else None})"
+        return {"kind": self.kind, "models": None if self.models is None else list(self.models)}

@@ -4,11 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from core.evaluation.evalset import EvalSet
-from core.routing.policies._common import tried_matrix
-from core.routing.policies.base import Outcome, Policy, outcome_from_choice, register_policy
+from core.routing.policies.common import tried_matrix
+from core.routing.policies.base import Outcome, Policy, outcome_from_choice
 
 
-@register_policy
 class SingleModel(Policy):
     """Always call ``model``.
 
@@ -27,16 +26,5 @@ class SingleModel(Policy):
         return outcome_from_choice(evalset, tried_matrix(n, evalset.n_models, [j]),
                                    np.full(n, j, dtype=np.int64))
 
-    @property
-    def models(self) -> tuple[str, ...]:
+    def models_called(self) -> tuple[str, ...]:
         return (self.model,)
-
-    def to_dict(self) -> dict:
-        return {"kind": self.kind, "model": self.model}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "SingleModel":
-        return cls(d["model"])
-
-    def __repr__(self) -> str:
-        return f"SingleModel({self.model!r})"

@@ -10,7 +10,7 @@ import pandas as pd
 
 from core.errors import InputError
 from core.evaluation.evalset import EvalSet
-from core.routing.policies.base import Outcome, Policy, outcome_from_choice, register_policy
+from core.routing.policies.base import Outcome, Policy, outcome_from_choice
 
 
 def route_by_task(evalset: EvalSet, table: dict[str, str], default: str) -> np.ndarray:
@@ -27,7 +27,6 @@ def one_call_outcome(evalset: EvalSet, kept: np.ndarray) -> Outcome:
     return outcome_from_choice(evalset, tried, kept)
 
 
-@register_policy
 class TaskRouter(Policy):
     """``table`` maps task name -> model; items of other tasks (or none) go to ``default``."""
 
@@ -42,16 +41,5 @@ class TaskRouter(Policy):
     def evaluate(self, evalset: EvalSet) -> Outcome:
         return one_call_outcome(evalset, route_by_task(evalset, self.table, self.default))
 
-    @property
-    def models(self) -> tuple[str, ...]:
+    def models_called(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys([*self.table.values(), self.default]))
-
-    def to_dict(self) -> dict:
-        return {"kind": self.kind, "table": dict(self.table), "default": self.default}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TaskRouter":
-        return cls(d["table"], d["default"])
-
-    def __repr__(self) -> str:
-        return f"TaskRouter({self.table!r}, default={self.default!r})"

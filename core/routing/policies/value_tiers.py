@@ -14,7 +14,7 @@ import pandas as pd
 
 from core.errors import InputError
 from core.evaluation.evalset import EvalSet
-from core.routing.policies.base import Outcome, Policy, register_policy
+from core.routing.policies.base import Outcome, Policy
 from core.routing.policies.task_router import one_call_outcome
 
 ANY_TASK = "*"
@@ -32,7 +32,6 @@ def _clean_tiers(tiers, where: str) -> list[tuple[float, str]]:
     return clean
 
 
-@register_policy
 class ValueTiers(Policy):
     kind = "value_tiers"
 
@@ -69,8 +68,7 @@ class ValueTiers(Policy):
                              f"{', '.join(map(str, missing[:5]))}: add tiers for them or a '*' rule")
         return one_call_outcome(evalset, kept)
 
-    @property
-    def models(self) -> tuple[str, ...]:
+    def models_called(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(m for tiers in self.tiers.values() for _, m in tiers))
 
     def to_dict(self) -> dict:
@@ -83,6 +81,3 @@ class ValueTiers(Policy):
         if isinstance(tiers, dict) and list(tiers) == [ANY_TASK]:
             tiers = tiers[ANY_TASK]
         return cls(tiers, d.get("value_column", "value_usd"))
-
-    def __repr__(self) -> str:
-        return f"ValueTiers({self.tiers!r}, value_column={self.value_column!r})"

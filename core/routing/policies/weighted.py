@@ -25,8 +25,8 @@ import pandas as pd
 
 from core.errors import InputError
 from core.evaluation.evalset import EvalSet
-from core.routing.policies._common import check_models, model_columns
-from core.routing.policies.base import Outcome, Policy, register_policy
+from core.routing.policies.common import check_models, model_columns
+from core.routing.policies.base import Outcome, Policy
 from core.routing.policies.task_router import one_call_outcome, route_by_task
 
 CRITERIA = ("quality", "task_fit", "cost", "latency")
@@ -43,13 +43,12 @@ def _scaled_log(values: np.ndarray) -> np.ndarray:
     return np.nan_to_num(out, nan=0.0)
 
 
-@register_policy
 class WeightedSelection(Policy):
     kind = "weighted"
 
     def __init__(self, weights: dict[str, float] | None = None, max_cost: float | None = None,
                  max_latency_ms: float | None = None, min_quality: float | None = None,
-                 models=None, table: dict[str, str] | None = None, default: str | None = None):
+                 models=None):
         weights = dict(weights or {"quality": 1.0, "cost": 1.0})
         unknown = set(weights) - set(CRITERIA)
         if unknown:
@@ -58,14 +57,10 @@ class WeightedSelection(Policy):
             raise InputError("Weights must be non-negative with at least one above zero")
         self.weights = {c: float(weights.get(c, 0.0)) for c in CRITERIA}
         self.max_cost, self.max_latency_ms, self.min_quality = max_cost, max_latency_ms, min_quality
-        self.candidates = None if models is None else check_models(models, 1, "weighted selection")
-        self.table_ = dict(table) if table else None
-        self.default_ = default
-        self.unmet_: list[str] = []
-        self.estimates_: pd.DataFrame | None = None
+        self.models = None if models is None else check_models(models, 1, "weighted selection")
 
     def fit(self, evalset: EvalSet) -> "WeightedSelection":
-        models = self.candidates or evalset.models
+        models = self.models or evalset.models
         cols = model_columns(evalset, models)
         tasks = pd.Series(evalset.tasks, name="task")
 
@@ -104,28 +99,33 @@ class WeightedSelection(Policy):
             "allowed": allowed.ravel()})
         return self
 
+    @property
+    def is_fitted(self) -> bool:
+        return getattr(self, "table_", None) is not None
+
     def evaluate(self, evalset: EvalSet) -> Outcome:
-        """Route with the fitted table (fitting on ``evalset`` itself first if never fitted)."""
-        if self.table_ is None:
-            self.fit(evalset)
+        """Route with the fitted task table (never fitted on the rows it is scored on)."""
+        self.check_fitted()
         return one_call_outcome(evalset, route_by_task(evalset, self.table_, self.default_))
 
-    @property
-    def models(self) -> tuple[str, ...]:
-        if self.table_:
+    def models_called(self) -> tuple[str, ...]:
+        if self.is_fitted:
             return tuple(dict.fromkeys([*self.table_.values(), self.default_]))
-        return self.candidates or ()
+        return self.models or ()
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "weights": self.weights, "max_cost": self.max_cost,
-                "max_latency_ms": self.max_latency_ms, "min_quality": self.min_quality,
-                "models": None if self.candidates is None else list(self.candidates),
-                "table": self.table_, "default": self.default_}
+        out = {"kind": self.kind, "weights": self.weights, "max_cost": self.max_cost,
+               "max_latency_ms": self.max_latency_ms, "min_quality": self.min_quality,
+               "models": None if self.models is None else list(self.models)}
+        if self.is_fitted:
+            out.update(table=self.table_, default=self.default_, unmet=self.unmet_)
+        return out
 
     @classmethod
     def from_dict(cls, d: dict) -> "WeightedSelection":
-        return cls(d.get("weights"), d.get("max_cost"), d.get("max_latency_ms"),
-                   d.get("min_quality"), d.get("models"), d.get("table"), d.get("default"))
-
-    def __repr__(self) -> str:
-        return f"WeightedSelection({self.weights!r}, table={self.table_!r})"
+        policy = super().from_dict(d)
+        if d.get("table"):  # a fitted policy, as saved
+            policy.table_ = {str(t): str(m) for t, m in d["table"].items()}
+            policy.default_ = d.get("default") or next(iter(policy.table_.values()))
+            policy.unmet_ = list(d.get("unmet") or [])
+        return policy

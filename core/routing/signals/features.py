@@ -36,9 +36,13 @@ class ItemFeatures:
 
     def __init__(self, max_features: int = 4000):
         self.max_features = max_features
-        self.state: dict[str, Any] = {}
-        self.fitted_on: EvalSet | None = None  # the eval set fitted on (lets signals share a fit)
+        self.state_: dict[str, Any] = {}  # fitted: vocabulary, idf, tasks, scalers, categories
+        self.fitted_on_: EvalSet | None = None  # the eval set fitted on (lets signals share a fit)
         self._cache: dict[int, tuple[EvalSet, sp.csr_matrix]] = {}  # a few recent transforms
+
+    @property
+    def is_fitted(self) -> bool:
+        return bool(self.state_)
 
     # -- fit -----------------------------------------------------------------------------------
     def fit(self, evalset: EvalSet) -> "ItemFeatures":
@@ -80,8 +84,8 @@ class ItemFeatures:
                 continue  # e.g. "oracle_model_to_route_to": the answer, not a feature
             if 1 < len(distinct) <= _MAX_CATEGORIES:
                 state["categorical"][col] = distinct
-        self.state = state
-        self.fitted_on, self._cache, self._vec, self._rows = evalset, {}, None, None
+        self.state_ = state
+        self.fitted_on_, self._cache, self._vec, self._rows = evalset, {}, None, None
         return self
 
     # -- transform -----------------------------------------------------------------------------
@@ -98,7 +102,7 @@ class ItemFeatures:
     def _transform(self, evalset: EvalSet) -> sp.csr_matrix:
         items = evalset.items
         n = len(items)
-        state = self.state
+        state = self.state_
         blocks = []
         text = _strip_ends(_texts(items), state.get("prefix", ""), state.get("suffix", ""))
         if state["vocabulary"]:
@@ -135,18 +139,18 @@ class ItemFeatures:
     def _vectorizer(self) -> TfidfVectorizer:
         vec = getattr(self, "_vec", None)
         if vec is None:
-            vec = TfidfVectorizer(vocabulary=self.state["vocabulary"], **_TEXT_OPTIONS)
-            vec.idf_ = np.asarray(self.state["idf"], dtype=float)
+            vec = TfidfVectorizer(vocabulary=self.state_["vocabulary"], **_TEXT_OPTIONS)
+            vec.idf_ = np.asarray(self.state_["idf"], dtype=float)
             self._vec = vec
         return vec
 
     def to_dict(self) -> dict[str, Any]:
-        return {"max_features": self.max_features, **self.state}
+        return {"max_features": self.max_features, **self.state_}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ItemFeatures":
         f = cls(int(d.get("max_features", 4000)))
-        f.state = {"vocabulary": {str(k): int(v) for k, v in d.get("vocabulary", {}).items()},
+        f.state_ = {"vocabulary": {str(k): int(v) for k, v in d.get("vocabulary", {}).items()},
                    "idf": [float(x) for x in d.get("idf", [])],
                    "tasks": list(d.get("tasks", [])),
                    "numeric": {k: [float(a), float(b)] for k, (a, b) in d.get("numeric", {}).items()},
