@@ -4,20 +4,19 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import InputError
-from core.pricing.catalog import (
-    call_cost, catalog_frame, delete_override, load_edits, price_for, price_snapshot_label,
-    search_catalog, set_override,
-)
-from ui.state import workspace
+from core.pricing.catalog import search_catalog
+from core.pricing.edits import delete_override, load_edits, set_override
+from ui.state import catalog, workspace
 
 MAIN_PROVIDERS = ["anthropic", "openai", "google", "local"]
 
 st.title("Prices")
 ws = workspace()
-st.caption(f"Sources: {price_snapshot_label()}. USD per million tokens. Precedence: your edits "
+cat = catalog()
+st.caption(f"Sources: {cat.snapshot_label()}. USD per million tokens. Precedence: your edits "
            "(stored in the workspace) > `data/price_overrides.json` > genai-prices.")
 
-frame = catalog_frame(ws)
+frame = cat.frame()
 left, middle, right = st.columns([2, 3, 1])
 query = left.text_input("Search models", key="price_search")
 all_providers = sorted(frame["provider"].dropna().unique())
@@ -48,7 +47,7 @@ with edit_col:
     st.subheader("Edit or add a price")
     model = st.text_input("Model", key="price_edit_model",
                           help="Bare (gpt-4o-mini) or with a provider (openai:gpt-4o-mini, local:my-model)")
-    current = price_for(model) if model.strip() else None
+    current = cat.price_for(model) if model.strip() else None
     suffix = model.strip().lower()  # new widgets (prefilled) whenever the model changes
     c1, c2 = st.columns(2)
     new_input = c1.number_input("Input $/MTok", min_value=0.0, step=0.01, format="%.4f",
@@ -99,13 +98,13 @@ with calc_col:
     read_tokens = a.number_input("Cached read tokens", min_value=0, value=0, step=100, key="calc_read")
     write_tokens = b.number_input("Cache write tokens", min_value=0, value=0, step=100, key="calc_write")
     calls = st.number_input("Calls", min_value=1, value=1000, step=100, key="calc_calls")
-    cost = call_cost(calc_model, in_tokens, out_tokens, read_tokens, write_tokens)
+    cost = cat.call_cost(calc_model, in_tokens, out_tokens, read_tokens, write_tokens)
     if cost is None:
         st.warning(f"No price for '{calc_model}': add one on the left.")
     else:
         m1, m2 = st.columns(2)
         m1.metric("Cost per call", f"${cost:,.6f}")
         m2.metric(f"Cost of {calls:,} calls", f"${cost * calls:,.2f}")
-        used = price_for(calc_model)
+        used = cat.price_for(calc_model)
         st.caption(f"Priced as {used.qualified_name} from {used.layer}"
                    + (" (estimate)" if used.estimate else "") + ".")

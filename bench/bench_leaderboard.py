@@ -66,7 +66,7 @@ def measure(path: Path, as_upload: bool = False) -> dict:
 
     sys.path.insert(0, str(ROOT))
     t0 = time.perf_counter()
-    from core.evaluation.evalset import load_csv
+    from core.evaluation.loading import load_csv
     from core.evaluation.metrics import leaderboard
     # The libraries metrics imports lazily are imported once per app server: time them apart.
     import scipy.stats  # noqa: F401

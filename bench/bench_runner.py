@@ -30,7 +30,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.evaluation.evalset import load_csv  # noqa: E402
+from core.evaluation.loading import load_csv  # noqa: E402
 from core.live.providers.base import ChatResponse, Provider  # noqa: E402
 from core.live.run import LiveRun, RunConfig  # noqa: E402
 from core.workspace import Workspace  # noqa: E402

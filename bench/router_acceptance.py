@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.routing.optimize.candidates import (_FittedCascade, _FittedRouter, _shared_learned)  # noqa: E402
-from core.evaluation.evalset import load_csv  # noqa: E402
+from core.evaluation.loading import load_csv  # noqa: E402
 from core.routing.optimize.goals import parse_goal, pick, quality_target  # noqa: E402
 from core.routing.policies.learned import LearnedRouter
 from core.routing.signals.learned import LearnedCorrectness  # noqa: E402

@@ -23,7 +23,7 @@ def _models(text: str | None) -> list[str] | None:
 
 
 def cmd_summary(args) -> int:
-    from core.evaluation.evalset import load_csv
+    from core.evaluation.loading import load_csv
     from core.evaluation.metrics import summary
 
     result = summary(load_csv(args.evalset))
@@ -40,7 +40,7 @@ def cmd_summary(args) -> int:
 
 
 def cmd_frontier(args) -> int:
-    from core.evaluation.evalset import load_csv
+    from core.evaluation.loading import load_csv
     from core.routing.frontier import frontier_summary
 
     result = frontier_summary(load_csv(args.evalset), _models(args.models))
@@ -52,7 +52,7 @@ def cmd_frontier(args) -> int:
 
 
 def cmd_fit(args) -> int:
-    from core.evaluation.evalset import load_csv
+    from core.evaluation.loading import load_csv
     from core.routing.optimize.search import fit_goal
 
     fitted = fit_goal(load_csv(args.train), args.goal)
@@ -62,7 +62,7 @@ def cmd_fit(args) -> int:
 
 
 def cmd_score(args) -> int:
-    from core.evaluation.evalset import load_csv
+    from core.evaluation.loading import load_csv
     from core.routing.optimize.search import score_policy_file
 
     result = score_policy_file(args.policy, load_csv(args.test))

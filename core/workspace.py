@@ -15,7 +15,6 @@ upgrade in place.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -23,14 +22,13 @@ from typing import Iterator, Sequence
 import duckdb
 
 from core.errors import WorkspaceLockedError
+from core.settings import DEFAULT_WORKSPACE, WORKSPACE_ENV, env_path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PATH = REPO_ROOT / "data" / "workspace.duckdb"
+DEFAULT_PATH = DEFAULT_WORKSPACE
 
 
 def default_path() -> Path:
-    env = os.environ.get("TRADEOFF_WORKSPACE")
-    return Path(env).expanduser() if env else DEFAULT_PATH
+    return env_path(WORKSPACE_ENV) or DEFAULT_PATH
 
 
 class Workspace:

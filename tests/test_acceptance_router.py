@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from core.evaluation.evalset import load_csv
+from core.evaluation.loading import load_csv
 from core.routing.optimize.search import fit_goal, score_policy_file
 from core.routing.policies import SingleModel
 

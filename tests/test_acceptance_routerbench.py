@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.evaluation.evalset import load_csv
+from core.evaluation.loading import load_csv
 from core.evaluation.metrics import leaderboard, summary
 
 pytestmark = pytest.mark.acceptance

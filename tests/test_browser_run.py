@@ -14,7 +14,7 @@ MODELS = ["openai:browser-a-lat120ms", "gemini:browser-b-lat120ms"]
 @pytest.fixture
 def seeded_workspace(tmp_path):
     """The app's workspace (see conftest.app_server) with a labeled inputs-only eval set."""
-    from core.evaluation.evalset import load_csv
+    from core.evaluation.loading import load_csv
     from core.evaluation.store import save_evalset
     from core.workspace import Workspace
 

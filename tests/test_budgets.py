@@ -8,7 +8,7 @@ import pytest
 from core.spend.budgets import (alert_level, alert_status, budget_status, delete_budget, forecast_month_end,
                           list_budgets, period_start, set_budget, set_task_urgency)
 from core.errors import InputError
-from core.evaluation.evalset import load_csv
+from core.evaluation.loading import load_csv
 from core.spend.ledger import record_calls
 from core.routing.policies import Cascade, SingleModel
 from core.spend.throttle import frontier_model, project_costs, throttle_ladder

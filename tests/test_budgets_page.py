@@ -9,7 +9,8 @@ from streamlit.testing.v1 import AppTest
 
 from core.spend.budgets import list_budgets, set_budget
 from core.spend.ledger import record_calls
-from core.workspace import REPO_ROOT, open_workspace
+from core.settings import REPO_ROOT
+from core.workspace import open_workspace
 from tests.apptest_helpers import run_clean as _run, table_with as _table
 
 PAGE = str(REPO_ROOT / "app_pages" / "budgets.py")

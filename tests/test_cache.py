@@ -11,7 +11,7 @@ import pytest
 from core.live.cache import (CacheConfig, ResponseCache, cache_key, nearest_previous,
                         semantic_cache_error_rates)
 from core.errors import InputError
-from core.evaluation.evalset import load_csv
+from core.evaluation.loading import load_csv
 from core.live.providers.base import ChatRequest
 
 

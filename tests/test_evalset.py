@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from core.errors import InputError
-from core.evaluation.evalset import load_csv
+from core.evaluation.loading import load_csv
 from core.evaluation.store import delete_evalset, list_evalsets, load_evalset, save_evalset
 
 DATA = Path(__file__).parent / "data"
@@ -300,10 +300,32 @@ def test_random_long_file_lands_in_the_right_cells():
 
 
 def test_normalize_answers():
-    from core.evaluation.evalset import normalize_answers
+    from core.evaluation.answers import normalize_answers
 
     got = normalize_answers(np.array([[" Blue ", None], ["PARIS", "paris"]], dtype=object))
     assert got.tolist() == [["blue", None], ["paris", "paris"]]
+
+
+@pytest.mark.parametrize("answer,label", [
+    ("Straße", "STRASSE"),            # case folding, not lower-casing: ß folds to ss
+    ("Café", "Cafe\u0301"),           # composed and decomposed accents
+    ("ＢＩＬＬＩＮＧ", "billing"),       # full-width letters (NFKC)
+    ("new\u00a0 york", "New York"),    # no-break space and runs of spaces
+    ("ﬁle", "FILE"),                  # the fi ligature
+])
+def test_one_normalisation_rule_everywhere(answer, label):
+    """Upload, live results, agreement and the cache's label check compare answers alike."""
+    from core.evaluation.answers import normalize_answers
+    from core.evaluation.evalset import EvalSet
+    from core.routing.signals import Agreement
+
+    body = f"item_id,model,label,prediction\n1,m,{label},{answer}\n1,n,{label},{label}\n"
+    es = load_csv(body.encode("utf-8"), name="u.csv")
+    assert es.score[0].tolist() == [1.0, 1.0]  # upload: right
+    assert normalize_answers([answer])[0] == normalize_answers([label])[0]
+    pair = EvalSet.from_arrays("t", ["m", "n"], score=[[1, 1]], prediction=[[answer, label]])
+    assert Agreement(["m", "n"]).scores(pair, "m").tolist() == [1.0]  # agreement: same answer
+    assert normalize_answers(["Straße"])[0] != normalize_answers(["Strasse!"])[0]
 
 
 def test_results_without_key_columns_are_not_read_as_inputs_only():

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from core.evaluation.evalset import load_csv
+from core.evaluation.loading import load_csv
 from core.experiments.store import run_ab, run_shadow
 from core.routing.policies import Cascade, SingleModel
 

@@ -20,13 +20,14 @@ import numpy as np
 import pytest
 
 from core.errors import InputError
-from core.evaluation.evalset import load_csv
+from core.evaluation.loading import load_csv
 from core.routing.frontier import cascade_frontier, frontier_summary
 from core.routing.policies import Cascade, Oracle
 from core.routing.projections import project_by_task, project_spend
 from core.routing.router_metrics import aiq, apgr, cpt, pareto_front
 from core.routing.signals import Agreement
-from core.routing.sla import bootstrap_interval, sla_search
+from core.evaluation.intervals import bootstrap_interval, resample_weights
+from core.routing.sla import sla_search
 from tests.conftest import ROOT
 from tests.helpers_routing import synthetic_evalset
 from tests.test_policies import tiny_csv
@@ -153,12 +154,13 @@ def test_sla_latency_needs_latency(routerbench_test):
 
 def test_bootstrap_interval(es, fr):
     out = Cascade(["small", "big"], [0.5]).evaluate(es)
-    a = bootstrap_interval(out, n_boot=500, seed=3)
-    b = bootstrap_interval(out, n_boot=500, seed=3, max_draws=40)  # chunked: same draws
-    assert a == b
+    a = bootstrap_interval(out.score, out.cost, n_boot=500, seed=3)
+    b = bootstrap_interval(out.score, out.cost, n_boot=500, seed=3)  # the same resamples, reused
+    assert a == b and resample_weights(es.n_items, 500, 3).sum(axis=1).tolist() == [es.n_items] * 500
     lo, hi = a["quality"]
     assert 0 <= lo <= out.quality <= hi <= 1 and hi > lo
-    constant = bootstrap_interval(Cascade(["small", "big"], [1.01]).evaluate(es), n_boot=200)
+    flat = Cascade(["small", "big"], [1.01]).evaluate(es)
+    constant = bootstrap_interval(flat.score, flat.cost, n_boot=200)
     assert constant["cost_per_item"] == pytest.approx((0.011, 0.011))
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from core.errors import InputError
-from core.evaluation.evalset import load_csv
+from core.evaluation.loading import load_csv
 from core.experiments.store import (
     ab_definition, delete_experiment, list_experiments, load_experiment, run_ab, save_experiment,
 )

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from core.evaluation.evalset import load_csv
+from core.evaluation.loading import load_csv
 from core.evaluation.metrics import (
     LEADERBOARD_COLUMNS, classification_tasks, confusion, disagreement_mask, disagreements,
     leaderboard, per_task, plain_notes, quality_intervals, summary,

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from core.errors import InputError
-from core.evaluation.evalset import load_csv
+from core.evaluation.loading import load_csv
 from core.routing.policies import (Cascade, FallbackChain, MajorityEnsemble, Oracle, SingleModel, TaskRouter,
                            ValueTiers, WeightedSelection, policy_from_dict)
 from core.routing.signals import Agreement, SelfConfidence, Signal, signal_from_dict

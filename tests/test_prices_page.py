@@ -4,17 +4,16 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.pricing.catalog import activate_workspace, catalog_frame, price_for
-from core.workspace import REPO_ROOT
+from core.pricing.edits import catalog_for
+from core.settings import REPO_ROOT
+from core.workspace import open_workspace
 
 PAGE = str(REPO_ROOT / "app_pages" / "prices.py")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_catalog():
-    activate_workspace(None, force=True)
-    yield
-    activate_workspace(None, force=True)
+def price_for(workspace_path, model):
+    """The price the workspace's catalog gives ``model`` (what every page and run uses)."""
+    return catalog_for(open_workspace(workspace_path)).price_for(model)
 
 
 def _page(workspace_path) -> AppTest:
@@ -52,8 +51,8 @@ def test_editing_a_price_changes_the_catalog_row(workspace_path):
     at.text_input(key="price_search").set_value("gpt-4o-mini").run()
     row = _table(at).query("model == 'gpt-4o-mini'").iloc[0]
     assert (row.layer, row.input_per_mtok, row.output_per_mtok) == ("workspace edit", 0.5, 2.0)
-    # The genai-prices row it replaces is hidden, and the whole process sees the new price.
-    assert price_for("openai:gpt-4o-mini").input_per_mtok == 0.5
+    # The genai-prices row it replaces is hidden, and the workspace's catalog has the new price.
+    assert price_for(workspace_path, "openai:gpt-4o-mini").input_per_mtok == 0.5
 
     at.text_input(key="calc_model").set_value("gpt-4o-mini").run()
     at.number_input(key="calc_in").set_value(1_000_000).run()
@@ -63,8 +62,8 @@ def test_editing_a_price_changes_the_catalog_row(workspace_path):
     at.selectbox(key="price_delete_model").set_value("gpt-4o-mini")
     at.button(key="price_delete").click().run()
     assert not at.exception
-    assert price_for("gpt-4o-mini").input_per_mtok == pytest.approx(0.15)
-    assert "workspace edit" not in set(catalog_frame()["layer"])
+    assert price_for(workspace_path, "gpt-4o-mini").input_per_mtok == pytest.approx(0.15)
+    assert "workspace edit" not in set(catalog_for(open_workspace(workspace_path)).frame()["layer"])
 
 
 def test_bad_tiers_show_an_error_and_store_nothing(workspace_path):
@@ -75,7 +74,7 @@ def test_bad_tiers_show_an_error_and_store_nothing(workspace_path):
     at.button(key="price_save").click().run()
     assert not at.exception
     assert "tiers must be a JSON list" in at.error[0].value
-    assert price_for("acme:custom") is None
+    assert price_for(workspace_path, "acme:custom") is None
 
 
 def test_calculator_warns_on_unknown_model(workspace_path):

@@ -7,21 +7,23 @@ import re
 import numpy as np
 import pytest
 
-from core.pricing import catalog as pricing
 from core.errors import InputError
-from core.pricing.catalog import (
-    Catalog, activate_workspace, call_cost, catalog_cost, catalog_frame, delete_override, price_for,
-    price_snapshot_date, set_override,
-)
+from core.evaluation.evalset import reprice
+from core.pricing.catalog import Catalog, default_catalog, price_snapshot_date
+from core.pricing.edits import catalog_for, delete_override, load_edits, set_override
 from core.pricing.sources import ModelPrice, Tier, read_override_file, split_name
 
 
-@pytest.fixture(autouse=True)
-def _fresh_catalog():
-    """Each test starts and ends with the plain catalog (no workspace edits)."""
-    activate_workspace(None, force=True)
-    yield
-    activate_workspace(None, force=True)
+def price_for(model):
+    return default_catalog().price_for(model)
+
+
+def call_cost(*args, **kw):
+    return default_catalog().call_cost(*args, **kw)
+
+
+def catalog_cost(*args):
+    return default_catalog().cost(*args)
 
 
 def write_overrides(path, models, taken="2026-01-02"):
@@ -124,26 +126,25 @@ def test_workspace_edit_beats_override_file_beats_genai_prices(ws, tmp_path, mon
     path = write_overrides(tmp_path / "o.json", [
         {"model": "openai:gpt-4o-mini", "input_per_mtok": 0.2, "output_per_mtok": 0.8}])
     monkeypatch.setenv("TRADEOFF_PRICE_OVERRIDES", str(path))
-    activate_workspace(ws, force=True)
-    assert price_for("gpt-4o-mini").input_per_mtok == pytest.approx(0.2)  # file > genai-prices
-    assert price_for("gpt-4o-mini").snapshot_date == "2026-01-02"
+    assert catalog_for(ws).price_for("gpt-4o-mini").input_per_mtok == pytest.approx(0.2)  # file > genai
+    assert catalog_for(ws).price_for("gpt-4o-mini").snapshot_date == "2026-01-02"
 
     set_override(ws, "gpt-4o-mini", 0.5, 1.0, note="negotiated")
-    assert price_for("openai:gpt-4o-mini").input_per_mtok == pytest.approx(0.5)  # edit > file
-    assert call_cost("gpt-4o-mini", 1_000_000, 1_000_000) == pytest.approx(1.5)
-    row = catalog_frame(ws).query("layer == 'workspace edit'").iloc[0]
+    assert catalog_for(ws).price_for("openai:gpt-4o-mini").input_per_mtok == pytest.approx(0.5)  # edit > file
+    assert catalog_for(ws).call_cost("gpt-4o-mini", 1_000_000, 1_000_000) == pytest.approx(1.5)
+    row = catalog_for(ws).frame().query("layer == 'workspace edit'").iloc[0]
     assert (row.model, row.input_per_mtok, row.in_effect, row.note) == ("gpt-4o-mini", 0.5, True, "negotiated")
     assert row.provider == "openai"
-    hidden = catalog_frame(ws).query("layer == 'override file' and model == 'openai:gpt-4o-mini'")
+    hidden = catalog_for(ws).frame().query("layer == 'override file' and model == 'openai:gpt-4o-mini'")
     assert not hidden["in_effect"].iloc[0]
 
     assert delete_override(ws, "gpt-4o-mini") is True
-    assert price_for("gpt-4o-mini").input_per_mtok == pytest.approx(0.2)  # back to the file
+    assert catalog_for(ws).price_for("gpt-4o-mini").input_per_mtok == pytest.approx(0.2)  # the file
     assert delete_override(ws, "gpt-4o-mini") is False
 
 
 def test_catalog_frame_lists_genai_prices_with_source_and_date():
-    frame = catalog_frame()
+    frame = default_catalog().frame()
     row = frame[(frame["model"] == "claude-sonnet-4-5") & (frame["provider"] == "anthropic")].iloc[0]
     assert row.input_per_mtok == 3.0 and ">200,000 input tokens" in row.tiers
     assert row.source.startswith("genai-prices") and re.fullmatch(r"\d{4}-\d\d-\d\d", row.snapshot_date)
@@ -158,21 +159,19 @@ def test_edit_persists_across_reopen(workspace_path):
     set_override(ws, "local:my-finetune", "0.4", 1.6, cached_read_per_mtok=0.04,
                  tiers=[{"start": 100_000, "input_per_mtok": 0.8, "output_per_mtok": 3.2}])
     ws.close()
-    activate_workspace(None, force=True)
-    assert price_for("local:my-finetune") is None
+    assert price_for("local:my-finetune") is None  # the shipped catalog never sees an edit
     reopened = open_workspace(workspace_path)
     try:
-        activate_workspace(reopened)
-        price = price_for("local:my-finetune")
+        price = catalog_for(reopened).price_for("local:my-finetune")
         assert (price.input_per_mtok, price.output_per_mtok, price.cached_read_per_mtok) == (0.4, 1.6, 0.04)
         assert price.tiers == (Tier(100_000, 0.8, 3.2, None, None),)
-        assert call_cost("local:my-finetune", 200_000, 0) == pytest.approx(0.16)
+        assert catalog_for(reopened).call_cost("local:my-finetune", 200_000, 0) == pytest.approx(0.16)
     finally:
         reopened.close()
 
 
-def test_eval_set_costs_use_the_active_workspace_edits(ws):
-    from core.evaluation.evalset import load_csv
+def test_eval_set_costs_use_the_catalog_passed_in(ws):
+    from core.evaluation.loading import load_csv
 
     csv = ("item_id,model,label,prediction,input_tokens,output_tokens,cached_input_tokens\n"
            "1,gpt-4o-mini,a,a,1000,100,0\n1,mystery-model,a,a,1000,100,0\n"
@@ -182,12 +181,12 @@ def test_eval_set_costs_use_the_active_workspace_edits(ws):
     assert es.cost[:, j] == pytest.approx([(1000 * 0.15 + 100 * 0.6) / 1e6, (1000 * 0.15 + 1000 * 0.075) / 1e6])
     assert np.isnan(es.cost[:, k]).all() and es.cost_source["mystery-model"] == "unknown"
 
-    activate_workspace(ws)
     set_override(ws, "mystery-model", 1.0, 2.0)
-    es2 = load_csv(csv, name="t.csv")
+    assert np.isnan(load_csv(csv, name="t.csv").cost[:, k]).all()  # the default has no edits
+    es2 = load_csv(csv, name="t.csv", catalog=catalog_for(ws))
     assert es2.cost[:, k] == pytest.approx([(1000 + 200) / 1e6, (10 + 20) / 1e6])
     assert es2.cost_source["mystery-model"] == "catalog"
-    assert pricing.reprice(es).cost[:, k] == pytest.approx(es2.cost[:, k])
+    assert reprice(es, catalog_for(ws)).cost[:, k] == pytest.approx(es2.cost[:, k])
 
 
 # -- validation -------------------------------------------------------------------------------
@@ -203,7 +202,7 @@ def test_bad_prices_are_rejected_naming_the_field(ws, field, kwargs, got):
         set_override(ws, "m1", **kwargs)
     assert field in str(err.value) and "'m1'" in str(err.value)
     assert err.value.problems[0].column == field and err.value.problems[0].got == got
-    assert pricing.load_edits(ws) == ()  # nothing stored
+    assert load_edits(ws) == ()  # nothing stored
 
 
 def test_bad_tiers_and_model_name_are_rejected(ws):

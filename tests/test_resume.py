@@ -84,7 +84,7 @@ def test_killed_run_resumes_without_repeating_or_losing_calls(server, tmp_path):
     assert not results.duplicated(["item_id", "model"]).any()
     assert results["prediction"].notna().all() and (results["score"] == 1.0).all()
     assert (results["input_tokens"] > 0).all() and results["latency_ms"].notna().all()
-    from core.evaluation.evalset import load_csv
+    from core.evaluation.loading import load_csv
 
     reloaded = load_csv(out)  # RESULTS.csv is a long eval set every page can load
     assert reloaded.models == ("local:resume-b", "openai:resume-a") and reloaded.n_items == N_ITEMS

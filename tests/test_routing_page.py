@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.evaluation.evalset import load_csv
+from core.evaluation.loading import load_csv
 from tests.conftest import ROOT
 from tests.test_cascade_page import metrics, store
 from tests.test_policies import tiny_csv

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from core.evaluation.evalset import load_csv
+from core.evaluation.loading import load_csv
 from core.evaluation.store import save_evalset
 from core.live.background import active_run
 from core.live.store import list_runs, run_calls

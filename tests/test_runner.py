@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.evaluation.evalset import load_csv
+from core.evaluation.loading import load_csv
 from core.evaluation.store import load_evalset
 from core.live.limits import CircuitBreaker, TokenBucket, backoff_delay
 from core.live.run import LiveRun, RunConfig

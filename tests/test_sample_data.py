@@ -6,9 +6,8 @@ import importlib.util
 import numpy as np
 import pytest
 
-from core.evaluation.evalset import load_csv
-from core.pricing.catalog import activate_workspace
-from core.workspace import REPO_ROOT
+from core.evaluation.loading import load_csv
+from core.settings import REPO_ROOT
 
 SAMPLE = REPO_ROOT / "data" / "sample_evalset.csv"
 
@@ -22,7 +21,6 @@ def _generator():
 
 @pytest.fixture(scope="module")
 def sample():
-    activate_workspace(None, force=True)  # shipped prices only, whatever ran before
     return load_csv(SAMPLE)
 
 

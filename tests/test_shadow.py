@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.evaluation.evalset import load_csv
+from core.evaluation.loading import load_csv
 from core.experiments.store import run_shadow
 from core.routing.policies.base import outcome_from_choice
 from core.experiments.shadow import compare, project_savings, shadow_calls

@@ -8,7 +8,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.spend.ledger import record_calls
-from core.workspace import REPO_ROOT, open_workspace
+from core.settings import REPO_ROOT
+from core.workspace import open_workspace
 from tests.apptest_helpers import run_clean as _run, table_with as _table
 
 PAGE = str(REPO_ROOT / "app_pages" / "spend.py")

@@ -11,7 +11,7 @@ import streamlit as st
 
 from core.routing.frontier import FrontierResult, cascade_frontier
 from core.routing.signals import signal_from_dict
-from core.routing.sla import bootstrap_interval
+from core.evaluation.intervals import bootstrap_interval
 from core.workspace import default_path
 from ui.state import get_evalset
 
@@ -42,7 +42,8 @@ def _bootstrap(workspace: str, evalset_id: int, models: tuple[str, ...], signal_
     fr = _frontier(workspace, evalset_id, models, signal_json)
     # 1000 resamples, fewer on very large sets so a slider move stays fast
     n_boot = int(max(200, min(1000, 5_000_000 // max(fr.n_items, 1))))
-    return bootstrap_interval(fr.outcome(list(thresholds)), n_boot=n_boot, seed=0)
+    out = fr.outcome(list(thresholds))
+    return bootstrap_interval(out.score, out.cost, n_boot=n_boot, seed=0)
 
 
 def bootstrap_for(evalset_id: int, models, signal_spec: dict, thresholds) -> dict:

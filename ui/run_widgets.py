@@ -8,7 +8,9 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import InputError
-from core.live.keys import PROVIDER_ENV, key_status
+from core.live.keys import key_status
+from core.settings import PROVIDERS
+from ui.state import catalog
 
 PRESETS = [
     "anthropic:claude-haiku-4-5", "anthropic:claude-sonnet-4-5", "openai:gpt-4.1-mini",
@@ -19,11 +21,8 @@ SOURCE_TEXT = {"session": "typed for this session", "env": "from the environment
                "secrets": "from .streamlit/secrets.toml", None: "missing"}
 
 
-@st.cache_data(show_spinner=False, ttl=60)  # a price edited on the Prices page shows within a minute
 def _price_label(model_id: str) -> str:
-    from core.pricing.catalog import price_for
-
-    price = price_for(model_id)
+    price = catalog().price_for(model_id)
     if price is None:
         return f"{model_id} · price unknown"
     return f"{model_id} · ${price.input_per_mtok:g} in / ${price.output_per_mtok:g} out per Mtok"
@@ -52,7 +51,7 @@ def model_picker(key: str, default: list[str] | None = None) -> list[str]:
 
 def session_keys() -> dict[str, str]:
     """Keys typed into this session (provider -> key); never stored elsewhere."""
-    return {p: st.session_state[f"api_key_{p}"].strip() for p in PROVIDER_ENV
+    return {p: st.session_state[f"api_key_{p}"].strip() for p in PROVIDERS
             if st.session_state.get(f"api_key_{p}", "").strip()}
 
 

@@ -10,9 +10,13 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import InputError
-from core.evaluation.evalset import EvalSet, load_csv
+from core.evaluation.evalset import EvalSet
+from core.evaluation.loading import load_csv
 from core.evaluation.store import list_evalsets, load_evalset, save_evalset
-from core.workspace import REPO_ROOT, Workspace, default_path, open_workspace
+from core.settings import REPO_ROOT
+from core.pricing.catalog import Catalog
+from core.pricing.edits import catalog_for
+from core.workspace import Workspace, default_path, open_workspace
 
 SAMPLE_PATH = REPO_ROOT / "data" / "sample_evalset.csv"
 SAMPLE_NAME = "Sample: support & leads (synthetic demo data)"
@@ -25,11 +29,14 @@ def _workspace(path: str) -> Workspace:
 
 def workspace() -> Workspace:
     ws = _workspace(str(default_path()))
-    from core.pricing.catalog import activate_workspace  # this workspace's price edits price every call
-
-    activate_workspace(ws)
     _seed_sample(ws)
     return ws
+
+
+def catalog() -> Catalog:
+    """The price catalog of this workspace: its price edits on top of the shipped prices
+    (re-read only when an edit changed, in this process or another)."""
+    return catalog_for(workspace())
 
 
 def _seed_sample(ws: Workspace) -> None:
@@ -55,7 +62,7 @@ def get_evalset(evalset_id: int) -> EvalSet:
 
 def store_upload(name: str, data: bytes) -> int:
     """Validate and store an uploaded CSV; raises InputError with every bad row."""
-    evalset = load_csv(data, name=name)
+    evalset = load_csv(data, name=name, catalog=catalog())
     return save_evalset(workspace(), evalset, name=name)
 
 

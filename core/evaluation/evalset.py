@@ -9,7 +9,8 @@ Three CSV layouts load into the same :class:`EvalSet` (see DESIGN.md):
   ``M|total_cost`` and any ``M|<field>``;
 * **inputs only**: ``input`` (+ ``item_id, label, task``, metadata) and no model columns.
 
->>> es = load_csv("tests/data/tiny_long.csv")                       # doctest: +SKIP
+>>> from core.evaluation.loading import load_csv
+>>> es = load_csv("tests/data/tiny_long.csv")
 >>> es.models, es.score.shape
 (('big', 'small'), (3, 2))
 
@@ -17,23 +18,15 @@ Missing scores stay NaN (never zeros); every array is ``[n_items, n_models]``.
 """
 from __future__ import annotations
 
-import ast
-import io
-import os
-import tempfile
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from core.errors import InputError, Problem
-from core.evaluation.answers import answer_matrix, normalize_answers
-from core.evaluation.csv_io import MAX_PROBLEMS, header_fields, read_text_table, scratch_db, sniff_text
+from core.errors import InputError
+from core.evaluation.answers import answer_matrix
+from core.pricing.catalog import Catalog
 
 ITEM_COLUMNS = ("item_id", "input", "task", "label")
 NUMERIC_FIELDS = ("score", "confidence", "input_tokens", "output_tokens", "cached_input_tokens",
@@ -43,15 +36,6 @@ LONG_FIELDS = NUMERIC_FIELDS + TEXT_FIELDS
 # Fields that describe the item, not one model's answer: repeated on every long row.
 RESERVED = set(ITEM_COLUMNS) | {"model"} | set(LONG_FIELDS)
 
-_RANGES = {
-    "score": (0.0, 1.0, "a number between 0 and 1"),
-    "confidence": (0.0, 1.0, "a number between 0 and 1"),
-    "input_tokens": (0.0, None, "a non-negative number"),
-    "output_tokens": (0.0, None, "a non-negative number"),
-    "cached_input_tokens": (0.0, None, "a non-negative number"),
-    "cost_usd": (0.0, None, "a non-negative number of US dollars"),
-    "latency_ms": (0.0, None, "a non-negative number of milliseconds"),
-}
 
 
 @dataclass(frozen=True, eq=False)
@@ -202,396 +186,6 @@ MATRIX_FIELDS = ("score", "cost", "latency_ms", "confidence", "input_tokens", "o
 _LONG_NAME = {"cost": "cost_usd"}  # array field -> long-format column
 
 
-# ---------------------------------------------------------------------------------------------
-# Loading
-# ---------------------------------------------------------------------------------------------
-def load_csv(source: str | Path | bytes | io.IOBase, name: str | None = None) -> EvalSet:
-    """Load an eval set from a path, raw bytes or a file object, in any of the three layouts.
-
-    Raises :class:`InputError` listing every bad row at once.
-    """
-    if isinstance(source, (str, Path)):
-        path = Path(source)
-        label = name or path.name
-        if not path.exists():
-            raise InputError(f"{label}: no such file")
-        return _load_path(path, label)
-    data = source if isinstance(source, bytes) else source.read()
-    label = name or getattr(source, "name", "upload.csv")
-    # DuckDB reads files fastest; an upload is spooled to disk once.
-    with tempfile.NamedTemporaryFile(suffix=".csv", delete=False) as tmp:
-        tmp.write(data)
-        tmp_path = Path(tmp.name)
-    try:
-        return _load_path(tmp_path, label)
-    finally:
-        os.unlink(tmp_path)
-
-
-def _load_path(path: Path, label: str) -> EvalSet:
-    if path.stat().st_size == 0:
-        raise InputError(f"{label}: the file is empty; expected a CSV with a header row")
-    delim = sniff_text(path, label)
-    table = read_text_table(path, label, delim)
-    columns = [c.strip() for c in table.column_names]
-    table = table.rename_columns(columns)
-    # DuckDB silently renames a repeated header ('score' -> 'score_1'): check the raw header.
-    header = header_fields(path, delim)
-    dupes = sorted({c for c in header if header.count(c) > 1 and c})
-    if dupes:
-        raise InputError(f"{label}: column names must be unique", [
-            Problem(label, None, c, "each column name once", "repeated") for c in dupes])
-    kind = detect_format(columns)
-    results = sorted(set(columns) & (set(LONG_FIELDS) | {"model"}))
-    if kind in ("inputs", None) and results:
-        # Model results without both keys would be silently dropped as an inputs-only set.
-        missing = [c for c in ("item_id", "model") if c not in columns]
-        raise InputError(f"{label}: model results need the long layout's key columns", [
-            Problem(label, None, c, "a column naming each row's "
-                    + ("item" if c == "item_id" else "model") + " (long layout: one row per "
-                    f"item × model), since the file has {', '.join(repr(r) for r in results)}",
-                    "no such column") for c in missing])
-    if kind is None:
-        hint = ""
-        if len(columns) == 1 and any(d in columns[0] for d in (";", "\t")):
-            hint = " The header has one column: is the file separated by ';' or tabs instead of commas?"
-        raise InputError(
-            f"{label}: not an eval set. Expected either columns 'item_id' and 'model' (long layout), "
-            "per-model columns like 'M' and 'M|model_response' (wide layout), or an 'input' column "
-            f"(inputs only); found columns {', '.join(repr(c) for c in columns[:12])}.{hint}"
-        )
-    if table.num_rows == 0:
-        raise InputError(f"{label}: the file has a header but no data rows")
-    if kind == "long":
-        return _from_long(table, label)
-    if kind == "wide":
-        return _from_wide(table, label)
-    return _from_inputs(table, label)
-
-
-def detect_format(columns: list[str]) -> str | None:
-    cols = set(columns)
-    if {"item_id", "model"} <= cols:
-        return "long"
-    if any("|" in c for c in columns):
-        return "wide"
-    if "input" in cols or "prompt" in cols:
-        return "inputs"
-    return None
-
-
-def _file_order(columns: list[str]):
-    """Sort key for problems: by row, then by the column's position in the file."""
-    position = {c: i for i, c in enumerate(columns)}
-    return lambda p: (p.row or 0, position.get(p.column, -1))
-
-
-def _is_unnamed(column: str) -> bool:
-    """DuckDB names a blank header 'column0', 'column00'...: a pandas index, not data."""
-    return not column.strip() or (column.startswith("column") and column[6:].isdigit())
-
-
-def _with_row_numbers(table: pa.Table) -> pa.Table:
-    return table.append_column("_row", pa.array(np.arange(1, table.num_rows + 1), pa.int64()))
-
-
-def _items_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    items = frame.reset_index(drop=True)
-    for col in ITEM_COLUMNS[1:]:
-        if col in items:
-            items[col] = items[col].where(items[col].notna() & (items[col].str.strip() != ""), None)
-    return items
-
-
-def _parse_numbers(con: duckdb.DuckDBPyConnection, table: pa.Table, label: str,
-                   fields: dict[str, str], id_column: str | None) -> tuple[dict[str, np.ndarray], list[Problem]]:
-    """Cast the numeric columns (column -> range key) in one scan; list every invalid cell.
-
-    Returns column -> float array (NaN where blank) and the problems, row = 1-based data row.
-    """
-    if not fields:
-        return {}, []
-    exprs = ", ".join(
-        f"try_cast(nullif(trim(\"{c}\"), '') as double) as v{i}, "
-        f"coalesce(trim(\"{c}\") <> '', false) as g{i}" for i, c in enumerate(fields))
-    # preserve_insertion_order (DuckDB's default) keeps the file's row order without a sort
-    res = con.execute(f"select {exprs} from t").fetchnumpy()
-    values: dict[str, np.ndarray] = {}
-    problems: list[Problem] = []
-    for i, (column, key) in enumerate(fields.items()):
-        raw = res[f"v{i}"]
-        v = np.asarray(np.ma.filled(raw.astype(float), np.nan) if np.ma.isMaskedArray(raw) else raw,
-                       dtype=float)
-        given = np.asarray(np.ma.filled(res[f"g{i}"], False) if np.ma.isMaskedArray(res[f"g{i}"])
-                           else res[f"g{i}"], dtype=bool)
-        lo, hi, expected = _RANGES[key]
-        with np.errstate(invalid="ignore"):
-            ok = np.isfinite(v) & (v >= lo) & (v <= (np.inf if hi is None else hi))
-        bad = np.flatnonzero(given & ~ok)[:MAX_PROBLEMS]
-        if len(bad):
-            got = table.column(column).take(pa.array(bad)).to_pylist()
-            ids = (table.column(id_column).take(pa.array(bad)).to_pylist() if id_column
-                   else [None] * len(bad))
-            problems += [Problem(label, int(r) + 1, column,
-                                 expected + (f" (item_id {ident})" if ident is not None else ""), g)
-                         for r, g, ident in zip(bad, got, ids)]
-        values[column] = v
-    return values, problems
-
-
-def _codes(column: pa.ChunkedArray, sort: bool) -> tuple[np.ndarray, list[str]]:
-    """Integer codes and distinct (trimmed) values: first-appearance order, or sorted."""
-    # blank keys are reported as problems before these codes are used; "" keeps them countable
-    encoded = pc.dictionary_encode(pc.fill_null(pc.utf8_trim_whitespace(column.combine_chunks()), ""))
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    names = encoded.dictionary.to_pylist()
-    if sort and names:
-        order = np.argsort(np.asarray(names, dtype=object), kind="stable")
-        remap = np.empty(len(order), dtype=np.int64)
-        remap[order] = np.arange(len(order))
-        codes = remap[codes]
-        names = [names[i] for i in order]
-    return codes, names
-
-
-def _blank(column: pa.ChunkedArray) -> np.ndarray:
-    text = pc.utf8_trim_whitespace(column)
-    return np.asarray(pc.fill_null(pc.equal(text, ""), True).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _from_long(table: pa.Table, label: str) -> EvalSet:
-    """Long layout, vectorized end to end: one DuckDB scan casts the numbers, Arrow encodes the
-    keys, and each field is scattered into its [items, models] matrix in one assignment."""
-    cols = table.column_names
-    problems: list[Problem] = []
-    blank_item, blank_model = _blank(table.column("item_id")), _blank(table.column("model"))
-    for r in np.flatnonzero(blank_item | blank_model)[:MAX_PROBLEMS]:
-        problems.append(Problem(label, int(r) + 1, "item_id" if blank_item[r] else "model",
-                                "a non-empty value", ""))
-    con = scratch_db()
-    try:
-        con.register("t", table)
-        numbers, bad_numbers = _parse_numbers(con, table, label,
-                                              {f: f for f in NUMERIC_FIELDS if f in cols}, "item_id")
-    finally:
-        con.close()
-    problems += bad_numbers
-    item_codes, item_ids = _codes(table.column("item_id"), sort=False)
-    model_codes, model_names = _codes(table.column("model"), sort=True)
-    n, m = len(item_ids), len(model_names)
-    key = item_codes * max(m, 1) + model_codes
-    _, first_of_key, inverse = np.unique(key, return_index=True, return_inverse=True)
-    repeated = np.flatnonzero(first_of_key[inverse] != np.arange(len(key)))
-    for r in repeated[:MAX_PROBLEMS]:
-        first = first_of_key[inverse[r]]
-        problems.append(Problem(label, int(r) + 1, "item_id",
-                                f"one row per (item_id, model); item {item_ids[item_codes[r]]} × model "
-                                f"{model_names[model_codes[r]]} also on row {first + 1}"))
-    if problems:
-        problems.sort(key=_file_order(cols))
-        raise InputError(f"{label}: bad rows; nothing was stored", problems[:MAX_PROBLEMS])
-
-    _, first_rows = np.unique(item_codes, return_index=True)  # codes follow first appearance
-    meta_cols = [c for c in cols if c not in RESERVED and not _is_unnamed(c)]
-    item_cols = [c for c in ITEM_COLUMNS if c in cols and c != "item_id"] + meta_cols
-    items = table.select(item_cols).take(pa.array(first_rows)).to_pandas() if item_cols else \
-        pd.DataFrame(index=range(n))
-    items.insert(0, "item_id", np.asarray(item_ids, dtype=object))
-    items = _items_frame(items)
-
-    def matrix(values: np.ndarray, dtype) -> np.ndarray:
-        out = np.full((n, m), np.nan if dtype is float else None, dtype=dtype)
-        out[item_codes, model_codes] = values
-        return out
-
-    score_rows = numbers.get("score", np.full(len(key), np.nan))
-    if "label" in cols and "prediction" in cols:
-        # Correctness from an exact (normalized) match where no score was given.
-        pred = normalize_answers(table.column("prediction").to_numpy(zero_copy_only=False))
-        gold = normalize_answers(table.column("label").to_numpy(zero_copy_only=False))
-        decided = pd.notna(pred) & pd.notna(gold)
-        matched = np.where(decided, pred == gold, False).astype(float)
-        fill = decided & np.isnan(score_rows)
-        score_rows = np.where(fill, matched, score_rows)
-    arrays = {"score": matrix(score_rows, float)}
-    for f in NUMERIC_FIELDS[1:]:
-        arrays[f] = matrix(numbers[f], float) if f in numbers else np.full((n, m), np.nan)
-    for f in TEXT_FIELDS:
-        if f in cols:
-            arrays[f] = matrix(np.asarray(table.column(f).to_numpy(zero_copy_only=False),
-                                          dtype=object), object)
-        else:
-            arrays[f] = np.full((n, m), None, dtype=object)
-    models = tuple(str(x) for x in model_names)
-    cost, cost_source = _resolve_cost(models, arrays)
-    return EvalSet(
-        name=label, items=items, models=models, score=arrays["score"], cost=cost,
-        latency_ms=arrays["latency_ms"], confidence=arrays["confidence"],
-        input_tokens=arrays["input_tokens"], output_tokens=arrays["output_tokens"],
-        cached_input_tokens=arrays["cached_input_tokens"], prediction=arrays["prediction"],
-        output=arrays["output"], format="long", cost_source=cost_source,
-    )
-
-
-def _resolve_cost(models: tuple[str, ...], arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
-    """Reported cost where given; else tokens × catalog price; else unknown (NaN), said plainly."""
-    cost = arrays["cost_usd"].copy()
-    source: dict[str, str] = {}
-    for j, model in enumerate(models):
-        reported = ~np.isnan(cost[:, j])
-        has_tokens = ~np.isnan(arrays["input_tokens"][:, j]) | ~np.isnan(arrays["output_tokens"][:, j])
-        need = ~reported & has_tokens
-        if need.any():
-            from core.pricing.catalog import catalog_cost  # imported late: pricing pulls in its catalog
-
-            priced = catalog_cost(
-                model,
-                np.nan_to_num(arrays["input_tokens"][need, j]),
-                np.nan_to_num(arrays["output_tokens"][need, j]),
-                np.nan_to_num(arrays["cached_input_tokens"][need, j]),
-            )
-            cost[need, j] = priced
-        if reported.all():
-            source[model] = "reported"
-        elif need.any() and not np.isnan(cost[need, j]).all():
-            source[model] = "catalog" if not reported.any() else "reported+catalog"
-        elif reported.any():
-            source[model] = "reported"
-        else:
-            source[model] = "unknown"
-    return cost, source
-
-
-def _literal_text(values: pd.Series) -> pd.Series:
-    """RouterBench stores text as a Python-literal list holding one string: unwrap it."""
-    def unwrap(v):
-        if not isinstance(v, str) or not v.startswith("["):
-            return v
-        try:
-            parsed = ast.literal_eval(v)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
-            return v
-        if isinstance(parsed, (list, tuple)):
-            return "\n".join(str(x) for x in parsed)
-        return str(parsed)
-    # Fast path: most cells are ['text'] with no escapes, which a regex unwraps exactly;
-    # only the rest (escapes, several strings) pays for ast.literal_eval.
-    text = values.astype(object)
-    simple = text.where(text.notna(), "").astype(str).str.extract(_SIMPLE_LITERAL)
-    plain = simple[0].fillna(simple[1])
-    out = text.where(plain.isna(), plain)
-    rest = plain.isna() & text.notna()
-    if rest.any():
-        out[rest] = text[rest].map(unwrap)
-    return out
-
-
-_SIMPLE_LITERAL = r"^\[(?:'([^'\\]*)'|\"([^\"\\]*)\")\]$"
-
-
-def _from_wide(table: pa.Table, label: str) -> EvalSet:
-    table = _with_row_numbers(table)
-    columns = [c for c in table.column_names if c != "_row"]
-    suffixed = [c for c in columns if "|" in c]
-    models = sorted({c.split("|", 1)[0] for c in suffixed})
-    fields = {c.split("|", 1)[1] for c in suffixed}
-    aliases = {"total_cost": "cost_usd", "model_response": "output", "cost": "cost_usd",
-               "response": "output", "latency": "latency_ms"}
-    con = scratch_db()
-    try:
-        con.register("t", table)
-        id_col = next((c for c in ("item_id", "sample_id", "id") if c in columns), None)
-        numeric_cols = {}
-        for model in models:
-            if model in columns:
-                numeric_cols[model] = "score"
-            for f in fields:
-                canonical = aliases.get(f, f)
-                if canonical in NUMERIC_FIELDS and f"{model}|{f}" in columns:
-                    numeric_cols[f"{model}|{f}"] = canonical
-        parsed, problems = _parse_numbers(con, table, label, numeric_cols, id_col)  # one scan
-        if problems:
-            problems.sort(key=_file_order(columns))
-            raise InputError(f"{label}: bad values; nothing was stored", problems)
-        n = table.num_rows
-        arrays: dict[str, np.ndarray] = {f: np.full((n, len(models)), np.nan) for f in NUMERIC_FIELDS}
-        arrays.update({f: np.full((n, len(models)), None, dtype=object) for f in TEXT_FIELDS})
-        frame = table.select(columns).to_pandas()
-        for j, model in enumerate(models):
-            if model in columns:
-                arrays["score"][:, j] = parsed[model]
-            for f in fields:
-                col = f"{model}|{f}"
-                if col not in columns:
-                    continue
-                canonical = aliases.get(f, f)
-                if canonical in NUMERIC_FIELDS:
-                    arrays[canonical][:, j] = parsed[col]
-                elif canonical in TEXT_FIELDS:
-                    arrays[canonical][:, j] = _literal_text(frame[col]).astype(object).where(
-                        frame[col].notna(), None).to_numpy(dtype=object)
-    finally:
-        con.close()
-
-    model_cols = set(models) | set(suffixed)
-    rename = {"sample_id": "item_id", "prompt": "input", "eval_name": "task"}
-    keep = [c for c in columns if c not in model_cols and not _is_unnamed(c)]
-    items = frame[keep].rename(columns={k: v for k, v in rename.items() if k in keep and v not in keep})
-    if "item_id" not in items:
-        items.insert(0, "item_id", [str(i) for i in range(1, n + 1)])
-    if "input" in items:
-        items["input"] = _literal_text(items["input"])
-    items = _items_frame(items[[c for c in ITEM_COLUMNS if c in items] +
-                               [c for c in items.columns if c not in ITEM_COLUMNS]])
-    notes = []
-    dup = items["item_id"].duplicated(keep="first")
-    if dup.any():
-        # Published wide files repeat a prompt id on separate rows (RouterBench splits some
-        # records); each row is its own item, so the repeats get a suffix and a note.
-        rank = items.groupby("item_id").cumcount().to_numpy()
-        ids = items["item_id"].to_numpy(dtype=object)
-        items["item_id"] = np.where(rank > 0, ids + "#" + (rank + 1).astype(str), ids)
-        notes.append(f"{int(dup.sum())} repeated item id(s) kept as separate items with a '#n' "
-                     f"suffix (first: {ids[np.flatnonzero(dup.to_numpy())[0]]})")
-    cost, cost_source = _resolve_cost(tuple(models), arrays)
-    return EvalSet(
-        name=label, items=items, models=tuple(models), score=arrays["score"], cost=cost,
-        latency_ms=arrays["latency_ms"], confidence=arrays["confidence"],
-        input_tokens=arrays["input_tokens"], output_tokens=arrays["output_tokens"],
-        cached_input_tokens=arrays["cached_input_tokens"], prediction=arrays["prediction"],
-        output=arrays["output"], format="wide", cost_source=cost_source, notes=tuple(notes),
-    )
-
-
-def _from_inputs(table: pa.Table, label: str) -> EvalSet:
-    frame = table.to_pandas()
-    if "input" not in frame and "prompt" in frame:
-        frame = frame.rename(columns={"prompt": "input"})
-        frame["input"] = _literal_text(frame["input"])
-    blank = frame["input"].isna() | (frame["input"].str.strip() == "")
-    problems = [Problem(label, int(r) + 1, "input", "the text to send to the model", "")
-                for r in np.flatnonzero(blank.to_numpy())[:MAX_PROBLEMS]]
-    if "item_id" not in frame:
-        frame.insert(0, "item_id", [str(i) for i in range(1, len(frame) + 1)])
-    dup = frame["item_id"].duplicated(keep="first")
-    problems += [Problem(label, int(r) + 1, "item_id", "a unique id", str(frame["item_id"].iloc[r]))
-                 for r in np.flatnonzero(dup.to_numpy())[:MAX_PROBLEMS]]
-    if problems:
-        raise InputError(f"{label}: bad rows; nothing was stored", sorted(problems, key=lambda p: p.row))
-    keep = [c for c in ITEM_COLUMNS if c in frame] + [
-        c for c in frame.columns if c not in ITEM_COLUMNS and not _is_unnamed(c)]
-    items = _items_frame(frame[keep])
-    n = len(items)
-    empty_f = np.full((n, 0), np.nan)
-    empty_o = np.full((n, 0), None, dtype=object)
-    return EvalSet(
-        name=label, items=items, models=(), score=empty_f, cost=empty_f.copy(),
-        latency_ms=empty_f.copy(), confidence=empty_f.copy(), input_tokens=empty_f.copy(),
-        output_tokens=empty_f.copy(), cached_input_tokens=empty_f.copy(), prediction=empty_o,
-        output=empty_o.copy(), format="inputs",
-    )
-
-
 def from_long_frame(frame: pd.DataFrame, items: pd.DataFrame, name: str, **kw) -> EvalSet:
     """Build an EvalSet from an ``idx, model, <fields>`` frame and an items frame (row = idx).
 
@@ -640,3 +234,23 @@ def to_long_csv(evalset: EvalSet) -> bytes:
     ], axis=1)
     # Catalog-priced costs are written out as reported costs: the file then stands on its own.
     return out.to_csv(index=False).encode("utf-8")
+
+
+def reprice(evalset: EvalSet, catalog: Catalog) -> EvalSet:
+    """The eval set with catalog-derived costs recomputed with ``catalog``'s prices.
+
+    Costs the file reported are kept; models priced from tokens get the catalog's price.
+    """
+    cost = evalset.cost.copy()
+    sources = dict(evalset.cost_source)
+    for j, model in enumerate(evalset.models):
+        if evalset.cost_source.get(model) not in ("catalog", "unknown"):
+            continue
+        tokens = ~np.isnan(evalset.input_tokens[:, j]) | ~np.isnan(evalset.output_tokens[:, j])
+        if not tokens.any():
+            continue
+        cost[tokens, j] = catalog.cost(model, np.nan_to_num(evalset.input_tokens[tokens, j]),
+                                       np.nan_to_num(evalset.output_tokens[tokens, j]),
+                                       np.nan_to_num(evalset.cached_input_tokens[tokens, j]))
+        sources[model] = "catalog" if not np.isnan(cost[tokens, j]).all() else "unknown"
+    return replace(evalset, cost=cost, cost_source=sources)

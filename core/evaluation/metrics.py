@@ -18,8 +18,9 @@ Definitions (used by every page, the CLI and the acceptance test):
   RouterBench table in ``../shared/acceptance/README.md`` (whose gpt-4 figure 0.00507 is the
   mean 0.0050647 rounded to 6 and then to 5 decimals).
 * **cost per correct answer**: cost per item / quality (total spend per unit of correctness).
-* **accuracy / macro-F1**: the model's ``prediction`` against the item ``label`` (both trimmed and
-  case-folded), over items that have both; scikit-learn computes them.
+* **accuracy / macro-F1**: the model's ``prediction`` against the item ``label`` (under the one
+  normalisation rule of :mod:`core.evaluation.answers`), over items that have both; macro-F1
+  is scikit-learn's definition, counted with numpy.
 """
 from __future__ import annotations
 
@@ -31,9 +32,10 @@ import pandas as pd
 
 from core.evaluation.answers import normalize_answers
 from core.evaluation.evalset import EvalSet, column_means
+from core.evaluation.intervals import mean_interval, wilson
 
-# scipy, scikit-learn and statsmodels are imported inside the functions that need them: they
-# take seconds to import, and `python -m core summary` needs none of them.
+# No scipy, scikit-learn or statsmodels here: they take seconds to import, and the first page
+# (and `python -m core summary`) needs none of them.
 
 ALPHA = 0.05
 LEADERBOARD_COLUMNS = [
@@ -57,9 +59,6 @@ def quality_intervals(score: np.ndarray, alpha: float = ALPHA) -> pd.DataFrame:
     >>> quality_intervals(np.array([[1.0], [0.0], [1.0], [1.0]])).round(4).to_dict("records")
     [{'quality': 0.75, 'low': 0.3006, 'high': 0.9544, 'interval': 'wilson', 'scored': 4}]
     """
-    from scipy import stats as sps
-    from statsmodels.stats.proportion import proportion_confint
-
     score = np.asarray(score, dtype=float)
     means, n = column_means(score)
     known = ~np.isnan(score)
@@ -67,17 +66,16 @@ def quality_intervals(score: np.ndarray, alpha: float = ALPHA) -> pd.DataFrame:
     successes = np.where(known, score, 0.0).sum(axis=0)
     low = np.full(len(means), np.nan)
     high = np.full(len(means), np.nan)
-    with _quiet():
-        wl, wh = proportion_confint(np.round(successes), np.maximum(n, 1), alpha=alpha, method="wilson")
-        wl, wh = np.asarray(wl, dtype=float), np.asarray(wh, dtype=float)
-        dev = np.where(known, score - means, 0.0)
-        sd = np.sqrt((dev ** 2).sum(axis=0) / np.maximum(n - 1, 1))
-        half = sps.t.ppf(1 - alpha / 2, np.maximum(n - 1, 1)) * sd / np.sqrt(np.maximum(n, 1))
     use_wilson = binary & (n > 0)
     use_t = ~binary & (n > 1)
-    low[use_wilson], high[use_wilson] = wl[use_wilson], wh[use_wilson]
-    low[use_t] = np.clip(means[use_t] - half[use_t], 0.0, 1.0)
-    high[use_t] = np.clip(means[use_t] + half[use_t], 0.0, 1.0)
+    if use_wilson.any():
+        wl, wh = wilson(np.round(successes[use_wilson]), n[use_wilson], alpha)
+        low[use_wilson], high[use_wilson] = wl, wh
+    if use_t.any():
+        dev = np.where(known, score - means, 0.0)[:, use_t]
+        sd = np.sqrt((dev ** 2).sum(axis=0) / (n[use_t] - 1))
+        tl, th = mean_interval(means[use_t], sd, n[use_t], alpha)
+        low[use_t], high[use_t] = np.clip(tl, 0.0, 1.0), np.clip(th, 0.0, 1.0)
     kind = np.where(binary, "wilson", "t")
     kind = np.where(n > 0, kind, "")
     return pd.DataFrame({"quality": means, "low": low, "high": high, "interval": kind,
@@ -85,27 +83,38 @@ def quality_intervals(score: np.ndarray, alpha: float = ALPHA) -> pd.DataFrame:
 
 
 def _label_metrics(evalset: EvalSet) -> tuple[np.ndarray, np.ndarray]:
-    """Accuracy and macro-F1 of each model's prediction against the label (NaN when absent)."""
-    from sklearn.metrics import accuracy_score, f1_score
+    """Accuracy and macro-F1 of each model's prediction against the label (NaN when absent).
 
+    Macro-F1 as scikit-learn's ``f1_score(average="macro", zero_division=0)``: the unweighted
+    mean of per-class F1 over every class seen as a label or a prediction, computed here on
+    integer codes with bincounts (no scikit-learn import on the first page).
+    """
     m = evalset.n_models
     acc, f1 = np.full(m, np.nan), np.full(m, np.nan)
     if not evalset.has_labels or m == 0:
         return acc, f1
     labels = normalize_answers(evalset.items["label"].to_numpy(dtype=object))
     preds = normalize_answers(evalset.prediction)
-    # One integer code per distinct answer: scikit-learn then works on ints, not strings.
-    codes, _ = pd.factorize(np.concatenate([labels, preds.reshape(-1)]))
+    # One integer code per distinct answer: the counting below works on ints, not strings.
+    codes, uniques = pd.factorize(np.concatenate([labels, preds.reshape(-1)]))
     label_codes = codes[:len(labels)]
     pred_codes = codes[len(labels):].reshape(preds.shape)
     has_label = label_codes >= 0
-    for j in range(m):  # one sklearn call per model; items are vectorized inside
+    k = max(len(uniques), 1)
+    for j in range(m):  # one pass per model; items are vectorized inside
         both = has_label & (pred_codes[:, j] >= 0)
         if not both.any():
             continue
         y_true, y_pred = label_codes[both], pred_codes[both, j]
-        acc[j] = accuracy_score(y_true, y_pred)
-        f1[j] = f1_score(y_true, y_pred, average="macro", zero_division=0)
+        hit = y_true == y_pred
+        acc[j] = float(hit.mean())
+        tp = np.bincount(y_true[hit], minlength=k).astype(float)
+        true_n = np.bincount(y_true, minlength=k)
+        pred_n = np.bincount(y_pred, minlength=k)
+        seen = (true_n + pred_n) > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_class = np.where(true_n + pred_n > 0, 2 * tp / (true_n + pred_n), 0.0)
+        f1[j] = float(per_class[seen].mean())
     return acc, f1
 
 
@@ -217,13 +226,13 @@ def confusion(evalset: EvalSet, model: str, task: str | None = None) -> tuple[li
         keep &= evalset.tasks == task
     if not keep.any():
         return [], np.zeros((0, 0), dtype=int)
-    from sklearn.metrics import confusion_matrix
-
     y_true, y_pred = labels[keep].astype(str), preds[keep].astype(str)
     names = sorted({str(v) for v in y_true} | {str(v) for v in y_pred})
-    with warnings.catch_warnings():  # one label only is a valid (if dull) matrix
-        warnings.simplefilter("ignore", UserWarning)
-        return names, confusion_matrix(y_true, y_pred, labels=names)
+    index = {name: i for i, name in enumerate(names)}
+    rows = np.array([index[v] for v in y_true], dtype=np.int64)
+    cols = np.array([index[v] for v in y_pred], dtype=np.int64)
+    k = len(names)
+    return names, np.bincount(rows * k + cols, minlength=k * k).reshape(k, k)
 
 
 def disagreement_mask(evalset: EvalSet, models: list[str] | tuple[str, ...] | None = None) -> np.ndarray:

@@ -24,15 +24,10 @@ import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats as sps
-from statsmodels.stats.contingency_tables import mcnemar
-from statsmodels.stats.power import NormalIndPower
-from statsmodels.stats.proportion import (
-    confint_proportions_2indep,
-    proportion_confint,
-    proportion_effectsize,
-    proportions_ztest,
-)
+
+from core.evaluation.intervals import mean_interval, wilson
+
+# scipy.stats and statsmodels take seconds to import: each test imports them when it runs.
 
 NAN = float("nan")
 
@@ -104,7 +99,7 @@ def proportion_estimate(successes: int, n: int, alpha: float = 0.05) -> Estimate
     """
     if n <= 0:
         return Estimate(NAN, NAN, NAN, 0)
-    low, high = proportion_confint(successes, n, alpha=alpha, method="wilson")
+    low, high = wilson(successes, n, alpha)
     return Estimate(successes / n, float(low), float(high), int(n))
 
 
@@ -117,8 +112,8 @@ def mean_estimate(values, alpha: float = 0.05) -> Estimate:
     m = float(x.mean())
     if n == 1 or np.all(x == x[0]):
         return Estimate(m, m, m, n)
-    half = float(sps.t.ppf(1 - alpha / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
-    return Estimate(m, m - half, m + half, n)
+    low, high = mean_interval(m, x.std(ddof=1), n, alpha)
+    return Estimate(m, float(low), float(high), n)
 
 
 def score_estimate(scores, alpha: float = 0.05) -> Estimate:
@@ -133,6 +128,8 @@ def score_estimate(scores, alpha: float = 0.05) -> Estimate:
 def diff_proportions(success_candidate: int, n_candidate: int, success_control: int, n_control: int,
                      alpha: float = 0.05, metric: str = "quality") -> Comparison:
     """Two proportions: z-test p-value and Newcomb interval for ``p_candidate - p_control``."""
+    from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
+
     if min(n_candidate, n_control) <= 0:
         return Comparison(metric, NAN, NAN, NAN, NAN, NAN, NAN, "two-proportion z-test",
                           int(n_control), int(n_candidate))
@@ -151,6 +148,8 @@ def diff_proportions(success_candidate: int, n_candidate: int, success_control: 
 
 def welch(candidate, control, alpha: float = 0.05, metric: str = "value") -> Comparison:
     """Welch's t-test and interval for ``mean(candidate) - mean(control)``."""
+    from scipy import stats as sps
+
     b, a = _finite(candidate), _finite(control)
     if len(a) < 2 or len(b) < 2:
         mb = float(b.mean()) if len(b) else NAN
@@ -185,6 +184,8 @@ def bootstrap_percentile_diff(candidate, control, q: float = 95, alpha: float = 
 
     The p-value is the two-sided bootstrap share of resampled differences on the far side of 0.
     """
+    from scipy import stats as sps
+
     metric = metric or f"p{q:g}"
     b, a = _finite(candidate), _finite(control)
     if len(a) < 2 or len(b) < 2:
@@ -217,6 +218,8 @@ def _pairs(candidate, production) -> tuple[np.ndarray, np.ndarray]:
 
 def _paired_t_p(b: np.ndarray, a: np.ndarray) -> float:
     """Paired t-test p-value; a constant difference is certain (0 equal -> 1.0, else 0.0)."""
+    from scipy import stats as sps
+
     d = b - a
     if len(d) > 1 and np.ptp(d) > 0:
         return float(sps.ttest_rel(b, a).pvalue)
@@ -229,6 +232,8 @@ def paired_scores(candidate, production, alpha: float = 0.05, metric: str = "qua
     0/1 scores: McNemar's test (exact binomial when fewer than 25 discordant pairs); the
     interval is the paired t-interval of the per-item difference. Graded: paired t-test.
     """
+    from statsmodels.stats.contingency_tables import mcnemar
+
     b, a = _pairs(candidate, production)
     n = len(b)
     if n == 0:
@@ -275,6 +280,9 @@ def sample_size_proportions(baseline: float, mde: float, alpha: float = 0.05, po
         >>> sample_size_proportions(0.9, 0.05)
         681
     """
+    from statsmodels.stats.power import NormalIndPower
+    from statsmodels.stats.proportion import proportion_effectsize
+
     if not (0 < mde) or not (0 <= baseline <= 1):
         raise ValueError("need 0 < mde and a baseline share between 0 and 1")
     other = baseline - mde if baseline - mde >= 0 else baseline + mde
@@ -289,6 +297,8 @@ def sample_size_proportions(baseline: float, mde: float, alpha: float = 0.05, po
 def sample_size_means(sd: float, mde: float, alpha: float = 0.05, power: float = 0.8,
                       ratio: float = 1.0, alternative: str = "two-sided") -> int:
     """Items needed in the control arm to detect a change of ``mde`` in a mean with spread ``sd``."""
+    from statsmodels.stats.power import NormalIndPower
+
     if not (mde > 0) or not (sd > 0):
         raise ValueError("need mde > 0 and sd > 0")
     n = NormalIndPower().solve_power(effect_size=mde / sd, alpha=alpha, power=power, ratio=ratio,

@@ -20,6 +20,7 @@ import pandas as pd
 from core.experiments.ab import STAGES, ABResult, analyze, replay_frame
 from core.experiments.assignment import check_split, unit_ids
 from core.errors import InputError
+from core.pricing.catalog import price_snapshot_date
 from core.exports import json_safe
 from core.evaluation.evalset import EvalSet
 from core.experiments.guardrails import Guardrails
@@ -120,7 +121,7 @@ def _definition(kind: str, evalset: EvalSet, control, candidate, name: str, tole
         "control": _policy_dict(control), "candidate": _policy_dict(candidate),
         "control_label": describe_policy(control), "candidate_label": describe_policy(candidate),
         "tolerance": tolerance, "guardrails": (guardrails or Guardrails()).to_dict(),
-        "price_snapshot": price_snapshot(), "cost_source": ", ".join(sources),
+        "price_snapshot": price_snapshot_date(), "cost_source": ", ".join(sources),
     }
 
 
@@ -150,13 +151,6 @@ def shadow_definition(evalset: EvalSet, production: Policy | dict, candidate: Po
                       guardrails: Guardrails | None = None, **_: Any) -> dict:
     return {**_definition("shadow", evalset, production, candidate, name, tolerance, guardrails),
             "volume": volume}
-
-
-def price_snapshot() -> str:
-    """The date of the price catalog costs were computed with."""
-    from core.pricing.catalog import price_snapshot_date
-
-    return str(price_snapshot_date())
 
 
 # -- saving ------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pandas as pd
 
+from core.evaluation.answers import normalize_answers
 from core.live.providers.base import ChatRequest
 from core.workspace import Workspace
 
@@ -297,7 +298,7 @@ def semantic_cache_error_rates(evalset, thresholds) -> pd.DataFrame:
         raise InputError(f"{evalset.name}: measuring semantic-cache errors needs inputs and labels")
     keep = items["input"].notna().to_numpy() & items["label"].notna().to_numpy()
     inputs = items["input"][keep].astype(str).tolist()
-    labels = items["label"][keep].astype(str).str.strip().str.casefold().to_numpy(dtype=object)
+    labels = normalize_answers(items["label"][keep].to_numpy(dtype=object))
     tasks = items["task"][keep].fillna("all").to_numpy(dtype=object) if "task" in items else None
     nearest, sim = nearest_previous(inputs, tasks)
     has = nearest >= 0

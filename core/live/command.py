@@ -10,7 +10,6 @@ written), 2 bad input (one line on stderr), 3 workspace locked.
 from __future__ import annotations
 
 import hashlib
-import os
 import signal
 import sys
 import threading
@@ -21,10 +20,8 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
+from core.settings import PROVIDERS, env_text
 
-KEY_ENV = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY", "gemini": "GEMINI_API_KEY"}
-URL_ENV = {"anthropic": "ANTHROPIC_BASE_URL", "openai": "OPENAI_BASE_URL",
-           "gemini": "GEMINI_BASE_URL", "local": "LOCAL_BASE_URL"}
 RESULT_COLUMNS = ["item_id", "model", "input", "task", "label", "output", "prediction", "score",
                   "confidence", "input_tokens", "output_tokens", "cached_input_tokens", "cost_usd",
                   "latency_ms"]
@@ -41,9 +38,9 @@ def env_keys_and_urls(providers: list[str]) -> tuple[dict[str, str], dict[str, s
         key = _resolve_key(provider)
         if key:
             keys[provider] = key
-        elif provider in KEY_ENV:
-            missing.append(f"{provider} (set {KEY_ENV[provider]})")
-        url = os.environ.get(URL_ENV.get(provider, ""), "").strip()
+        elif PROVIDERS[provider].key_required:
+            missing.append(f"{provider} (set {PROVIDERS[provider].key_env[0]})")
+        url = env_text(PROVIDERS[provider].url_env)
         if url:
             urls[provider] = url
     if missing:
@@ -82,7 +79,7 @@ def results_csv(run) -> pd.DataFrame:
 
 
 def run_cli(inputs_path, models: list[str], out_path, concurrency: int = 8) -> int:
-    from core.evaluation.evalset import load_csv
+    from core.evaluation.loading import load_csv
     from core.live.run import LiveRun, RunConfig
     from core.workspace import open_workspace
 

@@ -27,13 +27,16 @@ import tomllib
 from pathlib import Path
 from typing import Iterable, Mapping
 
-PROVIDER_ENV = {
-    "anthropic": ("ANTHROPIC_API_KEY",),
-    "openai": ("OPENAI_API_KEY",),
-    "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
-    "local": ("LOCAL_API_KEY",),
-}
+from core.settings import PROVIDERS, REPO_ROOT
+
 REDACTED = "[redacted]"
+
+
+def _key_names(provider: str) -> tuple[str, ...]:
+    settings = PROVIDERS.get(provider)
+    return settings.key_env if settings else ()
+
+
 _MIN_SECRET_LEN = 6  # shorter values would redact ordinary words
 
 # Shapes of keys and of the places keys travel in (headers, query strings, assignments).
@@ -79,8 +82,7 @@ def redact(text: object, extra: Iterable[str | None] = ()) -> str:
 
 def default_secrets_paths() -> list[Path]:
     """Where Streamlit looks for secrets: the working directory, the project, the home folder."""
-    from core.workspace import REPO_ROOT as project
-
+    project = REPO_ROOT
     paths = [Path.cwd() / ".streamlit" / "secrets.toml", project / ".streamlit" / "secrets.toml",
              Path.home() / ".streamlit" / "secrets.toml"]
     unique: list[Path] = []
@@ -97,7 +99,7 @@ def _from_secrets(provider: str, paths: Iterable[Path]) -> str | None:
                 data = tomllib.load(handle)
         except (OSError, tomllib.TOMLDecodeError):
             continue  # an absent or broken secrets file is the same as no key from it
-        for name in PROVIDER_ENV.get(provider, ()):
+        for name in _key_names(provider):
             if isinstance(data.get(name), str) and data[name]:
                 return data[name]
         section = data.get(provider)
@@ -128,7 +130,7 @@ def resolve_key_with_source(provider: str, session: Mapping[str, str] | None = N
     """``(key, source)`` where source is ``session``, ``env``, ``secrets`` or None."""
     environ = os.environ if environ is None else environ
     candidates = [("session", (session or {}).get(provider))]
-    candidates += [("env", environ.get(name)) for name in PROVIDER_ENV.get(provider, ())]
+    candidates += [("env", environ.get(name)) for name in _key_names(provider)]
     for source, value in candidates:
         if value and value.strip():
             register_secret(value.strip())
@@ -149,7 +151,7 @@ def resolve_key(provider: str, session: Mapping[str, str] | None = None,
 
 def key_status(session: Mapping[str, str] | None = None) -> dict[str, str | None]:
     """Where each provider's key comes from (never the key itself), for the page to show."""
-    return {p: resolve_key_with_source(p, session)[1] for p in PROVIDER_ENV}
+    return {p: resolve_key_with_source(p, session)[1] for p in PROVIDERS}
 
 
 class RedactingFilter(logging.Filter):

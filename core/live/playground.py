@@ -51,7 +51,8 @@ def send_prompt(ws: Workspace, prompt: str, models: list[str], *, system: str | 
     """Send ``prompt`` to every model at once; returns one row per model (order kept)."""
     from core.errors import InputError
     from core.live.providers import get_provider, parse_model_id
-    from core.live.run import default_cost
+    from core.live.run import response_cost
+    from core.pricing.edits import catalog_for
 
     if not prompt or not prompt.strip():
         raise InputError("Write a prompt to send")
@@ -59,6 +60,7 @@ def send_prompt(ws: Workspace, prompt: str, models: list[str], *, system: str | 
         raise InputError("Choose at least one model (provider:model)")
     keys = dict(keys or {})
     parsed = [parse_model_id(m) for m in models]
+    catalog = catalog_for(ws)
 
     def make(provider: str) -> Provider:
         if provider_factory is not None:
@@ -77,7 +79,7 @@ def send_prompt(ws: Workspace, prompt: str, models: list[str], *, system: str | 
     now = pd.Timestamp.now("UTC").tz_localize(None)
     rows, ledger = [], []
     for model_id, (provider, model), (response, status, error, latency) in zip(models, parsed, outcomes):
-        cost = default_cost(provider, model, response) if response is not None else 0.0
+        cost = response_cost(catalog, provider, model, response) if response is not None else 0.0
         row = {"model": model_id, "output": response.text if response else None,
                "input_tokens": response.input_tokens if response else 0,
                "output_tokens": response.output_tokens if response else 0,

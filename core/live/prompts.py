@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from core.errors import InputError
+from core.evaluation.answers import normalize_answer
 from core.live.providers.base import ChatRequest
 
 FAMILIES = {"anthropic": "xml", "openai": "json_schema", "local": "json_schema", "gemini": "json_schema"}
@@ -152,17 +153,18 @@ _CONF_KEYS = ("confidence", "probability", "certainty", "score")
 
 
 def normalize_label(text: Any) -> str:
-    """Lower case, outer quotes, brackets, markdown and trailing punctuation removed.
+    """The one normalisation rule (case-folded), outer quotes, brackets, markdown and trailing
+    punctuation removed.
 
     >>> normalize_label(' "(B)." '), normalize_label("**Billing**")
     ('b', 'billing')
     """
-    value = str(text).strip().lower()
+    value = normalize_answer(text) or ""
     previous = None
     while value != previous:
         previous = value
         value = re.sub(r'^[\s"\'`\*\(\[\{]+|[\s"\'`\*\)\]\}\.,;:!]+$', "", value)
-    return " ".join(value.split())
+    return value
 
 
 def parse_confidence(value: Any) -> float | None:

@@ -13,12 +13,8 @@ import numpy as np
 import pandas as pd
 
 from core.live import store as run_store
+from core.evaluation.answers import normalize_answers
 from core.evaluation.evalset import EvalSet, from_long_frame
-
-
-def _normalize(values) -> np.ndarray:
-    return pd.Series(values, dtype="object").astype("string").str.strip().str.casefold() \
-        .to_numpy(dtype=object, na_value=None)
 
 
 def results_frame(run) -> pd.DataFrame:
@@ -29,9 +25,9 @@ def results_frame(run) -> pd.DataFrame:
     calls = calls[calls["item_id"].isin(index.index) & calls["model"].isin(run.models)]
     calls = calls.assign(idx=index.loc[calls["item_id"].astype(str)].to_numpy())
     answered = calls["status"].isin(run_store.SUCCESS).to_numpy()
-    labels = _normalize(items["label"]) if "label" in items else np.full(len(items), None)
+    labels = normalize_answers(items["label"]) if "label" in items else np.full(len(items), None)
     label = labels[calls["idx"].to_numpy()] if len(calls) else np.array([], dtype=object)
-    pred = _normalize(calls["prediction"])
+    pred = normalize_answers(calls["prediction"])
     has_label = pd.notna(label) & answered
     score = np.full(len(calls), np.nan)
     # An answered call whose answer could not be parsed is wrong, not missing.

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import math
 import threading
 from dataclasses import replace
@@ -46,7 +47,8 @@ from core.live.execute import Execution
 from core.live.keys import redact
 from core.live.providers.base import ChatRequest, ChatResponse, Provider
 from core.live.types import Progress, RunConfig, RunResult, new_run_id
-from core.pricing.catalog import call_cost
+from core.pricing.catalog import Catalog
+from core.pricing.edits import catalog_for
 from core.workspace import Workspace
 
 CHARS_PER_TOKEN = 4.0
@@ -54,9 +56,9 @@ MAX_LABEL_CHOICES = 30  # more distinct labels than this in a task: an open ques
 _PROBE = "\x00item input\x00"  # stands for the input when a template is built once  # offline token estimate (tiktoken cannot download its tables here)
 
 
-def default_cost(provider: str, model: str, usage: ChatResponse) -> float | None:
-    """USD of one call at the catalog price (None when the model has no price)."""
-    return call_cost(f"{provider}:{model}", usage.input_tokens, usage.output_tokens,
+def response_cost(catalog: Catalog, provider: str, model: str, usage: ChatResponse) -> float | None:
+    """USD of one call at ``catalog``'s price (None when the model has no price)."""
+    return catalog.call_cost(f"{provider}:{model}", usage.input_tokens, usage.output_tokens,
                      cached_read_tokens=usage.cached_read_tokens,
                      cached_write_tokens=usage.cached_write_tokens)
 
@@ -66,7 +68,8 @@ class LiveRun:
 
     ``keys`` (provider -> key) override the environment for this run only and are never stored.
     ``provider_factory(provider) -> Provider`` replaces the SDK adapters (tests, custom clients);
-    ``build_request`` / ``parse_answer`` / ``cost_fn`` replace the prompt templates and prices.
+    ``build_request`` / ``parse_answer`` / ``cost_fn`` replace the prompt templates and prices;
+    ``catalog`` prices calls (default: the workspace's catalog, its price edits included).
     """
 
     def __init__(self, ws: Workspace, evalset: EvalSet, models: list[str],
@@ -75,7 +78,8 @@ class LiveRun:
                  keys: dict[str, str] | None = None, base_urls: dict[str, str] | None = None,
                  provider_factory: Callable[[str], Provider] | None = None,
                  build_request: Callable | None = None, parse_answer: Callable | None = None,
-                 cost_fn: Callable[[str, str, ChatResponse], float | None] | None = None):
+                 cost_fn: Callable[[str, str, ChatResponse], float | None] | None = None,
+                 catalog: Catalog | None = None):
         if not models:
             raise InputError("Choose at least one model to run (provider:model)")
         if "input" not in evalset.items or evalset.items["input"].isna().all():
@@ -96,7 +100,8 @@ class LiveRun:
         self._keys = dict(keys or {})
         self._base_urls = dict(base_urls or {})
         self._provider_factory = provider_factory
-        self._cost_fn = cost_fn or default_cost
+        self.catalog = catalog or catalog_for(ws)
+        self._cost_fn = cost_fn or functools.partial(response_cost, self.catalog)
         if build_request is None or parse_answer is None:
             from core.live import prompts
 
@@ -302,4 +307,4 @@ class LiveRun:
         return materialize(self)
 
 
-__all__ = ["LiveRun", "RunConfig", "Progress", "RunResult", "new_run_id", "default_cost"]
+__all__ = ["LiveRun", "RunConfig", "Progress", "RunResult", "new_run_id", "response_cost"]

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -30,9 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import InputError, Problem
-from core.workspace import REPO_ROOT
+from core.settings import DEFAULT_PRICE_OVERRIDES, PRICE_OVERRIDES_ENV, env_path
 
-OVERRIDES_PATH = REPO_ROOT / "data" / "price_overrides.json"
 GENAI_PRICES_VERSION = _package_version("genai-prices")
 PRICE_FIELDS = ("input_per_mtok", "output_per_mtok", "cached_read_per_mtok", "cached_write_per_mtok")
 # Provider prefixes the app uses that genai-prices spells differently.
@@ -321,8 +319,7 @@ def check_tiers(tiers, model: str, source: str) -> tuple[Tier, ...]:
 # The shipped override file
 # ---------------------------------------------------------------------------------------------
 def overrides_path() -> Path:
-    env = os.environ.get("TRADEOFF_PRICE_OVERRIDES")
-    return Path(env) if env else OVERRIDES_PATH
+    return env_path(PRICE_OVERRIDES_ENV) or DEFAULT_PRICE_OVERRIDES
 
 
 def read_override_file(path: str | Path | None = None) -> tuple[ModelPrice, ...]:

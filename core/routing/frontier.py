@@ -36,7 +36,6 @@ from core.evaluation.evalset import EvalSet
 from core.routing.policies.cascade import Cascade, CascadePlan, outcome_at, plan_cascade
 from core.routing.policies.oracle import Oracle
 from core.routing.router_metrics import aiq, apgr, cpt, pareto_front, share_curve
-from core.routing.sla import bootstrap_interval, sla_search  # noqa: F401  (re-exported for callers)
 from core.routing.signals import Agreement, Signal, signal_from_dict
 
 MAX_CELLS = 1_000_000  # operating points computed at most (3+ models, continuous signals)

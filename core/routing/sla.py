@@ -1,14 +1,8 @@
-"""Service-level checks and uncertainty at an operating point.
+"""Service-level checks at the operating points of a frontier.
 
-* :func:`sla_search`: which operating points of a frontier meet targets for p50/p95/p99 latency,
-  minimum quality, maximum cost per query and maximum escalation rate, and the cheapest one.
-* :func:`bootstrap_interval`: percentile bootstrap intervals for quality and cost per item.
-
->>> res = sla_search(frontier, {"min_quality": 0.9, "p95_ms": 2000})     # doctest: +SKIP
->>> res.best["thresholds"], res.best["cost_per_item"]                    # doctest: +SKIP
-([0.72], 0.0011)
->>> bootstrap_interval(outcome, n_boot=1000, seed=0)["quality"]          # doctest: +SKIP
-(0.88, 0.93)
+:func:`sla_search`: which operating points of a frontier meet targets for p50/p95/p99 latency,
+minimum quality, maximum cost per query and maximum escalation rate, and the cheapest one
+(its intervals come from :mod:`core.evaluation.intervals`, like every other figure's).
 """
 from __future__ import annotations
 
@@ -130,40 +124,3 @@ def sla_search(frontier, targets: dict, max_latency_checks: int = 2000,
         message = (f"No point meets the latency targets among the {checked} cheapest points that "
                    "meet the other targets.")
     return SLAResult(table, best, checked, message)
-
-
-def bootstrap_interval(outcome, n_boot: int = 1000, seed: int | None = 0, level: float = 0.95,
-                       max_draws: int = 20_000_000) -> dict:
-    """Percentile bootstrap intervals for quality and cost per item of an Outcome.
-
-    Items are resampled with replacement ``n_boot`` times (vectorized, in chunks of at most
-    ``max_draws`` draws, so memory stays bounded on large eval sets).
-    """
-    n = outcome.n_items
-    if n == 0:
-        nan = (float("nan"), float("nan"))
-        return {"quality": nan, "cost_per_item": nan, "n_boot": 0, "level": level}
-    rng = np.random.default_rng(seed)
-    score = np.nan_to_num(outcome.score, nan=0.0)
-    scored = (~np.isnan(outcome.score)).astype(float)
-    cost = np.nan_to_num(outcome.cost, nan=0.0)
-    priced = (~np.isnan(outcome.cost)).astype(float)
-    q_boot, c_boot = [], []
-    chunk = max(1, min(n_boot, max_draws // n))
-    for start in range(0, n_boot, chunk):
-        idx = rng.integers(0, n, size=(min(chunk, n_boot - start), n))
-        with np.errstate(all="ignore"):
-            q_boot.append(score[idx].sum(axis=1) / scored[idx].sum(axis=1))
-            c_boot.append(cost[idx].sum(axis=1) / priced[idx].sum(axis=1))
-    alpha = (1 - level) / 2 * 100
-
-    def interval(values):
-        values = np.concatenate(values)
-        values = values[~np.isnan(values)]
-        if not len(values):
-            return (float("nan"), float("nan"))
-        lo, hi = np.percentile(values, [alpha, 100 - alpha])
-        return (float(lo), float(hi))
-
-    return {"quality": interval(q_boot), "cost_per_item": interval(c_boot), "n_boot": n_boot,
-            "level": level}

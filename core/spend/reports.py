@@ -18,17 +18,12 @@ import pandas as pd
 
 from core.spend.budgets import budget_status, utc_today
 from core.errors import InputError
+from core.pricing.catalog import price_snapshot_date
 from core.exports import write_csv, write_xlsx
 from core.spend.queries import SpendFilter, spend_by, top_calls, totals, traffic_share
 from core.workspace import Workspace
 
 FORMATS = ("csv", "xlsx", "html", "pdf")
-
-
-def price_snapshot() -> str:
-    from core.pricing.catalog import price_snapshot_date
-
-    return str(price_snapshot_date())
 
 
 def report_data(ws: Workspace, date_from, date_to, top_n: int = 25) -> dict:
@@ -42,7 +37,7 @@ def report_data(ws: Workspace, date_from, date_to, top_n: int = 25) -> dict:
     return {
         "period": (str(date_from), str(date_to)),
         "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "price_snapshot": price_snapshot(),
+        "price_snapshot": price_snapshot_date(),
         "totals": totals(ws, flt),
         "shadow": totals(ws, SpendFilter(date_from=date_from, date_to=date_to, scope="shadow")),
         "by_day": spend_by(ws, ["day"], flt),

@@ -7,7 +7,7 @@
 
 ``get_provider(name, api_key=None, base_url=None, timeout=60.0)`` builds the adapter; the key
 defaults to the one :mod:`core.live.keys` resolves (session dict, environment, secrets.toml) and the
-base URL to ``<PROVIDER>_BASE_URL``.
+base URL to ``<PROVIDER>_BASE_URL`` (:mod:`core.settings`).
 """
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ from collections.abc import Mapping
 
 from core.errors import InputError
 from core.live.providers.base import ChatRequest, ChatResponse, Provider, ProviderError
-from core.live.providers.common import BASE_URL_ENV, DEFAULT_TIMEOUT
+from core.live.providers.common import DEFAULT_TIMEOUT
+from core.settings import PROVIDERS as PROVIDER_SETTINGS
 
-PROVIDERS = ("anthropic", "openai", "gemini", "local")
+PROVIDERS = tuple(PROVIDER_SETTINGS)
 
 __all__ = ["PROVIDERS", "ChatRequest", "ChatResponse", "Provider", "ProviderError", "get_provider",
-           "parse_model_id", "BASE_URL_ENV"]
+           "parse_model_id"]
 
 
 def _unknown(name: str, model_id: str | None = None) -> InputError:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
-import os
 import time
 
 import httpx
@@ -19,12 +18,10 @@ except ImportError:  # pragma: no cover - depends on the installed SDK versions
     httpx2 = None
 
 from core.live.keys import redact, secrets_setting
+from core.settings import PROVIDERS, env_text
 from core.live.providers.base import ProviderError
 
-BASE_URL_ENV = {"anthropic": "ANTHROPIC_BASE_URL", "openai": "OPENAI_BASE_URL",
-                "gemini": "GEMINI_BASE_URL", "local": "LOCAL_BASE_URL"}
 DEFAULT_TIMEOUT = 60.0  # seconds per call; the runner may pass its own
-DEFAULT_LOCAL_BASE_URL = "http://127.0.0.1:11434/v1"  # Ollama's OpenAI-compatible endpoint
 
 _TIMEOUTS = tuple(m.TimeoutException for m in (httpx, httpx2) if m is not None) + (
     asyncio.TimeoutError, TimeoutError)
@@ -43,11 +40,11 @@ def base_url_for(provider: str, base_url: str | None = None) -> str | None:
     else None (the SDK's default; for ``local``, Ollama's address)."""
     if base_url:
         return base_url.rstrip("/")
-    variable = BASE_URL_ENV.get(provider, "")
-    value = os.environ.get(variable, "").strip() or (secrets_setting(variable) or "")
-    if value:
-        return value.rstrip("/")
-    return DEFAULT_LOCAL_BASE_URL if provider == "local" else None
+    settings = PROVIDERS.get(provider)
+    if settings is None:
+        return None
+    value = env_text(settings.url_env) or secrets_setting(settings.url_env)
+    return value.rstrip("/") if value else settings.default_url
 
 
 def parse_retry_after(headers) -> float | None:

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
+from core.pricing.catalog import price_snapshot_date
 from core.exports import json_safe
 from core.evaluation.evalset import EvalSet
 from core.routing.optimize.goals import ACCEPTED, Goal, parse_goal, pick, quality_target, satisfied
@@ -266,12 +267,6 @@ def recommend(evalset: EvalSet, goal: str | Goal, test: EvalSet | None = None,
 # ---------------------------------------------------------------------------------------------
 # Command line: fit and score
 # ---------------------------------------------------------------------------------------------
-def _snapshot_date() -> str:
-    from core.pricing.catalog import price_snapshot_date
-
-    return str(price_snapshot_date())
-
-
 def fit_goal(train: EvalSet, goal: str, test: EvalSet | None = None, folds: int = 5,
              seed: int = 0) -> dict[str, Any]:
     """``python -m core fit``: the policy file (JSON-safe dict) for ``goal`` fitted on ``train``.
@@ -297,7 +292,7 @@ def policy_file_dict(rec: Recommendation, train: EvalSet) -> dict[str, Any]:
         "in_sample": rec.in_sample,
         "fitted_on": {"evalset": train.name, "items": train.n_items, "models": list(train.models),
                       "fitted_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")},
-        "price_snapshot_date": _snapshot_date(),
+        "price_snapshot_date": price_snapshot_date(),
         "notes": rec.notes,
     })
 

@@ -36,6 +36,8 @@ import duckdb
 from core.errors import InputError, Problem
 from core.spend.ledger import ALL_COLUMNS, ensure_ledger, insert_staged, write_lock
 from core.spend.imports.formats import FORMATS, STAGE_COLUMNS, restage_as_text, stage_file
+from core.pricing.catalog import Catalog
+from core.pricing.edits import catalog_for
 from core.spend.imports.prices import catalog_prices
 from core.workspace import Workspace
 
@@ -232,7 +234,7 @@ def import_file(ws: Workspace, path: str | Path | bytes, format: str = "generic"
                 _report_problems(cur, report, label)
                 if report.rows_read == report.bad_rows:
                     raise InputError(f"{label}: no usable row, nothing was imported", report.problems)
-                priced = _register_prices(cur, report)
+                priced = _register_prices(cur, report, catalog_for(ws))
                 # Rows numbered by content need the window once: materialize them. When every
                 # row carries the export's id, a view suffices (the id checks read only the id
                 # column; the insert is the single pass that builds the rows).
@@ -275,14 +277,14 @@ def _report_problems(cur, report: ImportReport, label: str) -> None:
                        for r, c, g in rows]
 
 
-def _register_prices(cur, report: ImportReport) -> bool:
+def _register_prices(cur, report: ImportReport, catalog: Catalog) -> bool:
     """Catalog unit prices for the (provider, model) pairs of rows carrying no cost."""
     pairs = cur.execute("""
         select distinct nullif(trim(provider), '') as provider, model_v as model
         from stage where not _bad and cost_usd_v is null""").df()
     if pairs.empty:
         return False
-    unit = catalog_prices(pairs)
+    unit = catalog_prices(pairs, catalog)
     missing = sorted(unit.loc[unit["input"].isna(), "model"].astype(str))
     if missing:
         report.notes.append("No catalog price for " + ", ".join(missing[:10])

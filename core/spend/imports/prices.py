@@ -1,8 +1,9 @@
 """Unit prices (USD per token) from the app catalog (core.pricing.catalog, else genai-prices), for usage rows without a cost.
 
->>> catalog_prices(pd.DataFrame({"provider": ["openai"], "model": ["gpt-4o"]}))  # doctest: +SKIP
-  provider   model     input  cache_read  cache_write  output
-0   openai  gpt-4o  0.0000025  0.00000125    0.0000025 0.00001
+>>> from core.pricing.catalog import default_catalog
+>>> prices = catalog_prices(pd.DataFrame({"provider": ["openai"], "model": ["gpt-4o"]}), default_catalog())
+>>> [round(float(prices.at[0, c]) * 1e6, 3) for c in ("input", "cache_read", "cache_write", "output")]
+[2.5, 1.25, 2.5, 10.0]
 
 One catalog look-up per distinct (provider, model), never per row; unknown models get NaN.
 """
@@ -12,13 +13,13 @@ import math
 
 import pandas as pd
 
+from core.pricing.catalog import Catalog
+
 _PROBE = 1_000_000
 
 
-def _unit(model: str, provider: str | None) -> dict[str, float]:
-    from core.pricing.catalog import price_for  # the app's catalog first: overrides and price edits
-
-    p = price_for(model)
+def _unit(catalog: Catalog, model: str, provider: str | None) -> dict[str, float]:
+    p = catalog.price_for(model)  # the workspace's catalog first: overrides and price edits
     if p is not None:
         m = 1.0 * _PROBE
         return {"input": float(p.cost(m, 0, 0, 0)) / m, "cache_read": float(p.cost(m, 0, m, 0)) / m,
@@ -38,15 +39,15 @@ def _unit(model: str, provider: str | None) -> dict[str, float]:
         return {"input": math.nan, "cache_read": math.nan, "cache_write": math.nan, "output": math.nan}
 
 
-def catalog_prices(pairs: pd.DataFrame) -> pd.DataFrame:
+def catalog_prices(pairs: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
     """Per (provider, model): USD per input, cache-read, cache-write and output token."""
     rows = []
     for provider, model in pairs[["provider", "model"]].itertuples(index=False):
         provider = None if provider is None or (isinstance(provider, float) and math.isnan(provider)) \
             else str(provider)
-        unit = _unit(str(model), provider)
+        unit = _unit(catalog, str(model), provider)
         if math.isnan(unit["input"]) and provider is not None:
-            unit = _unit(str(model), None)  # the export's provider name may not be the catalog's
+            unit = _unit(catalog, str(model), None)  # the export's provider name may not be the catalog's
         rows.append({"provider": provider, "model": model, **unit})
     return pd.DataFrame(rows, columns=["provider", "model", "input", "cache_read", "cache_write",
                                        "output"])

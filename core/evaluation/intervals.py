@@ -1,0 +1,122 @@
+"""Confidence intervals: the one place every figure's interval comes from.
+
+* a share (0/1 scores, error rates): Wilson's score interval, closed form (numpy only);
+* a mean (graded scores, costs): Student's t interval (scipy.special, imported on use);
+* a ratio of sums over items (a policy's quality and cost per item on an eval set): a
+  percentile bootstrap whose resamples are drawn once per (items, seed) and reused, so
+  moving a threshold costs two matrix products, not a fresh resample; above
+  :data:`MAX_BOOT_CELLS` resampled values the normal approximation of the same ratio is used
+  (its sampling error is then far below the interval's width).
+
+>>> low, high = wilson(np.array([45.0]), np.array([50.0]))
+>>> round(float(low[0]), 3), round(float(high[0]), 3)
+(0.786, 0.957)
+>>> low, high = mean_interval(np.array([0.5]), np.array([0.2]), np.array([4]))
+>>> round(float(low[0]), 4), round(float(high[0]), 4)
+(0.1818, 0.8182)
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from statistics import NormalDist
+
+import numpy as np
+
+ALPHA = 0.05
+N_BOOT = 1000
+MAX_BOOT_CELLS = 8_000_000  # resample weights kept per eval set: 32 MB of float32 at most
+
+
+def normal_quantile(alpha: float = ALPHA) -> float:
+    """The two-sided normal quantile z_{1 - alpha/2} (1.96 for alpha = 0.05)."""
+    return NormalDist().inv_cdf(1 - alpha / 2)
+
+
+def t_quantile(df, alpha: float = ALPHA) -> np.ndarray:
+    """Student's t quantile t_{1 - alpha/2, df}, vectorised."""
+    from scipy.special import stdtrit
+
+    return stdtrit(np.asarray(df, dtype=float), 1 - alpha / 2)
+
+
+def wilson(successes, n, alpha: float = ALPHA) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of ``successes / n``, vectorised (NaN where ``n`` is 0)."""
+    k = np.asarray(successes, dtype=float)
+    n = np.asarray(n, dtype=float)
+    z = normal_quantile(alpha)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        denom = 1 + z * z / n
+        centre = (p + z * z / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+        low, high = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+    bad = ~(n > 0)
+    return np.where(bad, np.nan, low), np.where(bad, np.nan, high)
+
+
+def mean_interval(mean, sd, n, alpha: float = ALPHA) -> tuple[np.ndarray, np.ndarray]:
+    """Student's t interval of a mean from its sample sd and count (NaN below 2 values; a
+    constant sample's interval is the point itself)."""
+    mean, sd, n = (np.asarray(a, dtype=float) for a in (mean, sd, n))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half = t_quantile(np.maximum(n - 1, 1), alpha) * sd / np.sqrt(n)
+    half = np.where(n >= 2, np.where(sd > 0, half, 0.0), np.nan)
+    return mean - half, mean + half
+
+
+@lru_cache(maxsize=8)
+def resample_weights(n: int, n_boot: int = N_BOOT, seed: int = 0) -> np.ndarray:
+    """How often each of ``n`` items appears in each of ``n_boot`` bootstrap resamples
+    (``[n_boot, n]`` float32 counts, each row summing to ``n``). Drawn once per arguments."""
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n, size=(n_boot, n))
+    offsets = (np.arange(n_boot) * n)[:, None]
+    counts = np.bincount((draws + offsets).ravel(), minlength=n_boot * n)
+    weights = counts.reshape(n_boot, n).astype(np.float32)
+    weights.flags.writeable = False
+    return weights
+
+
+def bootstrap_ratio(values: np.ndarray, n_boot: int = N_BOOT, seed: int = 0,
+                    level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of ``nanmean(values)`` (items with NaN left out, as the figure
+    itself leaves them out), from the shared resample weights."""
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    known = ~np.isnan(values)
+    if not known.any():
+        return (float("nan"), float("nan"))
+    x = np.where(known, values, 0.0)
+    tail = (1 - level) / 2 * 100
+    if n * n_boot > MAX_BOOT_CELLS:  # large: the normal approximation of the same ratio
+        k = known.sum()
+        mean = x.sum() / k
+        sd = np.sqrt(((x - mean) ** 2 * known).sum() / max(k - 1, 1))
+        half = normal_quantile(1 - level) * sd / np.sqrt(k)
+        return (float(mean - half), float(mean + half))
+    w = resample_weights(n, n_boot, seed)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        stats = (w @ x) / (w @ known.astype(float))
+    stats = stats[~np.isnan(stats)]
+    if not len(stats):
+        return (float("nan"), float("nan"))
+    low, high = np.percentile(stats, [tail, 100 - tail])
+    return (float(low), float(high))
+
+
+def bootstrap_interval(score: np.ndarray, cost: np.ndarray, n_boot: int = N_BOOT,
+                       seed: int | None = 0, level: float = 0.95) -> dict:
+    """Percentile bootstrap intervals for a policy's quality and cost per item, from its
+    per-item scores and costs (NaN = not scored / not priced).
+
+    >>> out = bootstrap_interval(np.array([1.0, 0.0] * 50), np.full(100, 0.002))
+    >>> [round(x, 2) for x in out["quality"]], [round(x, 6) for x in out["cost_per_item"]]
+    ([0.4, 0.6], [0.002, 0.002])
+    """
+    seed = 0 if seed is None else seed
+    if len(score) == 0:
+        nan = (float("nan"), float("nan"))
+        return {"quality": nan, "cost_per_item": nan, "n_boot": 0, "level": level}
+    quality = bootstrap_ratio(score, n_boot, seed, level)
+    cost_iv = bootstrap_ratio(cost, n_boot, seed, level)
+    return {"quality": quality, "cost_per_item": cost_iv, "n_boot": n_boot, "level": level}
