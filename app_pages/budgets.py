@@ -13,8 +13,9 @@ from core.spend.budgets import (PERIODS, budget_status, delete_budget, forecast_
 from core.errors import InputError
 from core.spend.reports import money
 from core.spend.queries import SpendFilter, filter_options, spend_by
+from core.routing.policies import policy_from_dict
 from core.spend.throttle import throttle_ladder
-from ui.spend_policy import policy_picker
+from ui.policy_widgets import policy_picker
 from ui.state import evalset_picker, workspace
 
 st.title("Budgets")
@@ -95,13 +96,14 @@ evalset = evalset_picker("Eval set", key="budget_ladder_evalset", allow_upload=F
 if evalset is not None:
     c1, c2 = st.columns(2)
     with c1:
-        current = policy_picker(evalset, "Current policy", key="budget_current", default="frontier")
+        current = policy_picker(evalset, "budget_current", "Current policy", default="best")
     with c2:
-        cheaper = policy_picker(evalset, "Cheaper policy (level 2)", key="budget_cheaper", default="cheapest")
+        cheaper = policy_picker(evalset, "budget_cheaper", "Cheaper policy (level 2)", default="cheapest")
     ladder_period = st.radio("Savings over", PERIODS, horizontal=True, key="budget_ladder_period")
     if current is not None and cheaper is not None:
         try:
-            ladder = throttle_ladder(ws, evalset, current, cheaper, period=ladder_period)
+            ladder = throttle_ladder(ws, evalset, policy_from_dict(current),
+                                     policy_from_dict(cheaper), period=ladder_period)
         except InputError as err:
             st.error(str(err))
         else:

@@ -8,7 +8,8 @@ import streamlit as st
 from core.errors import InputError
 from core.experiments.store import list_experiments, load_experiment
 from ui.experiments_view import ab_record, sample_size_calculator, save_button, shadow_record, show_record
-from ui.experiments_widgets import ab_settings, guardrail_settings, policy_picker
+from ui.experiments_widgets import ab_settings, guardrail_settings
+from ui.policy_widgets import policy_picker
 from ui.state import evalset_picker, workspace
 
 st.title("Experiments")
@@ -28,7 +29,7 @@ tab_ab, tab_shadow, tab_saved = st.tabs(["A/B", "Shadow", "Saved experiments"])
 with tab_ab:
     left, right = st.columns(2)
     with left:
-        control = policy_picker(evalset, "ab_a", "A: control (production)", "strong")
+        control = policy_picker(evalset, "ab_a", "A: control (production)", "best")
     with right:
         candidate = policy_picker(evalset, "ab_b", "B: candidate", "cascade")
     settings = ab_settings(evalset, "ab")
@@ -47,7 +48,7 @@ with tab_ab:
 with tab_shadow:
     left, right = st.columns(2)
     with left:
-        production = policy_picker(evalset, "sh_a", "Production", "strong")
+        production = policy_picker(evalset, "sh_a", "Production", "best")
     with right:
         shadow_candidate = policy_picker(evalset, "sh_b", "Candidate (in shadow)", "cascade")
     c1, c2, c3 = st.columns(3)

@@ -12,7 +12,7 @@ from core.spend.reports import money
 from core.spend.queries import spend_page_data
 from core.spend.charts import share_bar, stacked_by_day
 from core.spend.throttle import project_costs
-from ui.spend_policy import policy_picker
+from ui.policy_widgets import policy_picker
 from ui.spend_widgets import filter_widgets, import_widget, report_downloads
 from ui.state import evalset_picker, workspace
 
@@ -94,7 +94,7 @@ st.caption("At a volume you type per task: what the current policy costs per day
            "against sending everything to the best single model (the all-frontier baseline).")
 evalset = evalset_picker("Eval set for costs per item", key="spend_projection_evalset", allow_upload=False)
 if evalset is not None:
-    policy = policy_picker(evalset, "Current policy", key="spend_projection_policy", default="cheapest")
+    policy = policy_picker(evalset, "spend_projection_policy", "Current policy", default="cheapest")
     tasks = sorted(set(map(str, evalset.tasks)))
     cols = st.columns(min(len(tasks), 4))
     volume = {task: cols[i % len(cols)].number_input(f"Requests/day: {task}", min_value=0.0,
@@ -102,12 +102,11 @@ if evalset is not None:
                                                      key=f"spend_volume_{task}")
               for i, task in enumerate(tasks)}
     if policy is not None:
-        from core.routing.policies import SingleModel
-        from core.spend.throttle import frontier_model
+        from core.routing.policies import SingleModel, policy_from_dict
 
-        baseline = SingleModel(frontier_model(evalset))
+        baseline = SingleModel(evalset.quality_order[0])
         try:
-            proj = project_costs(evalset, policy, baseline, volume)
+            proj = project_costs(evalset, policy_from_dict(policy), baseline, volume)
         except InputError as err:
             st.error(str(err))
         else:

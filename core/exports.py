@@ -117,3 +117,18 @@ def frame_records(frame: pd.DataFrame) -> list[dict]:
     [{'a': 1.5, 'b': 'x'}, {'a': None, 'b': None}]
     """
     return json_safe(frame.astype(object).where(frame.notna(), None).to_dict("records"))
+
+
+_PDF_REPLACEMENTS = str.maketrans({"\u2192": "->", "\u2013": "-", "\u2014": "-", "\u2265": ">=",
+                                   "\u2264": "<=", "\u00d7": "x", "\u2212": "-", "\u2026": "...",
+                                   "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
+                                   "\u00b7": "-", "\u2248": "~"})
+
+
+def pdf_text(text) -> str:
+    """Text the PDF core fonts (Latin-1) can draw: common symbols spelled out, the rest '?'.
+
+    >>> pdf_text("A → B ≥ 2 × 3 — ok ✓")
+    'A -> B >= 2 x 3 - ok ?'
+    """
+    return str(text).translate(_PDF_REPLACEMENTS).encode("latin-1", "replace").decode("latin-1")

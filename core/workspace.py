@@ -112,12 +112,6 @@ class Workspace:
             cur.close()
             self._ensured.add(component)
 
-    def schema_version(self, component: str) -> int:
-        row = self.cursor().execute(
-            "select version from schema_versions where component = ?", [component]
-        ).fetchone()
-        return row[0] if row else 0
-
     def close(self) -> None:
         with _OPEN_LOCK:
             _OPEN.pop(str(self.path.resolve()) if str(self.path) != ":memory:" else id(self), None)

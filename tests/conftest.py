@@ -6,7 +6,6 @@ Area-specific fixtures (fake provider servers, ledgers...) live in their own tes
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys

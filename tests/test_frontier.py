@@ -123,12 +123,6 @@ def test_three_model_point_count_and_candidate_limit():
     assert out.cost_per_item == pytest.approx(row.cost_per_item)
 
 
-def test_point_index_matches_slider_thresholds(fr):
-    assert fr.point_index([0.55]) == 2  # same items clear .55 as clear .6
-    assert fr.point_index([0.0]) == 0
-    assert fr.point_index([1.01]) == 4
-
-
 def test_sla_search_by_hand(fr):
     # quality >= .75: t=.5, .9 and never qualify; the cheapest is t=.5 (p50 of 100,100,1100,100)
     res = sla_search(fr, {"min_quality": 0.75, "p50_ms": 500})

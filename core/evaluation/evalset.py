@@ -26,7 +26,6 @@ import pandas as pd
 
 from core.errors import InputError
 from core.evaluation.answers import answer_matrix
-from core.pricing.catalog import Catalog
 
 ITEM_COLUMNS = ("item_id", "input", "task", "label")
 NUMERIC_FIELDS = ("score", "confidence", "input_tokens", "output_tokens", "cached_input_tokens",
@@ -132,6 +131,14 @@ class EvalSet:
         cost = self.model_stats["cost_per_item"].fillna(np.inf)
         return tuple(sorted(self.models, key=lambda m: (cost[m], m)))
 
+    @property
+    def quality_order(self) -> tuple[str, ...]:
+        """Models from best to worst quality (unscored last; ties: the cheaper first)."""
+        stats = self.model_stats
+        quality = stats["quality"].fillna(-1.0)
+        cost = stats["cost_per_item"].fillna(np.inf)
+        return tuple(sorted(self.models, key=lambda m: (-quality[m], cost[m], m)))
+
     @classmethod
     def from_arrays(cls, name: str, models, *, score, cost=None, items: pd.DataFrame | None = None,
                     **arrays) -> "EvalSet":
@@ -235,22 +242,3 @@ def to_long_csv(evalset: EvalSet) -> bytes:
     # Catalog-priced costs are written out as reported costs: the file then stands on its own.
     return out.to_csv(index=False).encode("utf-8")
 
-
-def reprice(evalset: EvalSet, catalog: Catalog) -> EvalSet:
-    """The eval set with catalog-derived costs recomputed with ``catalog``'s prices.
-
-    Costs the file reported are kept; models priced from tokens get the catalog's price.
-    """
-    cost = evalset.cost.copy()
-    sources = dict(evalset.cost_source)
-    for j, model in enumerate(evalset.models):
-        if evalset.cost_source.get(model) not in ("catalog", "unknown"):
-            continue
-        tokens = ~np.isnan(evalset.input_tokens[:, j]) | ~np.isnan(evalset.output_tokens[:, j])
-        if not tokens.any():
-            continue
-        cost[tokens, j] = catalog.cost(model, np.nan_to_num(evalset.input_tokens[tokens, j]),
-                                       np.nan_to_num(evalset.output_tokens[tokens, j]),
-                                       np.nan_to_num(evalset.cached_input_tokens[tokens, j]))
-        sources[model] = "catalog" if not np.isnan(cost[tokens, j]).all() else "unknown"
-    return replace(evalset, cost=cost, cost_source=sources)

@@ -155,9 +155,3 @@ def delete_evalset(ws: Workspace, evalset_id: int) -> None:
             cur.execute(f"delete from {table} where evalset_id = ?", [evalset_id])
         cur.execute("delete from evalsets where id = ?", [evalset_id])
 
-
-def find_evalset(ws: Workspace, name: str) -> int | None:
-    """The newest stored eval set with this name, if any."""
-    _ready(ws)
-    row = ws.cursor().execute("select max(id) from evalsets where name = ?", [name]).fetchone()
-    return row[0] if row and row[0] is not None else None

@@ -115,47 +115,6 @@ def replay_frame(evalset, control: Outcome, candidate: Outcome, salt: str, split
     })
 
 
-def frame_from_arrays(unit, arm, score, cost, latency_ms=None, error=None, task=None,
-                      item_id=None) -> pd.DataFrame:
-    """The analysis frame from per-item arrays of any origin (e.g. a live run's rows).
-
-    ``arm`` holds 'control'/'candidate' (or booleans: True = candidate); missing latency, error
-    and task default to unknown, no error and 'all'.
-    """
-    unit = np.asarray(unit, dtype=object)
-    n = len(unit)
-    arm = np.asarray(arm)
-    if arm.dtype == bool:
-        arm = np.where(arm, "candidate", "control")
-    return check_frame(pd.DataFrame({
-        "unit": unit, "arm": arm,
-        "item_id": unit if item_id is None else np.asarray(item_id, dtype=object),
-        "task": np.full(n, "all", dtype=object) if task is None else np.asarray(task, dtype=object),
-        "score": np.asarray(score, dtype=float), "cost": np.asarray(cost, dtype=float),
-        "latency_ms": np.full(n, np.nan) if latency_ms is None else np.asarray(latency_ms, dtype=float),
-        "error": np.zeros(n, dtype=bool) if error is None else np.asarray(error, dtype=bool),
-    }))
-
-
-def ledger_frame(ws, experiment: str) -> pd.DataFrame:
-    """Live A/B rows from the ledger: calls tagged ``experiment`` with ``variant`` control or
-    candidate, one row per request (summed cost and latency; an error if any call failed).
-
-    The ledger holds spend, not quality, so ``score`` is NaN: cost, latency and error-rate
-    comparisons and guardrails work; quality needs the run's scored results (``run_ab``).
-    """
-    from core.spend.ledger import ensure_ledger
-
-    ensure_ledger(ws)
-    return ws.cursor().execute(
-        "select coalesce(request_id, call_id) as unit, variant as arm,"
-        " coalesce(request_id, call_id) as item_id, coalesce(any_value(task), 'all') as task,"
-        " cast(null as double) as score, sum(cost_usd) as cost, sum(latency_ms) as latency_ms,"
-        " bool_or(status <> 'ok') as error"
-        " from ledger where experiment = ? and variant in ('control', 'candidate')"
-        " group by all order by unit", [experiment]).df()
-
-
 def check_frame(frame: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in ARM_COLUMNS if c not in frame]
     if missing:

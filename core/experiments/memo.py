@@ -11,6 +11,8 @@ The HTML has inline CSS and no external resource; every value is escaped.
 """
 from __future__ import annotations
 
+from core.exports import pdf_text
+
 import html
 import io
 from dataclasses import dataclass, field
@@ -253,13 +255,6 @@ def memo_html(record: dict) -> str:
 
 
 # -- PDF ---------------------------------------------------------------------------------------
-def _latin1(text: str) -> str:
-    """fpdf2's core fonts are Latin-1: map the few non-Latin-1 characters we emit, drop the rest."""
-    text = str(text).replace("\u2192", "->").replace("\u2013", "-").replace("\u2014", "-") \
-        .replace("\u2265", ">=").replace("\u2264", "<=").replace("\u00d7", "x")
-    return text.encode("latin-1", "replace").decode("latin-1")
-
-
 def _chart_png(points: list[tuple[str, float, float, float]], tolerance: float | None) -> bytes | None:
     """Quality difference with its interval, the zero line and the non-inferiority margin."""
     if not points:
@@ -300,16 +295,16 @@ def memo_pdf(record: dict, chart: bool = True) -> bytes:
     pdf.set_margins(10, 8, 10)
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 13)
-    pdf.cell(0, 7, _latin1(c.title), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 7, pdf_text(c.title), new_x="LMARGIN", new_y="NEXT")
     r, g, b = (int(BADGE.get(c.verdict, "#57606a")[i:i + 2], 16) for i in (1, 3, 5))
     pdf.set_fill_color(r, g, b)
     pdf.set_text_color(255, 255, 255)
     pdf.set_font("Helvetica", "B", 10)
-    pdf.cell(50, 6, _latin1(f"VERDICT: {c.verdict.upper()}"), fill=True, new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(50, 6, pdf_text(f"VERDICT: {c.verdict.upper()}"), fill=True, new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(0, 0, 0)
     pdf.set_fill_color(255, 255, 255)  # tables fill with the current colour: not the badge's
     pdf.set_font("Helvetica", "", 7.5)
-    pdf.multi_cell(0, 3.6, _latin1(c.reason), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 3.6, pdf_text(c.reason), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(1)
     png = _chart_png(c.chart, c.tolerance) if chart else None
     top = pdf.get_y()
@@ -318,15 +313,15 @@ def memo_pdf(record: dict, chart: bool = True) -> bytes:
                    first_row_as_headings=False, padding=0.6, text_align="LEFT") as table:
         for k, v in c.facts:
             row = table.row()
-            row.cell(_latin1(k))
-            row.cell(_latin1(v))
+            row.cell(pdf_text(k))
+            row.cell(pdf_text(v))
     if png:
         after = pdf.get_y()
         pdf.image(io.BytesIO(png), x=142, y=top, w=58)
         pdf.set_y(max(after, top + 24))
     for w in c.warnings:
         pdf.set_text_color(154, 103, 0)
-        pdf.multi_cell(0, 3.4, _latin1("Warning: " + w), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 3.4, pdf_text("Warning: " + w), new_x="LMARGIN", new_y="NEXT")
         pdf.set_text_color(0, 0, 0)
     heading = FontFace(emphasis="BOLD", fill_color=(246, 248, 250))
     for t in c.tables:
@@ -334,17 +329,17 @@ def memo_pdf(record: dict, chart: bool = True) -> bytes:
             continue
         pdf.ln(1)
         pdf.set_font("Helvetica", "B", 8.5)
-        pdf.cell(0, 4.5, _latin1(t.title), new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 4.5, pdf_text(t.title), new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("Helvetica", "", 6.8)
         with pdf.table(line_height=3.2, padding=0.5, headings_style=heading,
                        text_align="LEFT") as table:
             row = table.row()
             for h in t.header:
-                row.cell(_latin1(h))
+                row.cell(pdf_text(h))
             for values in t.rows:
                 row = table.row()
                 for v in values:
-                    row.cell(_latin1(v))
+                    row.cell(pdf_text(v))
         if t.note:
-            pdf.cell(0, 3.5, _latin1(t.note), new_x="LMARGIN", new_y="NEXT")
+            pdf.cell(0, 3.5, pdf_text(t.note), new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())

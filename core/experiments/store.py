@@ -191,9 +191,3 @@ def load_experiment(ws: Workspace, experiment_id: int) -> dict:
     return {"id": row[0], "name": row[1], "kind": row[2], "definition": json.loads(row[3]),
             "results": json.loads(row[4]), "created_at": str(row[5])}
 
-
-def delete_experiment(ws: Workspace, experiment_id: int) -> bool:
-    ws.ensure("experiments", MIGRATIONS)
-    with ws.transaction() as cur:
-        n = cur.execute("delete from experiments where id = ? returning id", [int(experiment_id)]).fetchall()
-    return bool(n)

@@ -182,10 +182,6 @@ def _reference_time() -> datetime:
     return datetime.combine(date.today(), time(12, 0), tzinfo=UTC)
 
 
-def _as_float(value) -> float | None:
-    return None if value is None else float(value)
-
-
 def _from_genai(provider, model) -> ModelPrice | None:
     """Convert a genai-prices model to a :class:`ModelPrice` (None when not priced per token)."""
     from genai_prices.types import TieredPrices

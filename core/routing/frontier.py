@@ -80,13 +80,6 @@ class FrontierResult:
     def outcome(self, thresholds):
         return outcome_at(self.evalset, self.plan, thresholds)
 
-    def point_index(self, thresholds) -> int:
-        """Row of ``points`` with the same outcome as ``thresholds``: each threshold moves up to
-        the next candidate value, which the same items clear (exact when ``exhaustive``)."""
-        ranks = [int(np.searchsorted(c, float(t), side="left"))
-                 for c, t in zip(self.candidates, thresholds)]
-        return int(np.ravel_multi_index(ranks, [len(c) + 1 for c in self.candidates]))
-
     def stops(self, point_rows) -> np.ndarray:
         """int [len(point_rows), n]: step whose answer each item keeps at each point."""
         shape = [len(c) + 1 for c in self.candidates]

@@ -188,16 +188,6 @@ def cache_stats(ws: Workspace, flt: SpendFilter = SpendFilter()) -> pd.DataFrame
     return frame
 
 
-def cache_summary(ws: Workspace, flt: SpendFilter = SpendFilter()) -> dict:
-    """Overall cache hit rate and savings (sum of the per-model savings)."""
-    frame = cache_stats(ws, flt)
-    requests = float(frame["requests"].fillna(0).sum())
-    hits = float(frame["cache_hits"].sum())
-    return {"requests": int(requests), "cache_hits": int(hits),
-            "hit_rate": hits / requests if requests else None,
-            "savings_usd": float(frame["savings_usd"].sum())}
-
-
 def top_calls(ws: Workspace, flt: SpendFilter = SpendFilter(), n: int = 20) -> pd.DataFrame:
     """The ``n`` most expensive ledger rows (the one view that reads the raw ledger)."""
     where, params = flt.where(raw=True)

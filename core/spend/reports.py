@@ -19,7 +19,7 @@ import pandas as pd
 from core.spend.budgets import budget_status, utc_today
 from core.errors import InputError
 from core.pricing.catalog import price_snapshot_date
-from core.exports import write_csv, write_xlsx
+from core.exports import pdf_text, write_csv, write_xlsx
 from core.spend.queries import SpendFilter, spend_by, top_calls, totals, traffic_share
 from core.workspace import Workspace
 
@@ -197,15 +197,10 @@ def _html(data: dict, out: Path) -> None:
 
 
 # -- PDF: fpdf2 + matplotlib -----------------------------------------------------------------
-def _latin1(text: str) -> str:
-    """The PDF core fonts are latin-1: replace what they cannot draw."""
-    return str(text).encode("latin-1", "replace").decode("latin-1")
-
-
 def _pdf_table(pdf, frame: pd.DataFrame, columns: list[str], widths: list[float], limit: int = 30) -> None:
     pdf.set_font("Helvetica", "B", 8)
     for col, w in zip(columns, widths):
-        pdf.cell(w, 5, _latin1(col), border=1)
+        pdf.cell(w, 5, pdf_text(col), border=1)
     pdf.ln()
     pdf.set_font("Helvetica", "", 8)
     for row in frame[columns].head(limit).itertuples(index=False, name=None):
@@ -216,7 +211,7 @@ def _pdf_table(pdf, frame: pd.DataFrame, columns: list[str], widths: list[float]
                 text = v.strftime("%Y-%m-%d %H:%M")
             else:
                 text = "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
-            pdf.cell(w, 5, _latin1(text)[:int(w / 1.6)], border=1)
+            pdf.cell(w, 5, pdf_text(text)[:int(w / 1.6)], border=1)
         pdf.ln()
     pdf.ln(3)
 
@@ -232,10 +227,10 @@ def _pdf(data: dict, out: Path) -> None:
     pdf.set_auto_page_break(True, margin=12)
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 15)
-    pdf.cell(0, 9, _latin1(lines[0]), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 9, pdf_text(lines[0]), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 11)
     for line in lines[1:]:
-        pdf.cell(0, 6, _latin1(line), new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 6, pdf_text(line), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     import io
 
@@ -252,7 +247,7 @@ def _pdf(data: dict, out: Path) -> None:
     ):
         frame = views[name]
         pdf.set_font("Helvetica", "B", 11)
-        pdf.cell(0, 7, _latin1(name), new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 7, pdf_text(name), new_x="LMARGIN", new_y="NEXT")
         if frame.empty:
             pdf.set_font("Helvetica", "", 9)
             pdf.cell(0, 5, "none", new_x="LMARGIN", new_y="NEXT")

@@ -137,17 +137,6 @@ def throttle_ladder(ws: Workspace, evalset: EvalSet, current: Policy, cheaper: P
 # -- projections -----------------------------------------------------------------------------
 
 
-def frontier_model(evalset: EvalSet) -> str:
-    """The single best model by quality (ties: the more expensive), the all-frontier baseline."""
-    with np.errstate(all="ignore"):
-        quality = np.nanmean(evalset.score, axis=0)
-        cost = np.nanmean(evalset.cost, axis=0)
-    quality = np.nan_to_num(quality, nan=-1.0)
-    cost = np.nan_to_num(cost, nan=0.0)
-    order = np.lexsort((-cost, -quality))
-    return evalset.models[int(order[0])]
-
-
 def _per_task_cost(evalset: EvalSet, outcome: Outcome) -> pd.Series:
     frame = pd.DataFrame({"task": evalset.tasks.astype(str), "cost": outcome.cost})
     return frame.groupby("task")["cost"].mean()
