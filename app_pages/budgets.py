@@ -8,12 +8,19 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.spend.budgets import (PERIODS, budget_status, delete_budget, forecast_month_end, non_urgent_tasks,
-                          set_budget, set_task_urgency)
 from core.errors import InputError
-from core.spend.reports import money
-from core.spend.queries import SpendFilter, filter_options, spend_by
 from core.routing.policies import policy_from_dict
+from core.spend.budgets import (
+    PERIODS,
+    budget_status,
+    delete_budget,
+    forecast_month_end,
+    non_urgent_tasks,
+    set_budget,
+    set_task_urgency,
+)
+from core.spend.queries import SpendFilter, filter_options, spend_by
+from core.spend.reports import money
 from core.spend.throttle import throttle_ladder
 from ui.policy_widgets import policy_picker
 from ui.state import evalset_picker, workspace

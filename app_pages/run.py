@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.live.cache import CacheConfig
 from core.errors import InputError
 from core.live.background import active_run, running_ids, start_background
-from core.live.store import get_run, list_runs
+from core.live.cache import CacheConfig
 from core.live.run import LiveRun, RunConfig
+from core.live.store import get_run, list_runs
 from ui.run_widgets import key_panel, model_picker, progress_view, providers_of
 from ui.state import evalset_picker, get_evalset, workspace
 

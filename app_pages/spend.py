@@ -8,9 +8,9 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import InputError
-from core.spend.reports import money
-from core.spend.queries import spend_page_data
 from core.spend.charts import share_bar, stacked_by_day
+from core.spend.queries import spend_page_data
+from core.spend.reports import money
 from core.spend.throttle import project_costs
 from ui.policy_widgets import policy_picker
 from ui.spend_widgets import filter_widgets, import_widget, report_downloads

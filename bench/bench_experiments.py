@@ -1,6 +1,6 @@
 """Benchmark of A/B replay, shadow comparison, assignment and memos (core.experiments.store).
 
-    python bench/bench_experiments.py          # prints a markdown table (best of 3 per row)
+    python -m bench.bench_experiments          # prints a markdown table (best of 3 per row)
 
 A synthetic eval set (seeded numpy, 2 models + a cascade over them) of N items is replayed as
 an A/B (both policies evaluated, assignment, per-arm stats, p95 bootstrap, rollout stages),
@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from core.experiments.assignment import unit_buckets  # noqa: E402
-from core.evaluation.evalset import from_long_frame  # noqa: E402
-from core.experiments.store import ab_definition, run_ab, run_shadow, shadow_definition  # noqa: E402
-from core.experiments.memo import memo_html, memo_pdf  # noqa: E402
-from core.routing.policies import Cascade, SingleModel  # noqa: E402
+from core.evaluation.evalset import from_long_frame
+from core.experiments.assignment import unit_buckets
+from core.experiments.memo import memo_html, memo_pdf
+from core.experiments.store import ab_definition, run_ab, run_shadow, shadow_definition
+from core.routing.policies import Cascade, SingleModel
 
 
 def synthetic(n: int, seed: int = 0):

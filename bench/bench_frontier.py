@@ -1,9 +1,9 @@
 """Frontier and slider-rerun speed (core.routing.frontier, core.routing.policies.cascade).
 
-    python bench/bench_frontier.py            # prints a markdown table
-    python bench/bench_frontier.py --append   # also appends it to bench/RESULTS.md
+    python -m bench.bench_frontier            # prints a markdown table
+    python -m bench.bench_frontier --append   # also appends it to bench/RESULTS.md
 
-Measures (best of ``--repeat`` runs, synthetic eval sets from tests/helpers_routing.py):
+Measures (best of ``--repeat`` runs, synthetic eval sets from tests/helpers/routing.py):
 1. the full frontier of a 3-model cascade on 1,000,000 items, with confidence given at 101
    levels (every distinct threshold pair: 10,404 points) and continuous (1,000 x 1,000 candidate
    thresholds: 1,002,001 points, each exact);
@@ -18,18 +18,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from core.routing.frontier import cascade_frontier, point_summary  # noqa: E402
-from core.routing.policies import Cascade  # noqa: E402
-from tests.helpers_routing import synthetic_evalset  # noqa: E402
+from core.routing.frontier import cascade_frontier, point_summary
+from core.routing.policies import Cascade
+from core.settings import REPO_ROOT as ROOT
+from tests.helpers.routing import synthetic_evalset
 
 
 def best_of(fn, repeat: int) -> tuple[float, object]:
@@ -98,8 +94,8 @@ def main() -> None:
     table = ["| measurement | result |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows]
     text = (f"\n## Cascade frontier and slider (core.routing.frontier) — {dt.date.today()}, machine = 2 cores "
             f"(shared; 1-min load average {load:.1f} when measured)\n\n"
-            f"Command: `python bench/bench_frontier.py --repeat {args.repeat}` (best of "
-            f"{args.repeat}; synthetic sets from tests/helpers_routing.py)\n\n" + "\n".join(table) + "\n")
+            f"Command: `python -m bench.bench_frontier --repeat {args.repeat}` (best of "
+            f"{args.repeat}; synthetic sets from tests/helpers/routing.py)\n\n" + "\n".join(table) + "\n")
     print(text)
     if args.append:
         with open(ROOT / "bench" / "RESULTS.md", "a") as fh:

@@ -1,7 +1,7 @@
 """Bench: load a 1,000,000-row long CSV (100k items × 10 models) and compute the leaderboard.
 
-    python bench/bench_leaderboard.py            # generates bench/out/long_1m.csv once, then times
-    python bench/bench_leaderboard.py --upload   # 2M rows (~210 MB) as bytes, like a page upload
+    python -m bench.bench_leaderboard            # generates bench/out/long_1m.csv once, then times
+    python -m bench.bench_leaderboard --upload   # 2M rows (~210 MB) as bytes, like a page upload
 
 Each measurement runs in a fresh Python process so peak memory (ru_maxrss) belongs to it alone.
 Results are printed; append them to bench/RESULTS.md by hand with the date and the machine.
@@ -15,7 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from core.settings import REPO_ROOT as ROOT
+
 OUT = ROOT / "bench" / "out"
 CSV = OUT / "long_1m.csv"
 N_ITEMS, N_MODELS = 100_000, 10
@@ -63,15 +64,14 @@ def measure(path: Path, as_upload: bool = False) -> dict:
 
     ``as_upload`` reads the file into bytes first, as a Streamlit upload arrives."""
     import resource
-
-    sys.path.insert(0, str(ROOT))
     t0 = time.perf_counter()
-    from core.evaluation.loading import load_csv
-    from core.evaluation.metrics import leaderboard
     # The libraries metrics imports lazily are imported once per app server: time them apart.
     import scipy.stats  # noqa: F401
     import sklearn.metrics  # noqa: F401
     import statsmodels.stats.proportion  # noqa: F401
+
+    from core.evaluation.loading import load_csv
+    from core.evaluation.metrics import leaderboard
 
     t1, c1 = time.perf_counter(), time.process_time()
     evalset = load_csv(path.read_bytes(), name=path.name) if as_upload else load_csv(path)

@@ -1,7 +1,7 @@
 """Ledger at scale: bulk import of N rows, the Spend page's queries, and row-by-row inserts.
 
-    python bench/bench_ledger.py                 # 10,000,000 rows (files in bench/out, gitignored)
-    python bench/bench_ledger.py --rows 1000000  # a quicker run
+    python -m bench.bench_ledger                 # 10,000,000 rows (files in bench/out, gitignored)
+    python -m bench.bench_ledger --rows 1000000  # a quicker run
 
 1. writes a generic usage CSV of N rows (DuckDB COPY; not timed),
 2. times ``core.spend.imports.importer.import_file(ws, csv, "generic")`` into a fresh workspace
@@ -19,21 +19,25 @@ import datetime as dt
 import os
 import platform
 import shutil
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import duckdb
+import pandas as pd
 
-import duckdb  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from core.spend.ledger import record_calls  # noqa: E402
-from core.spend.imports.importer import import_file  # noqa: E402
-from core.spend.queries import (SpendFilter, cache_stats, cost_per_task, spend_by, top_calls,  # noqa: E402
-                        totals, traffic_share)
-from core.workspace import Workspace  # noqa: E402
+from core.settings import REPO_ROOT as ROOT
+from core.spend.imports.importer import import_file
+from core.spend.ledger import record_calls
+from core.spend.queries import (
+    SpendFilter,
+    cache_stats,
+    cost_per_task,
+    spend_by,
+    top_calls,
+    totals,
+    traffic_share,
+)
+from core.workspace import Workspace
 
 OUT = ROOT / "bench" / "out"
 
@@ -146,7 +150,7 @@ def main() -> None:
         f"\n## Ledger (issue 5): {args.rows:,} rows, {dt.date.today().isoformat()}",
         "",
         f"Machine: 2 cores shared with other jobs ({platform.machine()}, Python "
-        f"{platform.python_version()}, DuckDB {duckdb.__version__}); `python bench/bench_ledger.py"
+        f"{platform.python_version()}, DuckDB {duckdb.__version__}); `python -m bench.bench_ledger"
         f"{'' if args.rows == 10_000_000 else f' --rows {args.rows}'}`.",
         "",
         f"- Bulk import (`import_file`, generic CSV {csv_path.stat().st_size / 1e6:,.0f} MB: parse, "

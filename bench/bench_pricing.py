@@ -1,19 +1,16 @@
 """Benchmark: pricing 1,000,000 calls from tokens, building the catalog table, loading the sample.
 
-    python bench/bench_pricing.py
+    python -m bench.bench_pricing
 
 Prints one line per measurement; results are recorded in bench/RESULTS.md (section "Prices").
 """
 from __future__ import annotations
 
-import sys
 import time
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def timed(label: str, fn, repeat: int = 3):

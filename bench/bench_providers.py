@@ -1,13 +1,13 @@
 """Cost of one call through each provider adapter (real SDK, real HTTP) and of the fake server.
 
-Starts ``tests/fake_llm_server.py`` in its own process, then for each provider sends N calls at
+Starts ``tests/helpers/fake_llm_server.py`` in its own process, then for each provider sends N calls at
 concurrency 32 through :func:`core.live.providers.get_provider`:
 
 - at 0 ms simulated latency: client CPU per call (SDK + adapter, no waiting) and server CPU per
   request (read from /proc), the throughput ceiling of one client process;
 - at 100 ms simulated latency: wall time against the ideal ``calls x latency / concurrency``.
 
-Run: ``python bench/bench_providers.py [--calls 1000]``; prints a Markdown table.
+Run: ``python -m bench.bench_providers [--calls 1000]``; prints a Markdown table.
 """
 from __future__ import annotations
 
@@ -20,10 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from core.live.providers import ChatRequest, get_provider  # noqa: E402
+from core.live.providers import ChatRequest, get_provider
+from core.settings import REPO_ROOT as ROOT
 
 KEYS = {"anthropic": "sk-ant-bench-123456", "openai": "sk-bench-123456",
         "gemini": "AIzaBench123456789", "local": None}
@@ -56,7 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=1000)
     args = parser.parse_args()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fake_llm_server.py"), "--port", "0"],
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "helpers" / "fake_llm_server.py"), "--port", "0"],
                             stdout=subprocess.PIPE, text=True)
     try:
         info = json.loads(proc.stdout.readline())

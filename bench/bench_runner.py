@@ -5,13 +5,13 @@ Ideal wall time = calls × latency / concurrency = 2000 × 0.1 / 32 = 6.25 s. Tw
 - ``runner``: the whole runner (prompt templates, retries/breaker/bucket bookkeeping, parsing,
   pricing, cache lookups, bulk writes of run_calls + ledger + cache every 0.5 s, the EvalSet at the
   end) over an in-process provider that sleeps 100 ms: the runner's own overhead;
-- ``sdk``: the same run through the real OpenAI SDK over HTTP to ``tests/fake_llm_server.py``
+- ``sdk``: the same run through the real OpenAI SDK over HTTP to ``tests/helpers/fake_llm_server.py``
   (its own process, 100 ms latency): what a user gets on this machine.
 
 Overhead per call = wall × concurrency / calls − latency (the time a call slot is busy beyond the
 provider's answer). CPU per call = process CPU / calls.
 
-Run: ``python bench/bench_runner.py [--calls 2000] [--concurrency 32] [--only runner|sdk]``
+Run: ``python -m bench.bench_runner [--calls 2000] [--concurrency 32] [--only runner|sdk]``
 """
 from __future__ import annotations
 
@@ -27,13 +27,11 @@ from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from core.evaluation.loading import load_csv  # noqa: E402
-from core.live.providers.base import ChatResponse, Provider  # noqa: E402
-from core.live.run import LiveRun, RunConfig  # noqa: E402
-from core.workspace import Workspace  # noqa: E402
+from core.evaluation.loading import load_csv
+from core.live.providers.base import ChatResponse, Provider
+from core.live.run import LiveRun, RunConfig
+from core.settings import REPO_ROOT as ROOT
+from core.workspace import Workspace
 
 LATENCY = 0.1
 
@@ -93,7 +91,7 @@ def main() -> None:
     if args.only in (None, "runner"):
         rows.append(measure("runner", args.calls, args.concurrency, None))
     if args.only in (None, "sdk"):
-        proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fake_llm_server.py"),
+        proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "helpers" / "fake_llm_server.py"),
                                  "--port", "0"], stdout=subprocess.PIPE, text=True)
         try:
             base_urls = json.loads(proc.stdout.readline())["base_urls"]

@@ -1,6 +1,6 @@
 """Router acceptance on real data: fit on RouterBench ARC-Challenge train, score on test.
 
-    python bench/router_acceptance.py            # prints a markdown table (takes a few minutes)
+    python -m bench.router_acceptance            # prints a markdown table (takes a few minutes)
 
 For each strategy the thresholds are chosen on the training file for the goal, and the policy
 is then scored once on the test file; the optimizer's own pick (cross-validated on train) is the
@@ -8,20 +8,17 @@ first row. Results are appended by hand to bench/RESULTS.md ("Router acceptance"
 """
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from core.routing.optimize.candidates import (_FittedCascade, _FittedRouter, _shared_learned)  # noqa: E402
-from core.evaluation.loading import load_csv  # noqa: E402
-from core.routing.optimize.goals import parse_goal, pick, quality_target  # noqa: E402
+from core.evaluation.loading import load_csv
+from core.routing.optimize.candidates import _FittedCascade, _FittedRouter, _shared_learned
+from core.routing.optimize.goals import parse_goal, pick, quality_target
+from core.routing.optimize.search import recommend
+from core.routing.policies import Oracle, SingleModel
 from core.routing.policies.learned import LearnedRouter
-from core.routing.signals.learned import LearnedCorrectness  # noqa: E402
-from core.routing.optimize.search import recommend  # noqa: E402
-from core.routing.policies import Oracle, SingleModel  # noqa: E402
-from core.routing.signals import Agreement  # noqa: E402
+from core.routing.signals import Agreement
+from core.routing.signals.learned import LearnedCorrectness
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "acceptance" / "routerbench"
 GPT4, YI, MIX = "gpt-4-1106-preview", "zero-one-ai/Yi-34B-Chat", "mistralai/mixtral-8x7b-chat"

@@ -98,7 +98,8 @@ def cmd_report(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m core", description="Tradeoff: LLM routing console")
+    prog = "tradeoff" if Path(sys.argv[0]).name == "tradeoff" else "python -m core"
+    p = argparse.ArgumentParser(prog=prog, description="Tradeoff: LLM routing console")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("summary", help="per-model quality and cost of an eval set")

@@ -244,7 +244,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 def make_items(rng: np.random.Generator) -> pd.DataFrame:
     """One row per item: id, message, task, label, difficulty and metadata."""
     rows = []
-    for t, (task, by_label) in enumerate(TASKS.items()):
+    for task, by_label in TASKS.items():
         labels = list(by_label)
         # Realistic label balance: the first label of a task is the common case.
         weights = np.linspace(1.6, 0.8, len(labels))

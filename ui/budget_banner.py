@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.spend.budgets import alert_status
 from core.errors import InputError
+from core.spend.budgets import alert_status
 from core.workspace import Workspace
 
 

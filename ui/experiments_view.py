@@ -13,13 +13,17 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.evaluation import stats
 from core.errors import InputError
-from core.experiments.store import (
-    ab_definition, run_ab, run_shadow, save_experiment, shadow_definition,
-)
+from core.evaluation import stats
 from core.experiments.guardrails import Guardrails
 from core.experiments.memo import memo_content, memo_html, memo_pdf
+from core.experiments.store import (
+    ab_definition,
+    run_ab,
+    run_shadow,
+    save_experiment,
+    shadow_definition,
+)
 from ui.state import get_evalset, workspace
 
 BADGE_COLOR = {"go": "green", "no-go": "red", "inconclusive": "orange"}

@@ -2,10 +2,10 @@
 :mod:`ui.policy_widgets`)."""
 from __future__ import annotations
 
-
 import streamlit as st
 
 from core.evaluation.evalset import EvalSet
+
 
 def ab_settings(evalset: EvalSet, key: str = "ab") -> dict:
     """Split, unit, tolerance, guardrails, alpha/power: keyword arguments of ``run_ab``."""

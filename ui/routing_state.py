@@ -9,9 +9,9 @@ import json
 
 import streamlit as st
 
+from core.evaluation.intervals import bootstrap_interval
 from core.routing.frontier import FrontierResult, cascade_frontier
 from core.routing.signals import signal_from_dict
-from core.evaluation.intervals import bootstrap_interval
 from core.workspace import default_path
 from ui.state import get_evalset
 

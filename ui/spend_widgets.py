@@ -9,8 +9,8 @@ import streamlit as st
 from core.errors import InputError
 from core.spend.imports.formats import FORMATS, GENERIC_DOC
 from core.spend.imports.importer import import_file
-from core.spend.reports import report_bytes
 from core.spend.queries import SpendFilter, filter_options
+from core.spend.reports import report_bytes
 from core.workspace import Workspace
 
 FORMAT_HELP = {

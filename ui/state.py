@@ -6,16 +6,15 @@ workspace is seeded with the shipped synthetic sample so the app never opens on 
 """
 from __future__ import annotations
 
-
 import streamlit as st
 
 from core.errors import InputError
 from core.evaluation.evalset import EvalSet
 from core.evaluation.loading import load_csv
 from core.evaluation.store import list_evalsets, load_evalset, save_evalset
-from core.settings import REPO_ROOT
 from core.pricing.catalog import Catalog
 from core.pricing.edits import catalog_for
+from core.settings import REPO_ROOT
 from core.workspace import Workspace, default_path, open_workspace
 
 SAMPLE_PATH = REPO_ROOT / "data" / "sample_evalset.csv"

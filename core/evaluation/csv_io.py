@@ -4,9 +4,12 @@ DuckDB parses the file (fast, RFC 4180 quoting, every cell as text: types are ch
 row numbers); when it refuses the file, Python's csv module diagnoses it row by row, so the user
 sees which rows are broken and why::
 
-    >>> read_text_table(Path("evals.csv"), "evals.csv")            # doctest: +SKIP
-    pyarrow.Table ...
-    InputError: evals.csv: malformed CSV; nothing was stored (1 problem):
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "evals.csv"
+    >>> _ = path.write_text("item_id,model,score\\n1,a,1\\n2,a,0,9\\n")
+    >>> read_text_table(path, "evals.csv")
+    Traceback (most recent call last):
+    core.errors.InputError: evals.csv: malformed CSV; nothing was stored (1 problem):
       - evals.csv, row 2: expected 3 fields, as in the header, got '4 fields'
 """
 from __future__ import annotations

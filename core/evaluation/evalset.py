@@ -91,7 +91,7 @@ class EvalSet:
             ) from None
 
     def select(self, models: list[str] | tuple[str, ...] | None = None,
-               rows: np.ndarray | None = None) -> "EvalSet":
+               rows: np.ndarray | None = None) -> EvalSet:
         """A view on some models and/or rows (an index or boolean mask), arrays aligned."""
         cols = [self.model_index(m) for m in models] if models is not None else slice(None)
         r = slice(None) if rows is None else rows
@@ -141,7 +141,7 @@ class EvalSet:
 
     @classmethod
     def from_arrays(cls, name: str, models, *, score, cost=None, items: pd.DataFrame | None = None,
-                    **arrays) -> "EvalSet":
+                    **arrays) -> EvalSet:
         """An eval set from ``[n, m]`` arrays (missing fields are NaN/None), e.g. in tests."""
         score = np.asarray(score, dtype=float)
         n, m = score.shape
@@ -222,8 +222,9 @@ def to_long_csv(evalset: EvalSet) -> bytes:
     """The eval set as a long-layout CSV (inputs-only sets: their items) that :func:`load_csv`
     reads back to the same arrays. Pairs with nothing recorded are left out, as on load.
 
-    >>> load_csv(to_long_csv(es), name="copy.csv").models == es.models    # doctest: +SKIP
-    True
+    >>> copy = load_csv(to_long_csv(es), name="copy.csv")
+    >>> copy.models == es.models, np.array_equal(copy.score, es.score)
+    (True, True)
     """
     items = evalset.items.reset_index(drop=True)
     if evalset.n_models == 0:

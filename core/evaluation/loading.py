@@ -33,7 +33,12 @@ from core.errors import InputError, Problem
 from core.evaluation.answers import normalize_answers
 from core.evaluation.csv_io import MAX_PROBLEMS, header_fields, read_text_table, scratch_db, sniff_text
 from core.evaluation.evalset import (
-    ITEM_COLUMNS, LONG_FIELDS, NUMERIC_FIELDS, RESERVED, TEXT_FIELDS, EvalSet,
+    ITEM_COLUMNS,
+    LONG_FIELDS,
+    NUMERIC_FIELDS,
+    RESERVED,
+    TEXT_FIELDS,
+    EvalSet,
 )
 from core.pricing.catalog import Catalog, default_catalog
 

@@ -283,7 +283,7 @@ def sample_size_proportions(baseline: float, mde: float, alpha: float = 0.05, po
     from statsmodels.stats.power import NormalIndPower
     from statsmodels.stats.proportion import proportion_effectsize
 
-    if not (0 < mde) or not (0 <= baseline <= 1):
+    if not (mde > 0) or not (0 <= baseline <= 1):
         raise ValueError("need 0 < mde and a baseline share between 0 and 1")
     other = baseline - mde if baseline - mde >= 0 else baseline + mde
     effect = abs(proportion_effectsize(baseline, other))

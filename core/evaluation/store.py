@@ -1,9 +1,8 @@
 """Eval sets kept in the workspace, so a refresh or a restart loses nothing.
 
->>> ws = open_workspace(":memory:")                                  # doctest: +SKIP
->>> set_id = save_evalset(ws, load_csv("evals.csv"))                # doctest: +SKIP
->>> load_evalset(ws, set_id).models                                  # doctest: +SKIP
-('big', 'small')
+>>> set_id = save_evalset(ws, es)
+>>> load_evalset(ws, set_id).models, list_evalsets(ws)["n_items"].tolist()
+(('big', 'mid', 'small'), [4])
 
 Items and results are written in bulk inside one transaction: a failure stores nothing.
 """

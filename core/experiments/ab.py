@@ -4,10 +4,10 @@ The analysis takes one row per item served, whatever produced it: a replay on a 
 set (:func:`replay_frame`) or live runs (any frame with the :data:`ARM_COLUMNS`), so replay and
 live share the statistics::
 
-    >>> frame = replay_frame(es, control_outcome, candidate_outcome, salt="exp-1")  # doctest: +SKIP
-    >>> result = analyze(frame, tolerance=0.02)                                      # doctest: +SKIP
-    >>> result.verdict.decision                                                      # doctest: +SKIP
-    'go'
+    >>> from core.routing.policies import SingleModel
+    >>> big, small = SingleModel("big").evaluate(es), SingleModel("small").evaluate(es)
+    >>> analyze(replay_frame(es, big, small, salt="exp-1"), tolerance=0.02).verdict.decision
+    'inconclusive'
 
 Arms are ``control`` (A, production) and ``candidate`` (B); every difference is
 ``candidate - control``.
@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from core.errors import InputError
 from core.evaluation import stats
 from core.experiments.assignment import assign, rollout_buckets
-from core.errors import InputError
+from core.experiments.guardrails import GuardrailCheck, Guardrails, Verdict, check_guardrails, decide
 from core.exports import frame_records
-from core.experiments.guardrails import Guardrails, GuardrailCheck, Verdict, check_guardrails, decide
 from core.routing.policies.base import Outcome
 
 ARM_COLUMNS = ("unit", "arm", "item_id", "task", "score", "cost", "latency_ms", "error")

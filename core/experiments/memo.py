@@ -11,12 +11,12 @@ The HTML has inline CSS and no external resource; every value is escaped.
 """
 from __future__ import annotations
 
-from core.exports import pdf_text
-
 import html
 import io
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+
+from core.exports import pdf_text
 
 BADGE = {"go": "#1a7f37", "no-go": "#cf222e", "inconclusive": "#9a6700"}
 
@@ -87,7 +87,7 @@ def _guardrail_rows(checks: list[dict]) -> list[list[str]]:
 # -- content -----------------------------------------------------------------------------------
 def memo_content(record: dict) -> MemoContent:
     d, r = record["definition"], record["results"]
-    when = str(record.get("created_at") or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"))[:16]
+    when = str(record.get("created_at") or datetime.now(UTC).strftime("%Y-%m-%d %H:%M"))[:16]
     facts = [
         ("Eval set", f"{d.get('evalset')} ({d.get('n_items'):,} items)"
          + (" - synthetic demo data" if d.get("synthetic") else "")),

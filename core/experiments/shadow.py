@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 
 from core.evaluation import stats
-from core.exports import frame_records
 from core.evaluation.evalset import EvalSet
-from core.experiments.guardrails import Guardrails, GuardrailCheck, Verdict, check_guardrails, decide
+from core.experiments.guardrails import GuardrailCheck, Guardrails, Verdict, check_guardrails, decide
+from core.exports import frame_records
 from core.routing.policies.base import Outcome
 
 
@@ -174,7 +174,7 @@ def shadow_calls(evalset: EvalSet, candidate: Outcome, experiment: str,
     rows, cols = np.nonzero(candidate.tried)
     item_ids = evalset.items["item_id"].astype(str).to_numpy(dtype=object)[rows]
     models = np.array(evalset.models, dtype=object)[cols]
-    ts = ts or datetime.now(timezone.utc).replace(tzinfo=None)
+    ts = ts or datetime.now(UTC).replace(tzinfo=None)
 
     def tokens(a):
         return np.nan_to_num(a[rows, cols], nan=0.0).astype(np.int64)

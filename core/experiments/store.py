@@ -17,15 +17,15 @@ from typing import Any
 
 import pandas as pd
 
+from core.errors import InputError
+from core.evaluation.evalset import EvalSet
 from core.experiments.ab import STAGES, ABResult, analyze, replay_frame
 from core.experiments.assignment import check_split, unit_ids
-from core.errors import InputError
-from core.pricing.catalog import price_snapshot_date
-from core.exports import json_safe
-from core.evaluation.evalset import EvalSet
 from core.experiments.guardrails import Guardrails
-from core.routing.policies import Policy, policy_from_dict
 from core.experiments.shadow import ShadowResult, compare, record_shadow_calls
+from core.exports import json_safe
+from core.pricing.catalog import price_snapshot_date
+from core.routing.policies import Policy, policy_from_dict
 from core.workspace import Workspace
 
 MIGRATIONS = [

@@ -18,7 +18,7 @@ from core.live.keys import redact
 from core.live.run import LiveRun
 from core.live.types import Progress, RunResult
 
-_ACTIVE: dict[str, "RunHandle"] = {}
+_ACTIVE: dict[str, RunHandle] = {}
 _LOCK = threading.Lock()
 
 

@@ -7,13 +7,15 @@ Used by :class:`core.live.run.LiveRun`; one :class:`Execution` per attempt of a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -33,7 +35,7 @@ CANCEL_GRACE_S = 5.0  # in-flight calls get this long to finish (and be recorded
 class _Writer:
     """Buffers finished calls and writes them in bulk every ``interval`` s or ``rows`` rows."""
 
-    def __init__(self, execution: "Execution", interval: float, rows: int):
+    def __init__(self, execution: Execution, interval: float, rows: int):
         self.ex = execution
         self.interval = interval
         self.rows = max(1, rows)
@@ -55,10 +57,8 @@ class _Writer:
 
     async def loop(self) -> None:
         while not self.closed:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=self.interval)
-            except asyncio.TimeoutError:
-                pass
             self.wake.clear()
             await self.flush()
 
@@ -86,7 +86,7 @@ class _Writer:
 
 
 class Execution:
-    def __init__(self, run: "LiveRun", progress: Callable | None, cancel: threading.Event):
+    def __init__(self, run: LiveRun, progress: Callable | None, cancel: threading.Event):
         self.run = run
         self.config = run.config
         self.callback = progress
@@ -160,10 +160,8 @@ class Execution:
             await asyncio.gather(*workers, return_exceptions=True)
             await self.writer.close(writer_task)
             for provider in self.providers.values():
-                try:
+                with contextlib.suppress(Exception):  # closing must not hide the run's outcome
                     await provider.aclose()
-                except Exception:  # closing connections must not hide the run's outcome
-                    pass
         self.report(force=True)
         if self.cancel.is_set():
             return "cancelled", "cancelled by the user; resume to continue"
@@ -278,7 +276,7 @@ class Execution:
                     response = await provider.complete(request)
             except ProviderError as exc:
                 error = exc
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 error = ProviderError(provider_name, "timeout",
                                       f"no answer within {self.config.timeout_s:g}s", retryable=True)
             except asyncio.CancelledError:
@@ -318,7 +316,7 @@ class Execution:
         run = self.run
         item_id = str(run.item_ids[i])
         row = {"run_id": run.run_id, "item_id": item_id, "idx": i, "model": model_id,
-               "answered_by": answering, "ts": datetime.now(timezone.utc).replace(tzinfo=None),
+               "answered_by": answering, "ts": datetime.now(UTC).replace(tzinfo=None),
                "status": status, "attempts": attempts, "retry_wait_s": waited,
                "cache_hit": hit is not None, "error_kind": None, "error_message": None}
         provider = run.model_ids[answering][0]

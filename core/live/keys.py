@@ -24,8 +24,8 @@ import os
 import re
 import threading
 import tomllib
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from core.settings import PROVIDERS, REPO_ROOT
 

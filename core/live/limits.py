@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 class TokenBucket:

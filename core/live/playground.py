@@ -10,14 +10,15 @@ Calls run concurrently; a failing model shows its (redacted) error and never hid
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 import pandas as pd
 
-from core.spend.ledger import record_calls
 from core.live.providers.base import ChatRequest, Provider, ProviderError
+from core.spend.ledger import record_calls
 from core.workspace import Workspace
 
 COLUMNS = ["model", "output", "input_tokens", "output_tokens", "cached_input_tokens", "cost_usd",
@@ -36,10 +37,8 @@ async def _one(provider: Provider, provider_name: str, request: ChatRequest, sec
         return None, "error", redact(f"{type(exc).__name__}: {exc}", extra=secrets), \
             (time.perf_counter() - started) * 1000
     finally:
-        try:
+        with contextlib.suppress(Exception):
             await provider.aclose()
-        except Exception:
-            pass
     return response, "ok", None, response.latency_ms or (time.perf_counter() - started) * 1000
 
 

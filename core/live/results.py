@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.live import store as run_store
 from core.evaluation.answers import normalize_answers
 from core.evaluation.evalset import EvalSet, from_long_frame
+from core.live import store as run_store
 
 
 def results_frame(run) -> pd.DataFrame:

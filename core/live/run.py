@@ -34,8 +34,8 @@ import copy
 import functools
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 import numpy as np
 import pandas as pd

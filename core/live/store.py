@@ -8,14 +8,14 @@ a later resume, and a success is never asked for again (:func:`done_pairs`).
 Keys never reach these tables; prompts stay in the eval set they came from, and the ledger gets
 only what was spent.
 
->>> ensure_runs(ws); create_run(ws, "r1", "demo", ["openai:gpt-4o-mini"], {}, 3)   # doctest: +SKIP
->>> done_pairs(ws, "r1")                                                             # doctest: +SKIP
+>>> create_run(ws, "r1", "demo", ["openai:gpt-4o-mini"], {}, 3)
+>>> done_pairs(ws, "r1")
 set()
 """
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 
@@ -80,7 +80,7 @@ def ensure_runs(ws: Workspace) -> None:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def create_run(ws: Workspace, run_id: str, name: str, models: list[str], config: dict,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from core.live.cache import CacheConfig
 
@@ -45,7 +45,7 @@ class RunConfig:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict) -> "RunConfig":
+    def from_dict(cls, data: dict) -> RunConfig:
         data = dict(data)
         cache = CacheConfig(**data.pop("cache", {}))
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
@@ -89,4 +89,4 @@ class RunResult:
 
 
 def new_run_id(prefix: str = "run") -> str:
-    return f"{prefix}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+    return f"{prefix}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"

@@ -28,8 +28,16 @@ import numpy as np
 import pandas as pd
 
 from core.pricing.sources import (
-    GENAI_PRICES_VERSION, PRICE_FIELDS, ModelPrice, Tier, genai_catalog, genai_data_date, genai_price,
-    lookup_keys, overrides_path, read_override_file,
+    GENAI_PRICES_VERSION,
+    PRICE_FIELDS,
+    ModelPrice,
+    Tier,
+    genai_catalog,
+    genai_data_date,
+    genai_price,
+    lookup_keys,
+    overrides_path,
+    read_override_file,
 )
 
 __all__ = ["ModelPrice", "Tier", "Catalog", "default_catalog", "price_snapshot_date",

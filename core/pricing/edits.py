@@ -19,7 +19,13 @@ import threading
 from core.errors import InputError, Problem
 from core.pricing.catalog import Catalog
 from core.pricing.sources import (
-    PRICE_FIELDS, ModelPrice, check_price, check_tiers, genai_price, lookup_keys, price_from_edit,
+    PRICE_FIELDS,
+    ModelPrice,
+    check_price,
+    check_tiers,
+    genai_price,
+    lookup_keys,
+    price_from_edit,
     split_name,
 )
 from core.workspace import Workspace

@@ -17,11 +17,11 @@ threshold pairs; then each step is limited to ``max_cells ** (1 / (k - 1))`` can
 thresholds at the quantiles of its own values (``exhaustive`` is False and says so). Every
 point reported, exhaustive or not, is exactly the outcome of ``Cascade(models, thresholds)``.
 
->>> fr = cascade_frontier(es, ["small", "big"], "confidence")        # doctest: +SKIP
->>> fr.points[["t0", "quality", "cost_per_item"]].head(2)            # doctest: +SKIP
-     t0  quality  cost_per_item
-0  0.10     0.50         0.0010
-1  0.40     0.75         0.0035
+>>> fr = cascade_frontier(es, ["small", "big"], "confidence")
+>>> fr.points[["t0", "quality", "cost_per_item"]].head(2)
+    t0  quality  cost_per_item
+0  0.3     0.50         0.0010
+1  0.5     0.75         0.0035
 """
 from __future__ import annotations
 

@@ -105,7 +105,7 @@ def non_urgent_tasks(ws: Workspace) -> list[str]:
 
 # -- periods and alerts ----------------------------------------------------------------------
 def utc_today() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()
+    return dt.datetime.now(dt.UTC).date()
 
 
 def period_start(period: str, today: dt.date) -> dt.date:

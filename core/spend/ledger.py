@@ -158,9 +158,10 @@ def record_calls(ws: Workspace, calls: pd.DataFrame) -> int:
 
     Returns the number of rows actually added.
 
-    >>> record_calls(ws, pd.DataFrame({"call_id": ["a"], "ts": [pd.Timestamp("2026-01-02")],
-    ...                                "model": ["small"], "cost_usd": [0.002]}))   # doctest: +SKIP
-    1
+    >>> calls = pd.DataFrame({"call_id": ["a"], "ts": [pd.Timestamp("2026-01-02")],
+    ...                       "model": ["small"], "cost_usd": [0.002]})
+    >>> record_calls(ws, calls), record_calls(ws, calls)   # the same call again adds nothing
+    (1, 0)
     """
     ensure_ledger(ws)
     if calls.empty:

@@ -120,8 +120,13 @@ def _query(ws: Workspace, sql: str, params: list) -> pd.DataFrame:
 def spend_by(ws: Workspace, dims: list[str], flt: SpendFilter = SpendFilter()) -> pd.DataFrame:
     """Spend grouped by ``dims`` (any of DIMENSIONS), sorted by the dims.
 
-    >>> spend_by(ws, ["day", "model"]).columns.tolist()[:3]          # doctest: +SKIP
-    ['day', 'model', 'cost_usd']
+    >>> from core.spend.ledger import record_calls
+    >>> _ = record_calls(ws, pd.DataFrame({"call_id": ["a", "b"], "ts": [pd.Timestamp("2026-01-02")] * 2,
+    ...                                    "model": ["small", "big"], "cost_usd": [0.002, 0.01]}))
+    >>> spend_by(ws, ["day", "model"])[["day", "model", "cost_usd"]]
+             day  model  cost_usd
+    0 2026-01-02    big     0.010
+    1 2026-01-02  small     0.002
     """
     unknown = [d for d in dims if d not in DIMENSIONS]
     if unknown:

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.spend.budgets import budget_status, utc_today
 from core.errors import InputError
-from core.pricing.catalog import price_snapshot_date
 from core.exports import pdf_text, write_csv, write_xlsx
+from core.pricing.catalog import price_snapshot_date
+from core.spend.budgets import budget_status, utc_today
 from core.spend.queries import SpendFilter, spend_by, top_calls, totals, traffic_share
 from core.workspace import Workspace
 
@@ -36,7 +36,7 @@ def report_data(ws: Workspace, date_from, date_to, top_n: int = 25) -> dict:
     status = budget_status(ws, today)
     return {
         "period": (str(date_from), str(date_to)),
-        "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "price_snapshot": price_snapshot_date(),
         "totals": totals(ws, flt),
         "shadow": totals(ws, SpendFilter(date_from=date_from, date_to=date_to, scope="shadow")),

@@ -7,7 +7,7 @@ absorbed (``watermark``) and :func:`refresh_rollup` aggregates only the rows app
 whoever wrote them (``record_calls``, imports, or a component inserting in its own transaction).
 Updates made by the importer (superseded estimates) re-aggregate the days they touched.
 
->>> refresh_rollup(ws)    # cheap when nothing changed: one count(*)        # doctest: +SKIP
+When nothing changed, :func:`refresh_rollup` costs one ``count(*)``.
 """
 from __future__ import annotations
 

@@ -12,9 +12,10 @@ Ladder (each level includes the ones before it):
    eval-set items whose metadata says ``urgent`` is false get no answer until the budget resets.
    Saves their (already cheaper) spend; costs their answers (counted as score 0).
 
->>> ladder = throttle_ladder(ws, es, SingleModel("big"), SingleModel("small"))   # doctest: +SKIP
->>> [(l.level, round(l.saved_usd, 2), round(l.quality_cost, 3)) for l in ladder.levels]
-[(1, 3.0, 0.0), (2, 4.2, 0.05), (3, 0.9, 0.2)]
+>>> from core.routing.policies import SingleModel
+>>> ladder = throttle_ladder(ws, es, SingleModel("big"), SingleModel("small"))  # an empty ledger
+>>> [(lv.level, lv.saved_usd, lv.quality_cost) for lv in ladder.levels]   # big .75 -> small .50
+[(1, 0.0, 0.0), (2, 0.0, 0.25), (3, 0.0, 0.25)]
 
 Projections: at a typed volume per task, daily/monthly/annual cost of the current policy
 against the all-frontier baseline (every request to the best single model).
@@ -27,11 +28,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from core.spend.budgets import alert_status, non_urgent_tasks, period_start, utc_today
 from core.errors import InputError
 from core.evaluation.evalset import EvalSet
 from core.routing.policies.base import Outcome, Policy
 from core.routing.projections import project_spend
+from core.spend.budgets import alert_status, non_urgent_tasks, period_start, utc_today
 from core.spend.queries import SpendFilter, spend_by
 from core.workspace import Workspace
 

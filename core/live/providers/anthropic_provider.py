@@ -14,8 +14,15 @@ import time
 import anthropic
 
 from core.live.providers.base import ChatRequest, ChatResponse, Provider, ProviderError
-from core.live.providers.common import (DEFAULT_TIMEOUT, LoopBoundClient, base_url_for, call_stainless_sdk,
-                                   kind_for_status, make_error, parse_retry_after)
+from core.live.providers.common import (
+    DEFAULT_TIMEOUT,
+    LoopBoundClient,
+    base_url_for,
+    call_stainless_sdk,
+    kind_for_status,
+    make_error,
+    parse_retry_after,
+)
 
 
 class AnthropicProvider(LoopBoundClient, Provider):

@@ -18,8 +18,8 @@ except ImportError:  # pragma: no cover - depends on the installed SDK versions
     httpx2 = None
 
 from core.live.keys import redact, secrets_setting
-from core.settings import PROVIDERS, env_text
 from core.live.providers.base import ProviderError
+from core.settings import PROVIDERS, env_text
 
 DEFAULT_TIMEOUT = 60.0  # seconds per call; the runner may pass its own
 

@@ -19,8 +19,15 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from core.live.providers.base import ChatRequest, ChatResponse, Provider, ProviderError
-from core.live.providers.common import (DEFAULT_TIMEOUT, LoopBoundClient, base_url_for, kind_for_status,
-                                   make_error, parse_retry_after, transport_error)
+from core.live.providers.common import (
+    DEFAULT_TIMEOUT,
+    LoopBoundClient,
+    base_url_for,
+    kind_for_status,
+    make_error,
+    parse_retry_after,
+    transport_error,
+)
 
 # Gemini 2.5 and later think before answering, and thinking tokens come out of
 # max_output_tokens: a short limit can leave an empty answer, so these models get a floor.

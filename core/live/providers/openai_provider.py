@@ -16,8 +16,15 @@ import time
 import openai
 
 from core.live.providers.base import ChatRequest, ChatResponse, Provider, ProviderError
-from core.live.providers.common import (DEFAULT_TIMEOUT, LoopBoundClient, base_url_for, call_stainless_sdk,
-                                   kind_for_status, make_error, parse_retry_after)
+from core.live.providers.common import (
+    DEFAULT_TIMEOUT,
+    LoopBoundClient,
+    base_url_for,
+    call_stainless_sdk,
+    kind_for_status,
+    make_error,
+    parse_retry_after,
+)
 from core.live.providers.logprobs import label_token_probability
 
 # Reasoning models refuse temperature and logprobs, and spend max_completion_tokens on hidden

@@ -32,9 +32,9 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
-from core.pricing.catalog import price_snapshot_date
-from core.exports import json_safe
 from core.evaluation.evalset import EvalSet
+from core.exports import json_safe
+from core.pricing.catalog import price_snapshot_date
 from core.routing.optimize.goals import ACCEPTED, Goal, parse_goal, pick, quality_target, satisfied
 from core.routing.policies import Cascade, SingleModel, policy_from_dict
 from core.routing.policies.base import Outcome, Policy
@@ -291,7 +291,7 @@ def policy_file_dict(rec: Recommendation, train: EvalSet) -> dict[str, Any]:
         "baseline": rec.baseline,
         "in_sample": rec.in_sample,
         "fitted_on": {"evalset": train.name, "items": train.n_items, "models": list(train.models),
-                      "fitted_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")},
+                      "fitted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")},
         "price_snapshot_date": price_snapshot_date(),
         "notes": rec.notes,
     })

@@ -1,11 +1,13 @@
 """Saved routing policies in the workspace: the JSON of a policy plus what is known about it.
 
+>>> from core.routing.policies import Cascade
 >>> pid = save_policy(ws, "support cascade", Cascade(["small", "big"], [0.7]),
-...                   meta={"goal": "match:big", "validation": {"quality": 0.91}})  # doctest: +SKIP
->>> list_policies(ws)[["id", "name", "kind"]]                        # doctest: +SKIP
-   id             name     kind
-0   1  support cascade  cascade
->>> policy, meta = load_policy(ws, pid)                              # doctest: +SKIP
+...                   meta={"goal": "match:big", "validation": {"quality": 0.91}})
+>>> list_policies(ws)[["id", "name", "kind", "held_out_quality"]]
+   id             name     kind  held_out_quality
+0   1  support cascade  cascade              0.91
+>>> load_policy(ws, pid)[0]
+Cascade(['small', 'big'], [0.7], 'confidence')
 
 ``policy_json(policy, meta)`` is the downloadable file; ``python -m core score FILE TEST.csv``
 reads it (the same layout ``python -m core fit`` writes: ``{"format", "policy", ...meta}``).
@@ -20,8 +22,7 @@ import pandas as pd
 from core.errors import InputError
 from core.exports import json_safe
 from core.routing.optimize.search import POLICY_FILE_FORMAT
-from core.routing.policies import policy_from_dict
-from core.routing.policies import Policy
+from core.routing.policies import Policy, policy_from_dict
 from core.workspace import Workspace
 
 MIGRATIONS = [

@@ -4,8 +4,9 @@ A policy decides, per item, which models are called and whose answer is kept. It
 :class:`Outcome` holds per-item arrays; every metric (quality, cost per item, traffic share,
 escalation rate, latency percentiles) is computed from them, vectorized.
 
->>> outcome = SingleModel("small").evaluate(es)                     # doctest: +SKIP
->>> outcome.quality, outcome.cost_per_item                          # doctest: +SKIP
+>>> from core.routing.policies import SingleModel
+>>> outcome = SingleModel("small").evaluate(es)
+>>> outcome.quality, outcome.cost_per_item
 (0.5, 0.001)
 """
 from __future__ import annotations
@@ -95,7 +96,7 @@ class Policy(ABC):
 
     kind: ClassVar[str] = "policy"
 
-    def fit(self, evalset: EvalSet) -> "Policy":
+    def fit(self, evalset: EvalSet) -> Policy:
         return self
 
     @property
@@ -125,7 +126,7 @@ class Policy(ABC):
         """The ``__init__`` parameters, read back from the attributes of the same names."""
         return {name: getattr(self, name) for name in self.param_names()}
 
-    def set_params(self, **params) -> "Policy":
+    def set_params(self, **params) -> Policy:
         """Change parameters in place (fitted attributes are kept), as scikit-learn does."""
         unknown = set(params) - set(self.param_names())
         if unknown:
@@ -138,7 +139,7 @@ class Policy(ABC):
         return {"kind": self.kind, **self.get_params()}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Policy":
+    def from_dict(cls, d: dict[str, Any]) -> Policy:
         return cls(**{k: d[k] for k in cls.param_names() if k in d})
 
     def __repr__(self) -> str:

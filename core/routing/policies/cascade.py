@@ -5,8 +5,8 @@ is at least 0.8; else calls mid and keeps its answer where mid's confidence is a
 calls big, which always answers. An escalated item pays for, and waits for, every model it tried
 (and every extra model its signal consulted, e.g. cheaper models voting under ``Agreement``).
 
->>> Cascade(["small", "big"], [0.7]).evaluate(es).escalation_rate   # doctest: +SKIP
-0.25
+>>> Cascade(["small", "big"], [0.7]).evaluate(es).escalation_rate
+0.75
 
 A threshold above the largest possible signal (e.g. 1.01) escalates everything; 0 keeps every
 answer of that step. Evaluation is O(n·k) numpy: fast enough to rerun on every slider move.
@@ -20,8 +20,8 @@ import numpy as np
 
 from core.errors import InputError
 from core.evaluation.evalset import EvalSet
-from core.routing.policies.common import check_models, model_columns
 from core.routing.policies.base import NotFittedError, Outcome, Policy
+from core.routing.policies.common import check_models, model_columns
 from core.routing.signals import Signal, signal_from_dict
 
 
@@ -119,7 +119,7 @@ class Cascade(Policy):
         self.signal = signal_from_dict(signal)
         self._plans: dict[int, tuple[EvalSet, CascadePlan]] = {}
 
-    def fit(self, evalset: EvalSet) -> "Cascade":
+    def fit(self, evalset: EvalSet) -> Cascade:
         """Fit the signal (learned signals train here); thresholds are set by the caller."""
         self.signal_ = copy.copy(self.signal).fit(evalset)
         self._plans = {}

@@ -4,8 +4,9 @@ A call failed when it left no result: its score is missing (NaN) or, where the e
 outputs for that model, its output is missing. A failed call is billed what the eval set says
 (nothing when its cost is unknown: providers do not charge errors) and its latency is waited.
 
->>> FallbackChain(["primary", "backup"]).evaluate(es).calls()      # doctest: +SKIP
-{'backup': 1, 'primary': 4}     # primary failed once
+>>> es2 = EvalSet.from_arrays("t", ["primary", "backup"], score=[[1, 1], [np.nan, 1], [0, 1]])
+>>> FallbackChain(["primary", "backup"]).evaluate(es2).calls()      # primary failed once
+{'primary': 3, 'backup': 1}
 """
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from core.evaluation.evalset import EvalSet
-from core.routing.policies.common import check_models, model_columns
 from core.routing.policies.base import Outcome, Policy
+from core.routing.policies.common import check_models, model_columns
 
 
 def failed_calls(evalset: EvalSet, cols: np.ndarray) -> np.ndarray:

@@ -44,7 +44,7 @@ class LearnedRouter(Policy):
         self.C = float(C)
         self.signal = signal
 
-    def fit(self, evalset: EvalSet) -> "LearnedRouter":
+    def fit(self, evalset: EvalSet) -> LearnedRouter:
         features = self.signal.features if self.signal is not None else None
         max_features = self.signal.max_features if self.signal is not None else 4000
         self.signal_ = LearnedCorrectness(self.models, C=self.C, max_features=max_features,
@@ -68,7 +68,7 @@ class LearnedRouter(Policy):
         """Index into ``cost_order_`` of the model each item goes to."""
         P = self.probabilities(evalset) if probabilities is None else probabilities
         t = self.threshold if threshold is None else threshold
-        ok = P >= t
+        ok = t <= P
         first_ok = np.argmax(ok, axis=1)
         best = np.argmax(P, axis=1)
         return np.where(ok.any(axis=1), first_ok, best)
@@ -92,7 +92,7 @@ class LearnedRouter(Policy):
         return out
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "LearnedRouter":
+    def from_dict(cls, d: dict[str, Any]) -> LearnedRouter:
         router = cls(d["models"], d.get("threshold", 0.5), C=d.get("C", 1.0))
         if d.get("signal") and d.get("cost_order"):
             signal = LearnedCorrectness.from_dict(d["signal"])

@@ -4,8 +4,8 @@
 whose ``min_value`` it reaches; items below every tier, or without a value, go to the lowest
 tier. Per task: a dict ``{task: tiers}`` with ``"*"`` for tasks not listed.
 
->>> ValueTiers([(0, "small"), (1000, "big")]).evaluate(es).calls()  # doctest: +SKIP
-{'big': 1, 'small': 3}          # one lead worth >= $1000
+>>> ValueTiers([(0, "small"), (1000, "big")]).evaluate(es).calls()  # one lead worth >= $1000
+{'big': 1, 'mid': 0, 'small': 3}
 """
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ class ValueTiers(Policy):
                 "tiers": {t: [[v, m] for v, m in tiers] for t, tiers in self.tiers.items()}}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ValueTiers":
+    def from_dict(cls, d: dict) -> ValueTiers:
         tiers = d["tiers"]
         if isinstance(tiers, dict) and list(tiers) == [ANY_TASK]:
             tiers = tiers[ANY_TASK]

@@ -61,7 +61,7 @@ class Agreement(Signal):
         return {"kind": self.kind, "models": list(self.models)}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Agreement":
+    def from_dict(cls, d: dict[str, Any]) -> Agreement:
         return cls(d.get("models") or [])
 
     def label(self) -> str:

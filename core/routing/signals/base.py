@@ -31,7 +31,7 @@ class Signal(ABC):
 
     kind: ClassVar[str] = "signal"
 
-    def fit(self, evalset: EvalSet) -> "Signal":
+    def fit(self, evalset: EvalSet) -> Signal:
         return self
 
     @property
@@ -55,7 +55,7 @@ class Signal(ABC):
         return {"kind": self.kind}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Signal":
+    def from_dict(cls, d: dict[str, Any]) -> Signal:
         return cls()
 
     def label(self) -> str:

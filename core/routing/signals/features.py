@@ -1,8 +1,8 @@
 """Item features for the learned signal and router: text, task and metadata as one sparse matrix.
 
->>> f = ItemFeatures().fit(train)                                    # doctest: +SKIP
->>> f.transform(test).shape                                          # doctest: +SKIP
-(445, 3012)
+>>> f = ItemFeatures().fit(es)   # no text: task one-hot, value_usd scaled, a length column
+>>> f.transform(es).shape, sorted(f.state_["numeric"])
+((4, 4), ['value_usd'])
 
 ``to_dict()``/``from_dict()`` carry the fitted vocabulary, idf weights, categories and scalers as
 plain JSON, so a saved policy rebuilds exactly the same features.
@@ -45,7 +45,7 @@ class ItemFeatures:
         return bool(self.state_)
 
     # -- fit -----------------------------------------------------------------------------------
-    def fit(self, evalset: EvalSet) -> "ItemFeatures":
+    def fit(self, evalset: EvalSet) -> ItemFeatures:
         items = evalset.items
         state: dict[str, Any] = {"vocabulary": {}, "idf": [], "tasks": [], "numeric": {},
                                  "categorical": {}}
@@ -148,7 +148,7 @@ class ItemFeatures:
         return {"max_features": self.max_features, **self.state_}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ItemFeatures":
+    def from_dict(cls, d: dict[str, Any]) -> ItemFeatures:
         f = cls(int(d.get("max_features", 4000)))
         f.state_ = {"vocabulary": {str(k): int(v) for k, v in d.get("vocabulary", {}).items()},
                    "idf": [float(x) for x in d.get("idf", [])],

@@ -103,7 +103,7 @@ class LearnedCorrectness(Signal):
         return bool(getattr(self, "weights_", None))
 
     # -- Signal interface ----------------------------------------------------------------------
-    def fit(self, evalset: EvalSet) -> "LearnedCorrectness":
+    def fit(self, evalset: EvalSet) -> LearnedCorrectness:
         models = self.models or evalset.models
         for m in models:
             evalset.model_index(m)  # unknown model -> InputError naming it
@@ -167,7 +167,7 @@ class LearnedCorrectness(Signal):
             return X
         return sp.hstack([X, _agreement_block(evalset, model, others)], format="csr")
 
-    def restricted(self, models) -> "LearnedCorrectness":
+    def restricted(self, models) -> LearnedCorrectness:
         """The same fitted signal keeping only ``models``' weights (a smaller saved policy)."""
         sig = LearnedCorrectness(tuple(models), self.consult, self.C, self.max_features,
                                  features=self.features_)
@@ -193,7 +193,7 @@ class LearnedCorrectness(Signal):
                 "fitted_on": self.fitted_on_, "sha256": _digest(body), **body}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "LearnedCorrectness":
+    def from_dict(cls, d: dict[str, Any]) -> LearnedCorrectness:
         sig = cls(d.get("fit_models"), d.get("consult"), d.get("C", 1.0),
                   int(d.get("features", {}).get("max_features", 4000)))
         if "models" not in d:

@@ -34,11 +34,11 @@ from pathlib import Path
 import duckdb
 
 from core.errors import InputError, Problem
-from core.spend.ledger import ALL_COLUMNS, ensure_ledger, insert_staged, write_lock
-from core.spend.imports.formats import FORMATS, STAGE_COLUMNS, restage_as_text, stage_file
 from core.pricing.catalog import Catalog
 from core.pricing.edits import catalog_for
+from core.spend.imports.formats import FORMATS, STAGE_COLUMNS, restage_as_text, stage_file
 from core.spend.imports.prices import catalog_prices
+from core.spend.ledger import ALL_COLUMNS, ensure_ledger, insert_staged, write_lock
 from core.workspace import Workspace
 
 MAX_PROBLEMS = 1000

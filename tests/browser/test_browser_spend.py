@@ -1,0 +1,76 @@
+"""A real browser: set a budget, import a usage file, see the alert banner, download the PDF
+report and read its totals back from the rendered page image (pdftoppm + tesseract OCR)."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import subprocess
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def usage_csv(path, costs):
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    lines = ["timestamp,model,provider,task,cost_usd,input_tokens,output_tokens,call_id"]
+    for i, cost in enumerate(costs):
+        ts = (now - dt.timedelta(minutes=5 * i)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        lines.append(f"{ts},gpt-4o,openai,support,{cost},1000,200,b-{i}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def open_page(page, title: str) -> None:
+    """Click the page's link in app.py's navigation (not a bootstrap page list)."""
+    sidebar = page.locator("[data-testid='stSidebar']")
+    sidebar.get_by_text("Workspace:", exact=False).wait_for(timeout=120_000)
+    sidebar.get_by_role("link", name=title, exact=True).click()
+    page.get_by_role("heading", name=title, exact=True).wait_for(timeout=120_000)
+
+
+def test_budget_import_banner_and_pdf_report(app_server, page, artifacts, tmp_path):
+    url, _env = app_server
+    usage = tmp_path / "usage.csv"
+    usage_csv(usage, [3.25, 2.5, 1.0])  # $6.75 today
+
+    page.goto(url)
+    open_page(page, "Budgets")
+    amount = page.get_by_label("Amount (USD)")
+    amount.wait_for(timeout=120_000)
+    amount.fill("7.5")
+    page.get_by_role("button", name="Save budget").click()
+    page.get_by_text("Saved: daily budget of $7.50").wait_for(timeout=60_000)
+
+    open_page(page, "Spend")
+    page.get_by_text("Import usage from production").click()
+    page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(usage))
+    page.get_by_role("button", name="Import into the ledger").click()
+    page.get_by_text("3 added", exact=False).wait_for(timeout=60_000)
+
+    banner = page.locator("[data-testid='stSidebar']").get_by_text("90% budget alert", exact=False)
+    banner.wait_for(timeout=60_000)  # $6.75 of $7.50 = 90%
+    assert "$6.75 of $7.50" in page.locator("[data-testid='stSidebar']").inner_text()
+    page.screenshot(path=str(artifacts / "spend_budget_banner.png"), full_page=True)
+
+    with page.expect_download(timeout=120_000) as info:
+        page.get_by_role("button", name="PDF").click()
+    pdf = artifacts / "spend_report.pdf"
+    info.value.save_as(str(pdf))
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+
+    # the banner is on every page: the Budgets page shows it too
+    open_page(page, "Budgets")
+    page.locator("[data-testid='stSidebar']").get_by_text("90% budget alert", exact=False).wait_for(
+        timeout=60_000)
+
+    png_base = artifacts / "spend_report"
+    subprocess.run(["pdftoppm", "-png", "-r", "150", "-f", "1", "-l", "1", str(pdf), str(png_base)],
+                   check=True, timeout=60)
+    png = next(artifacts.glob("spend_report*.png"))
+    if not shutil.which("tesseract"):
+        pytest.skip("tesseract is not installed (.ci/run installs tesseract-ocr)")
+    text = subprocess.run(["tesseract", str(png), "stdout"], capture_output=True, text=True,
+                          timeout=120).stdout
+    assert re.search(r"Total production spend: \$6\.75", text), text[:500]
+    assert re.search(r"Requests: 3\b", text), text[:500]

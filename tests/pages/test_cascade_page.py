@@ -1,0 +1,112 @@
+"""Cascade tuner page (AppTest): sliders move the metrics and the chart's current point.
+
+Numbers come from the hand-computed frontier in tests/test_frontier.py (small -> big on small's
+confidence): threshold .5 -> quality .75 at $.0035; .3 -> .5 at $.001; 1.01 -> .75 at $.011.
+"""
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.evaluation.loading import load_csv
+from core.settings import REPO_ROOT as ROOT
+from core.workspace import open_workspace
+from tests.helpers.apptest import current_point, metrics, store
+from tests.helpers.routing import tiny_csv
+
+PAGE = str(ROOT / "app_pages" / "cascade.py")
+
+
+@pytest.fixture
+def tiny_page(workspace_path):
+    store(workspace_path, load_csv(tiny_csv(), name="tiny.csv"))
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_slider_moves_metrics_and_current_point(tiny_page):
+    at = tiny_page
+    assert [s.value for s in at.slider] == [0.5]  # cheapest point within 1 point of big
+    assert metrics(at)["Quality"] == "0.750"
+    assert metrics(at)["Cost per item"] == "$0.003500"
+    assert metrics(at)["Escalation rate"] == "25.0%"
+    assert current_point(at) == pytest.approx((0.0035, 0.75))
+
+    at.slider[0].set_value(0.3).run()
+    assert metrics(at)["Quality"] == "0.500"
+    assert metrics(at)["Cost per item"] == "$0.001000"
+    assert metrics(at)["Escalation rate"] == "0.0%"
+    assert current_point(at) == pytest.approx((0.001, 0.5))
+
+    at.slider[0].set_value(1.01).run()
+    assert metrics(at)["Cost per item"] == "$0.011000"
+    assert metrics(at)["Escalation rate"] == "100.0%"
+    assert metrics(at)["Savings vs all-strong"] == "-10.0%"  # pays small on every item too
+    # projection at the default 10,000 requests/day: $110/day
+    assert metrics(at)["Per day"] == "$110.00"
+
+
+def test_sla_panel_finds_and_applies_thresholds(tiny_page):
+    at = tiny_page
+    at.slider[0].set_value(0.3).run()
+    at.number_input(key="sla_min_quality").set_value(0.75).run()
+    assert "miss at least one target" in " ".join(m.value for m in at.markdown)
+    assert any("Thresholds 0.500" in s.value for s in at.success)
+    at.button(key="sla_apply").click().run()
+    assert at.slider[0].value == 0.5
+    assert metrics(at)["Quality"] == "0.750"
+    assert "meet every target" in " ".join(m.value for m in at.markdown)
+
+
+def test_three_model_cascade_gets_one_slider_per_step(tiny_page):
+    at = tiny_page
+    at.multiselect[0].set_value(["small", "mid", "big"]).run()
+    assert len(at.slider) == 2
+    at.slider[0].set_value(0.55).run()
+    at.slider[1].set_value(0.5).run()
+    # tests/test_policies.py: quality .5, cost (.001 + .001 + .015 + .005) / 4
+    assert metrics(at)["Quality"] == "0.500"
+    assert metrics(at)["Cost per item"] == "$0.005500"
+
+
+def test_save_to_workspace_round_trips_the_cascade(tiny_page, workspace_path):
+    store_mod = pytest.importorskip("core.routing.optimize.store")
+    at = tiny_page
+    assert at.get("download_button")
+    assert "small > big" in at.text_input(key="cascade_policy_name").value
+    at.text_input(key="cascade_policy_name").set_value("cheap first").run()
+    at.button(key="cascade_save").click().run()
+    assert any("Saved 'cheap first'" in s.value for s in at.success)
+    ws = open_workspace(workspace_path)
+    try:
+        saved = store_mod.list_policies(ws)
+        policy, _meta = store_mod.load_policy(ws, int(saved["id"].iloc[0]))
+    finally:
+        ws.close()
+    assert list(saved["name"]) == ["cheap first"]
+    assert policy.to_dict()["thresholds"] == [0.5] and policy.to_dict()["models"] == ["small", "big"]
+
+
+def test_routerbench_needs_agreement_and_says_why(workspace_path, routerbench_test):
+    store(workspace_path, load_csv(routerbench_test))
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.run()
+    assert not at.exception
+    assert at.radio(key="cascade_signal_1").value == "agreement"  # no confidence in the file
+    quality = metrics(at)["Quality"]
+    at.radio(key="cascade_signal_1").set_value("confidence").run()
+    assert any("reports no confidence" in e.value for e in at.error)
+    at.radio(key="cascade_signal_1").set_value("agreement").run()
+    assert not at.error and metrics(at)["Quality"] == quality
+    assert metrics(at)["p50 latency"] == "n/a"
+
+
+def test_recommend_panel_reports_held_out_figures(tiny_page):
+    pytest.importorskip("core.routing.optimize.search")
+    at = tiny_page
+    at.button(key="cascade_recommend").click().run()
+    assert not at.exception and not at.error
+    text = " ".join(m.value for m in at.markdown)
+    assert "held-out quality" in text and "cross-validation" in text

@@ -1,0 +1,101 @@
+"""The layout's rules hold: contracts kept (and able to fail), no import circle, no private name
+imported across modules, no sys.path edits in benchmarks."""
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import grimp
+import pytest
+
+from core.settings import REPO_ROOT
+
+LINT_IMPORTS = shutil.which("lint-imports")
+
+
+def _lint(cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([LINT_IMPORTS, "--config", "pyproject.toml"], cwd=cwd, capture_output=True,
+                          text=True, timeout=300, env={"PYTHONPATH": str(cwd), "PATH": "/usr/bin:/bin"})
+
+
+@pytest.mark.skipif(LINT_IMPORTS is None, reason="import-linter is not installed (pip install -r requirements.txt)")
+def test_import_contracts_are_kept():
+    res = _lint(REPO_ROOT)
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert "0 broken" in res.stdout
+
+
+@pytest.mark.skipif(LINT_IMPORTS is None, reason="import-linter is not installed (pip install -r requirements.txt)")
+def test_an_upward_import_breaks_a_contract(tmp_path):
+    """A copy of the tree where evaluation imports spend (upward) fails the layers contract."""
+    for name in ("core", "ui", "app_pages"):
+        shutil.copytree(REPO_ROOT / name, tmp_path / name,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO_ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / "core" / "evaluation" / "upward.py").write_text("import core.spend.queries\n")
+    res = _lint(tmp_path)
+    assert res.returncode != 0
+    assert "core.evaluation.upward -> core.spend.queries" in res.stdout
+    assert "BROKEN" in res.stdout
+
+
+def _graph():
+    return grimp.build_graph("core", include_external_packages=False,
+                             exclude_type_checking_imports=True)
+
+
+def test_no_import_circle_in_core():
+    graph = _graph()
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    circles: list[list[str]] = []
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.find_modules_directly_imported_by(v):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for module in sorted(graph.modules):
+        if module not in index:
+            visit(module)
+    assert circles == []
+
+
+def test_no_private_name_crosses_a_module():
+    offenders = []
+    for path in (REPO_ROOT / "core").rglob("*.py"):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("core"):
+                if any(part.startswith("_") for part in node.module.split(".")):
+                    offenders.append(f"{path.relative_to(REPO_ROOT)} imports module {node.module}")
+                offenders += [f"{path.relative_to(REPO_ROOT)} imports {node.module}.{a.name}"
+                              for a in node.names if a.name.startswith("_")]
+    assert offenders == []
+
+
+def test_benchmarks_import_the_package_without_sys_path_edits():
+    edits = [p.name for p in (REPO_ROOT / "bench").glob("*.py") if "sys.path" in p.read_text()]
+    assert edits == []

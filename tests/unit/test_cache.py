@@ -1,0 +1,119 @@
+"""The response cache: exact keys, time-to-live per task, the lexical semantic match and its
+measured error rate on a labeled set."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.errors import InputError
+from core.evaluation.loading import load_csv
+from core.live.cache import (
+    CacheConfig,
+    ResponseCache,
+    cache_key,
+    nearest_previous,
+    semantic_cache_error_rates,
+)
+from core.live.providers.base import ChatRequest
+
+
+def _req(user: str, **kw) -> ChatRequest:
+    return ChatRequest(model="m", user=user, system="sys", **kw)
+
+
+def test_cache_key_changes_with_every_parameter():
+    base = cache_key("openai", _req("hi"))
+    assert base == cache_key("openai", _req("hi"))
+    variants = [cache_key("anthropic", _req("hi")), cache_key("openai", _req("hi!")),
+                cache_key("openai", _req("hi", max_tokens=5)),
+                cache_key("openai", _req("hi", temperature=0.7)),
+                cache_key("openai", _req("hi", response_format="json")),
+                cache_key("openai", ChatRequest(model="m2", user="hi", system="sys")),
+                cache_key("openai", ChatRequest(model="m", user="hi", system="other"))]
+    assert len(set(variants + [base])) == len(variants) + 1
+
+
+def test_exact_hit_and_ttl_per_task(ws):
+    cache = ResponseCache(ws, CacheConfig(ttl_s={"*": 3600.0, "news": 0.0}))
+    cache.put("openai", _req("q1"), "faq", "q1", "answer-1", 10, 2)
+    cache.put("openai", _req("q2"), "news", "q2", "answer-2", 10, 2)
+    fresh = ResponseCache(ws, cache.config)  # a new process sees what was stored
+    hit = fresh.get("openai", _req("q1"))
+    assert (hit.text, hit.input_tokens, hit.output_tokens) == ("answer-1", 10, 2)
+    assert fresh.get("openai", _req("q2")) is None  # news expires at once
+    assert fresh.get("anthropic", _req("q1")) is None
+    assert fresh.stats() == {"entries": 2, "live": 1}
+    # Prefetch answers from memory: same hits, and a miss stays a miss.
+    fresh.prefetch([cache_key("openai", _req("q1")), cache_key("openai", _req("zz"))])
+    assert fresh.get("openai", _req("q1")).text == "answer-1"
+    assert fresh.get("openai", _req("zz")) is None
+
+
+def test_disabled_cache_never_hits(ws):
+    cache = ResponseCache(ws, CacheConfig(enabled=False))
+    cache.put("openai", _req("q1"), None, "q1", "a", 1, 1)
+    assert cache.get("openai", _req("q1")) is None
+
+
+def test_semantic_match_is_lexical_with_threshold(ws):
+    cache = ResponseCache(ws, CacheConfig(semantic_threshold=0.8))
+    cache.put("openai", _req("How do I reset my password?"), "faq",
+              "How do I reset my password?", "account", 5, 1)
+    near = cache.get_similar("openai", "m", "faq", "how do I reset my password")
+    assert near is not None and near.text == "account" and 0.8 <= near.similarity <= 1.0 + 1e-9
+    assert cache.get_similar("openai", "m", "faq", "Where is my parcel?") is None
+    assert cache.get_similar("openai", "m", "other-task", "How do I reset my password?") is None
+    # Reloaded from the workspace by a later run.
+    again = ResponseCache(ws, CacheConfig(semantic_threshold=0.8))
+    again.load_semantic()
+    assert again.get_similar("openai", "m", "faq", "How do I reset my password?").text == "account"
+    assert ResponseCache(ws, CacheConfig()).get_similar("openai", "m", "faq", "x") is None
+
+
+def _labeled(rows: list[tuple[str, str, str]]):
+    frame = pd.DataFrame(rows, columns=["input", "label", "task"])
+    return load_csv(frame.to_csv(index=False).encode(), name="sem.csv")
+
+
+def test_error_rates_hand_computed():
+    es = _labeled([
+        ("alpha beta gamma", "L1", "t"),
+        ("alpha beta gamma", "L1", "t"),      # exact repeat, same label: a correct hit
+        ("qqqq xxxx zzzz", "L2", "t"),        # shares no character n-gram with the above
+        ("qqqq xxxx zzzz", "L3", "t"),        # repeat with another label: a wrong hit
+        ("mmmm nnnn", "L4", "t"),             # nothing similar: no hit
+        ("alpha beta gamma", "L9", "u"),      # same text, other task: never a hit
+    ])
+    table = semantic_cache_error_rates(es, [0.5, 0.99, 1.5])
+    assert table["hits"].tolist() == [2, 2, 0]
+    assert table["wrong"].tolist() == [1, 1, 0]
+    assert table["hit_rate"].tolist() == pytest.approx([2 / 6, 2 / 6, 0.0])
+    assert table["wrong_rate"].iloc[0] == pytest.approx(0.5)
+    assert math.isnan(table["wrong_rate"].iloc[2])
+    assert table["wrong_per_item"].iloc[0] == pytest.approx(1 / 6)
+
+
+def test_nearest_previous_only_looks_back():
+    nearest, sim = nearest_previous(["aaa bbb", "ccc ddd", "aaa bbb", "ccc ddd"])
+    assert nearest.tolist() == [-1, 0, 0, 1]
+    assert sim[2] == pytest.approx(1.0) and sim[3] == pytest.approx(1.0)
+
+
+def test_error_rates_properties_on_random_sets():
+    rng = np.random.default_rng(3)
+    words = ["refund", "order", "password", "reset", "parcel", "late", "invoice", "login"]
+    rows = [(" ".join(rng.choice(words, 3)), str(rng.integers(0, 3)), "t") for _ in range(120)]
+    table = semantic_cache_error_rates(_labeled(rows), np.linspace(0.1, 1.0, 10))
+    # A higher threshold can only remove hits (the cache answers a subset of items).
+    assert (np.diff(table["hits"].to_numpy()) <= 0).all()
+    assert (np.diff(table["wrong"].to_numpy()) <= 0).all()
+    assert ((table["wrong"] <= table["hits"]) & (table["hit_rate"] <= 1)).all()
+
+
+def test_error_rates_need_labels():
+    es = load_csv(b"input\nhello\nworld\n", name="nolabels.csv")
+    with pytest.raises(InputError, match="labels"):
+        semantic_cache_error_rates(es, [0.9])
