@@ -7,7 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import InputError
-from core.spend.imports.formats import FORMATS, GENERIC_DOC
+from core.spend.imports.formats import FORMATS
+from core.spend.imports.generic import GENERIC_DOC
 from core.spend.imports.importer import import_file
 from core.spend.queries import SpendFilter, filter_options
 from core.spend.reports import report_bytes

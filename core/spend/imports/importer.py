@@ -12,9 +12,9 @@ export's own request id when it has one (LiteLLM ``request_id``, generic ``call_
 the row's content (time, model, project, tokens, cost...) plus its occurrence number among
 identical rows of the file, so an overlapping export of the same buckets also dedupes.
 
-Formats (parsers in :mod:`core.spend.imports.formats`, real field names cited there):
+Formats (one module each, listed in :mod:`core.spend.imports.formats`, real field names cited there):
 
-* ``generic``: CSV or JSONL, columns documented in :data:`core.spend.imports.formats.GENERIC_COLUMNS`;
+* ``generic``: CSV or JSONL, columns documented in :data:`core.spend.imports.generic.GENERIC_COLUMNS`;
 * ``openai``: Usage API (``/v1/organization/usage/completions``) and Costs API
   (``/v1/organization/costs``) JSON pages, or the dashboard's CSV exports of both;
 * ``anthropic``: Admin API ``/v1/organizations/usage_report/messages`` and ``cost_report`` JSON
@@ -36,8 +36,10 @@ import duckdb
 from core.errors import InputError, Problem
 from core.pricing.catalog import Catalog
 from core.pricing.edits import catalog_for
-from core.spend.imports.formats import FORMATS, STAGE_COLUMNS, restage_as_text, stage_file
+from core.spend.imports.formats import FORMATS, stage_file
+from core.spend.imports.generic import restage_as_text
 from core.spend.imports.prices import catalog_prices
+from core.spend.imports.staging import STAGE_COLUMNS
 from core.spend.ledger import ALL_COLUMNS, ensure_ledger, insert_staged, write_lock
 from core.workspace import Workspace
 

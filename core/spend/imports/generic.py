@@ -1,0 +1,87 @@
+"""The generic usage format: any CSV or JSON-lines file with recognisable columns.
+
+Read by DuckDB directly (a view over its reader: the file is read once, by the validating pass).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.errors import InputError
+from core.spend.imports.staging import STAGE_COLUMNS
+
+# generic: canonical column <- accepted names (case-insensitive), first present wins.
+GENERIC_COLUMNS = {
+    "ts": ["ts", "timestamp", "time", "created_at", "datetime", "date", "start_time", "starttime"],
+    "model": ["model", "model_name"],
+    "provider": ["provider"],
+    "task": ["task"],
+    "project": ["project", "project_id", "team"],
+    "cost_usd": ["cost_usd", "cost", "spend", "amount_usd", "amount"],
+    "input_tokens": ["input_tokens", "prompt_tokens"],
+    "cached_input_tokens": ["cached_input_tokens", "cache_read_input_tokens", "input_cached_tokens"],
+    "cache_write_tokens": ["cache_write_tokens", "cache_creation_input_tokens"],
+    "output_tokens": ["output_tokens", "completion_tokens"],
+    "requests": ["requests", "num_requests", "num_model_requests", "request_count"],
+    "latency_ms": ["latency_ms"],
+    "status": ["status"],
+    "cache_hit": ["cache_hit"],
+    "source": ["source"],
+    "experiment": ["experiment"],
+    "variant": ["variant"],
+    "tags": ["tags"],
+    "natural_id": ["call_id", "request_id", "id"],
+}
+GENERIC_DOC = (
+    "generic CSV/JSONL: required `ts` (or timestamp/time/created_at/date), `model`, and "
+    "`cost_usd` (or cost/spend/amount) or token counts (`input_tokens`/prompt_tokens, "
+    "`output_tokens`/completion_tokens, `cached_input_tokens`); optional `task`, `provider`, "
+    "`project`, `requests` (default 1), `latency_ms`, `status`, `cache_hit`, `source`, "
+    "`experiment`, `variant`, `tags` (comma-separated) and `call_id`/`request_id` (dedupe key)")
+
+
+
+def reader_sql(path: Path, json_lines: bool, typed: bool = True) -> str:
+    quoted = "'" + str(path).replace("'", "''") + "'"
+    if json_lines:
+        return f"read_json({quoted}, format='newline_delimited')"
+    # Typed: DuckDB parses numbers and times natively (the fast path); a value that does not fit
+    # the type sniffed from the sample fails the read, and the importer retries as text.
+    return f"read_csv({quoted}, header=true{'' if typed else ', all_varchar=true'})"
+
+
+def restage_as_text(cur, path: Path, label: str) -> None:
+    """Recreate ``stage_src`` reading every CSV column as text (every bad value reportable)."""
+    stage(cur, path, label, json_lines=False, typed=False)
+
+
+def stage(cur, path: Path, label: str, json_lines: bool, typed: bool = True) -> list[str]:
+    """Create the temp view ``stage_src`` over the file; returns notes (unused columns)."""
+    reader = reader_sql(path, json_lines, typed)
+    try:
+        columns = [d[0] for d in cur.execute(f"select * from {reader} limit 0").description]
+    except Exception as exc:  # duckdb.Error: a file DuckDB cannot parse at all
+        raise InputError(f"{label}: not a readable {'JSON lines' if json_lines else 'CSV'} file "
+                         f"({str(exc).splitlines()[0][:160]})") from None
+    lower = {c.lower().strip(): c for c in columns}
+    picked = {}
+    for canon, names in GENERIC_COLUMNS.items():
+        for n in names:
+            if n in lower:
+                picked[canon] = lower[n]
+                break
+    missing = [c for c in ("ts", "model") if c not in picked]
+    if not any(c in picked for c in ("cost_usd", "input_tokens", "output_tokens")):
+        missing.append("cost_usd (or input_tokens/output_tokens)")
+    if missing:
+        raise InputError(f"{label}: missing column(s) {', '.join(missing)}; expected {GENERIC_DOC}")
+    # (no row number here: a window over the whole file would serialize the read; the staged
+    # table keeps file order, so its rowid + 1 is the data row)
+    select = ["null::bigint as _row"]
+    for canon in STAGE_COLUMNS[1:]:
+        if canon in picked:
+            select.append(f'"{picked[canon]}" as {canon}')
+        else:
+            select.append(f"null::varchar as {canon}")
+    cur.execute(f"create or replace temp view stage_src as select {', '.join(select)} from {reader}")
+    unused = [c for c in columns if c not in picked.values()]
+    return [f"Columns not used: {', '.join(unused[:12])}"] if unused else []

@@ -1,0 +1,100 @@
+"""Staging a usage or cost export: every format becomes one relation with :data:`STAGE_COLUMNS`.
+
+Every staged value is text (validated and typed afterwards in one bulk SQL pass by
+:mod:`core.spend.imports.importer`); ``_row`` is the 1-based data row (or JSON result) for
+messages. Each format lives in its own module (``generic``, ``openai``, ``anthropic``,
+``litellm``) and is listed once in :data:`FORMATS`.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from core.errors import InputError
+
+STAGE_COLUMNS = ["_row", "ts", "model", "provider", "task", "project", "cost_usd", "input_tokens",
+                 "cached_input_tokens", "cache_write_tokens", "output_tokens", "requests",
+                 "latency_ms", "status", "cache_hit", "source", "experiment", "variant", "tags",
+                 "natural_id", "kind", "cost_basis"]
+
+
+def is_json(head: bytes) -> bool:
+    return head.lstrip()[:1] in (b"{", b"[")
+
+
+def load_json(path: Path, label: str):
+    text = path.read_text(encoding="utf-8-sig")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    pages = []
+    for i, line in enumerate(text.splitlines(), 1):  # JSON lines: one page/bucket/record each
+        if line.strip():
+            try:
+                pages.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{label}, line {i}: expected JSON ({exc.msg})") from None
+    return pages
+
+
+def read_csv_text(cur, path: Path, label: str) -> pd.DataFrame:
+    quoted = "'" + str(path).replace("'", "''") + "'"
+    try:
+        return cur.execute(f"select * from read_csv({quoted}, all_varchar=true, header=true)").df()
+    except Exception as exc:
+        raise InputError(f"{label}: not a readable CSV file ({str(exc).splitlines()[0][:160]})") from None
+
+
+def stage_frame(cur, frame: pd.DataFrame) -> None:
+    """Register a parsed frame as the temp view ``stage_src``."""
+    frame = frame.copy()
+    for col in STAGE_COLUMNS[1:]:
+        if col not in frame:
+            frame[col] = None
+        frame[col] = frame[col].map(lambda v: None if v is None or (isinstance(v, float) and v != v)
+                                    else str(v)).astype(object)
+    frame["_row"] = range(1, len(frame) + 1) if "_row" not in frame else frame["_row"]
+    # Registered, not copied: the validating pass reads it once; the importer unregisters it.
+    cur.register("stage_frame", frame[STAGE_COLUMNS])
+    select = ", ".join(["cast(_row as bigint) as _row"] + [f"cast({c} as varchar) as {c}"
+                                                           for c in STAGE_COLUMNS[1:]])
+    cur.execute(f"create or replace temp view stage_src as select {select} from stage_frame")
+
+
+def usage_results(doc, label: str, time_key: str) -> list[tuple[object, dict]]:
+    """(bucket start, result) pairs from a page, a list of pages/buckets, or one bucket."""
+    docs = doc if isinstance(doc, list) else [doc]
+    out = []
+    for d in docs:
+        if not isinstance(d, dict):
+            raise InputError(f"{label}: expected JSON objects (pages or buckets), got {type(d).__name__}")
+        buckets = d["data"] if isinstance(d.get("data"), list) else [d]
+        for b in buckets:
+            if "results" in b and isinstance(b["results"], list):
+                for r in b["results"]:
+                    out.append((b.get(time_key), r if isinstance(r, dict) else {}))
+            else:
+                out.append((b.get(time_key), b))
+    if not out:
+        raise InputError(f"{label}: no usage buckets found (expected 'data' → buckets → 'results')")
+    return out
+
+
+def pick(mapping: dict, *keys):
+    for k in keys:
+        if k in mapping and mapping[k] not in (None, ""):
+            return mapping[k]
+    return None
+
+
+def num_sum(*values):
+    nums = [v for v in values if v not in (None, "")]
+    if not nums:
+        return None
+    try:
+        return sum(float(v) for v in nums)
+    except (TypeError, ValueError):
+        return nums[0]  # keep the bad text so the validator reports it
