@@ -15,6 +15,8 @@ sees which rows are broken and why::
 from __future__ import annotations
 
 import csv
+import io
+import itertools
 from pathlib import Path
 
 import duckdb
@@ -32,9 +34,42 @@ def scratch_db() -> duckdb.DuckDBPyConnection:
     return con
 
 
+DELIMITERS = (",", ";", "\t", "|")  # in order of preference
+SNIFF_ROWS = 50  # data rows read to confirm a delimiter
+
+
+def sniff_delimiter(head: bytes) -> str:
+    r"""The delimiter of a CSV file, from its header and first rows (``head``: its first bytes).
+
+    The first of ``,`` ``;`` tab ``|`` that splits the header into several columns and every
+    sampled row into as many fields (quotes respected) wins; when none does, the first that
+    splits the header (the reader then names the ragged rows); a one-column header means ``,``.
+
+    >>> sniff_delimiter(b"item_id|model|score\ni1|a|1\n"), sniff_delimiter(b"a;b\n1,5;2\n")
+    ('|', ';')
+    >>> sniff_delimiter(b'M,M|model_response\n1,"x|y"\n')   # wide headers hold '|'
+    ','
+    """
+    text = head.decode("utf-8", "replace").lstrip("\ufeff")
+    if len(head) >= (1 << 16) and "\n" in text:
+        text = text[:text.rindex("\n")]  # the last line may be cut off
+    splits_header = []
+    for delim in DELIMITERS:
+        reader = csv.reader(io.StringIO(text), delimiter=delim, quotechar='"')
+        try:
+            rows = [r for r in itertools.islice(reader, SNIFF_ROWS + 1) if r]
+        except csv.Error:
+            continue
+        if not rows or len(rows[0]) < 2:
+            continue
+        splits_header.append(delim)
+        if all(len(r) == len(rows[0]) for r in rows[1:]):
+            return delim
+    return splits_header[0] if splits_header else ","
+
+
 def sniff_text(path: Path, label: str) -> str:
-    """Refuse binary files early and pick the delimiter from the header line (',' unless the
-    header has none and uses ';' or tabs, as spreadsheet exports in some locales do)."""
+    """Refuse binary files early and pick the delimiter (:func:`sniff_delimiter`)."""
     with open(path, "rb") as fh:
         head = fh.read(1 << 16)
     if b"\x00" in head:
@@ -42,12 +77,7 @@ def sniff_text(path: Path, label: str) -> str:
                 "UTF-16 text" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "binary data")
         raise InputError(f"{label}: not a CSV text file (it looks like {kind}); expected "
                          "comma-separated UTF-8 text with a header row")
-    header = head.split(b"\n", 1)[0]
-    if b"," not in header:
-        for delim in (b";", b"\t"):
-            if delim in header:
-                return delim.decode()
-    return ","
+    return sniff_delimiter(head)
 
 
 def read_text_table(path: Path, label: str, delim: str = ",") -> pa.Table:

@@ -102,8 +102,12 @@ def _load_path(path: Path, label: str, catalog: Catalog) -> EvalSet:
                     "no such column") for c in missing])
     if kind is None:
         hint = ""
-        if len(columns) == 1 and any(d in columns[0] for d in (";", "\t")):
-            hint = " The header has one column: is the file separated by ';' or tabs instead of commas?"
+        seps = [c for c in columns[0] if not (c.isalnum() or c in "_-.() ")] or \
+            [c for c in columns[0] if c == " "]
+        if len(columns) == 1 and seps:
+            seen = max(set(seps), key=seps.count)
+            hint = (f" The header has one column: the file looks separated by {seen!r}; save it "
+                    "separated by commas, semicolons, tabs or '|'.")
         raise InputError(
             f"{label}: not an eval set. Expected either columns 'item_id' and 'model' (long layout), "
             "per-model columns like 'M' and 'M|model_response' (wide layout), or an 'input' column "

@@ -114,6 +114,23 @@ def test_semicolon_separated_file_loads():
     assert nan_equal(es.score, [[1], [0]])
 
 
+def test_pipe_and_tab_separated_files_load_the_right_models():
+    # a '|' file used to load as one wide column: one "model" named item_id, exit 0
+    es = load_csv(b"item_id|model|score\ni1|a|1\n", name="pipe.csv")
+    assert es.models == ("a",) and es.items["item_id"].tolist() == ["i1"]
+    assert nan_equal(es.score, [[1]])
+    es = load_csv(b"item_id\tmodel\tscore\toutput\ni1\ta\t0\tyes, sir\ni1\tb\t1\tno\n", name="tab.csv")
+    assert es.models == ("a", "b") and nan_equal(es.score, [[0, 1]])
+    # wide headers hold '|' inside comma-separated columns: still commas
+    es = load_csv(b"item_id,M,M|model_response\ni1,1,\"x|y\"\n", name="wide.csv")
+    assert es.models == ("M",)
+
+
+def test_unknown_delimiter_is_refused_naming_it():
+    err = error_of(b"item_id:model:score\ni1:a:1\n")
+    assert "separated by ':'" in str(err) and "'|'" in str(err)
+
+
 # -- bad input: every problem at once, with row and column --------------------------------------
 def test_wrong_field_counts_list_every_row():
     err = error_of(b"item_id,model,score\n1,a,1\n2,b,1,5\n3,a\n4,a,1\n5,a,1,2,3\n")
