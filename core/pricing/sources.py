@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from importlib.metadata import version as _package_version
@@ -53,6 +53,7 @@ class Tier:
     output_per_mtok: float
     cached_read_per_mtok: float | None = None
     cached_write_per_mtok: float | None = None
+    cached_write_1h_per_mtok: float | None = None  # Anthropic's one-hour cache writes
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,9 @@ class ModelPrice:
     note: str = ""
     estimate: bool = False  # True for self-hosted costs we estimated rather than a list price
     aliases: tuple[str, ...] = ()
+    # Anthropic's one-hour cache writes (``cache_creation.ephemeral_1h_input_tokens``); None:
+    # not in the price list (see core.pricing.usage for the rule used then).
+    cached_write_1h_per_mtok: float | None = None
 
     @property
     def qualified_name(self) -> str:
@@ -100,6 +104,21 @@ class ModelPrice:
         total = ((inp - read - write) * rate_in + read * rate_read + write * rate_write
                  + out * rates["output_per_mtok"])
         return total / 1e6
+
+    def scaled(self, factor: float, note: str) -> ModelPrice:
+        """Every rate (tiers included) times ``factor``, e.g. a batch price at 50%.
+
+        >>> ModelPrice("m", None, 3.0, 15.0, 0.3, tiers=(Tier(200_000, 6.0, 22.5),)).scaled(0.5, "batch").tiers[0]
+        Tier(start=200000, input_per_mtok=3.0, output_per_mtok=11.25, cached_read_per_mtok=None, cached_write_per_mtok=None, cached_write_1h_per_mtok=None)
+        """
+        def times(value):
+            return None if value is None else value * factor
+
+        rates = ("input_per_mtok", "output_per_mtok", "cached_read_per_mtok", "cached_write_per_mtok",
+                 "cached_write_1h_per_mtok")
+        tiers = tuple(replace(t, **{f: times(getattr(t, f)) for f in rates}) for t in self.tiers)
+        return replace(self, **{f: times(getattr(self, f)) for f in rates}, tiers=tiers,
+                       note=f"{self.note}; {note}".strip("; "))
 
     def tiers_text(self) -> str:
         """Tiers in words, e.g. ``'>200,000 input tokens: $6 in / $22.5 out'``."""
@@ -182,13 +201,24 @@ def _reference_time() -> datetime:
     return datetime.combine(date.today(), time(12, 0), tzinfo=UTC)
 
 
-def _from_genai(provider, model) -> ModelPrice | None:
-    """Convert a genai-prices model to a :class:`ModelPrice` (None when not priced per token)."""
+def _from_genai(provider, model, context: dict | None = None) -> ModelPrice | None:
+    """Convert a genai-prices model to a :class:`ModelPrice` (None when not priced per token).
+
+    ``context`` selects a price variant (``{"processing": "batch"}``), read at a time when the
+    variant is in effect: genai-prices dates its variants from when it started recording them,
+    not from when the provider started offering them.
+    """
     from genai_prices.types import TieredPrices
 
-    prices = model.get_prices(_reference_time())
+    when = _reference_time()
+    for variant in (model.price_variants or ()) if context else ():
+        start = getattr(variant.constraint, "start_date", None)
+        if variant.when == context and start is not None and when.date() < start:
+            when = datetime.combine(start, time(12, 0), tzinfo=UTC)
+    prices = model.get_prices(when, context)
     keys = {"input_per_mtok": "input_mtok", "output_per_mtok": "output_mtok",
-            "cached_read_per_mtok": "cache_read_mtok", "cached_write_per_mtok": "cache_write_mtok"}
+            "cached_read_per_mtok": "cache_read_mtok", "cached_write_per_mtok": "cache_write_mtok",
+            "cached_write_1h_per_mtok": "cache_write_1h_mtok"}
     raw = {f: getattr(prices, k, None) for f, k in keys.items()}
     if raw["input_per_mtok"] is None and raw["output_per_mtok"] is None:
         return None
@@ -213,15 +243,16 @@ def _from_genai(provider, model) -> ModelPrice | None:
         model=model.id, provider=provider.id,
         input_per_mtok=base["input_per_mtok"] or 0.0, output_per_mtok=base["output_per_mtok"] or 0.0,
         cached_read_per_mtok=base["cached_read_per_mtok"], cached_write_per_mtok=base["cached_write_per_mtok"],
+        cached_write_1h_per_mtok=base["cached_write_1h_per_mtok"],
         tiers=tiers, source=genai_source(provider), snapshot_date=genai_data_date(),
-        layer="genai-prices", note=(model.name or ""),
+        layer="genai-prices", note=(model.name or "") + (" (batch price)" if context else ""),
     )
 
 
 def _zero_if_missing(t: Tier) -> Tier:
     """A tier with no input or output price (genai-prices omits them for some units) charges 0."""
     return Tier(t.start, t.input_per_mtok or 0.0, t.output_per_mtok or 0.0,
-                t.cached_read_per_mtok, t.cached_write_per_mtok)
+                t.cached_read_per_mtok, t.cached_write_per_mtok, t.cached_write_1h_per_mtok)
 
 
 def genai_price(name: str) -> ModelPrice | None:
@@ -247,6 +278,18 @@ def _cached_genai(provider_id: str, model_id: str) -> ModelPrice | None:
     provider = next(p for p in snap.providers if p.id == provider_id)
     model = next(m for m in provider.models if m.id == model_id)
     return _from_genai(provider, model)
+
+
+@lru_cache(maxsize=4096)
+def genai_batch_price(provider_id: str, model_id: str) -> ModelPrice | None:
+    """genai-prices' own batch price of a model (``processing: batch``), or None if it has none."""
+    snap = _snapshot()
+    provider = next((p for p in snap.providers if p.id == provider_id), None)
+    model = next((m for m in provider.models if m.id == model_id), None) if provider else None
+    context = {"processing": "batch"}
+    if model is None or not any(v.when == context for v in model.price_variants or ()):
+        return None
+    return _from_genai(provider, model, context)
 
 
 @lru_cache(maxsize=1)
