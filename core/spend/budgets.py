@@ -143,6 +143,7 @@ class Alert:
     spent_usd: float
     level: int  # 70 | 90 | 100
     since: dt.date
+    unknown_cost_rows: int = 0
 
     @property
     def ratio(self) -> float:
@@ -152,15 +153,23 @@ class Alert:
     def message(self) -> str:
         who = f"task '{self.task}'" if self.task else "overall"
         verb = "over" if self.level == 100 else "at"
+        unknown = (f" (+ {self.unknown_cost_rows:,} row{'s' if self.unknown_cost_rows != 1 else ''} "
+                   "of unknown cost)") if self.unknown_cost_rows else ""
         return (f"{self.period.capitalize()} budget ({who}) {verb} {self.ratio:.0%}: "
-                f"${self.spent_usd:,.2f} of ${self.budget_usd:,.2f} since {self.since.isoformat()}")
+                f"${self.spent_usd:,.2f}{unknown} of ${self.budget_usd:,.2f} since "
+                f"{self.since.isoformat()}")
 
 
 def budget_status(ws: Workspace, today: dt.date | None = None) -> pd.DataFrame:
-    """Every budget with its spend so far this period, ratio and alert level (None below 70%)."""
+    """Every budget with its spend so far this period, ratio and alert level (None below 70%).
+
+    ``spent_usd`` is the known billable spend; ``unknown_cost_rows`` counts the rows of the
+    period whose cost is unknown (their spend is not in ``spent_usd``: it is not known, and is
+    never taken as $0 without saying so).
+    """
     today = today or utc_today()
     budgets = list_budgets(ws)
-    cols = ["task", "period", "amount_usd", "since", "spent_usd", "ratio", "level"]
+    cols = ["task", "period", "amount_usd", "since", "spent_usd", "ratio", "level", "unknown_cost_rows"]
     if budgets.empty:
         return pd.DataFrame(columns=cols)
     earliest = min(period_start(p, today) for p in budgets["period"].unique())
@@ -175,10 +184,11 @@ def budget_status(ws: Workspace, today: dt.date | None = None) -> pd.DataFrame:
             task = b.task
         else:
             task = None
-        spent = float(sel["cost_usd"].sum())
+        spent = float(sel["cost_usd"].sum(min_count=0, skipna=True))  # the known spend
         rows.append({"task": task, "period": b.period, "amount_usd": float(b.amount_usd),
                      "since": since, "spent_usd": spent, "ratio": spent / float(b.amount_usd),
-                     "level": alert_level(spent, float(b.amount_usd))})
+                     "level": alert_level(spent, float(b.amount_usd)),
+                     "unknown_cost_rows": int(sel["unknown_cost_rows"].sum())})
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -186,7 +196,7 @@ def alert_status(ws: Workspace, today: dt.date | None = None) -> list[Alert]:
     """Budgets at or above 70% of their amount this period, most severe first."""
     status = budget_status(ws, today)
     alerts = [Alert(r.period, None if pd.isna(r.task) else r.task, r.amount_usd, r.spent_usd,
-                    int(r.level), r.since)
+                    int(r.level), r.since, int(r.unknown_cost_rows))
               for r in status.itertuples(index=False) if r.level is not None and not pd.isna(r.level)]
     return sorted(alerts, key=lambda a: (-a.level, -a.ratio))
 
@@ -213,6 +223,7 @@ class Forecast:
     high: float | None
     budget_usd: float | None
     method: str = "month-to-date + trailing daily mean × remaining days"
+    unknown_cost_rows: int = 0  # rows of the month whose cost is unknown (not in the figures)
 
     @property
     def over_budget_by(self) -> float | None:
@@ -227,7 +238,10 @@ def forecast_month_end(ws: Workspace, today: dt.date | None = None, window: int 
     flt = SpendFilter(date_from=start, date_to=today, scope="billable", tasks=(task,) if task else ())
     daily = spend_by(ws, ["day"], flt)
     days = pd.date_range(start, today, freq="D")
-    series = daily.set_index("day")["cost_usd"].reindex(days, fill_value=0.0).to_numpy(dtype=float)
+    # Known spend per day: a day without rows spent nothing; a day whose rows all have an unknown
+    # cost has no known spend (counted in `unknown_cost_rows`, not dropped from the window).
+    known = daily.set_index("day")["cost_usd"].fillna(0.0)
+    series = known.reindex(days, fill_value=0.0).to_numpy(dtype=float)
     window_days = min(window, len(series))
     recent = series[-window_days:]
     mean = float(recent.mean())
@@ -243,4 +257,5 @@ def forecast_month_end(ws: Workspace, today: dt.date | None = None, window: int 
     match = budgets[(budgets["period"] == "monthly") & (budgets["task"].isna() if task is None
                                                           else budgets["task"] == task)]
     budget = float(match["amount_usd"].iloc[0]) if len(match) else None
-    return Forecast(start, today, mtd, mean, sd, window_days, remaining, forecast, low, high, budget)
+    return Forecast(start, today, mtd, mean, sd, window_days, remaining, forecast, low, high, budget,
+                    unknown_cost_rows=int(daily["unknown_cost_rows"].sum()))

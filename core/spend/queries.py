@@ -9,8 +9,13 @@ Every query takes a :class:`SpendFilter` (date range, scope, tags) and returns a
     spend_page_data(ws, flt)                 # every query the Spend page shows, in one dict
 
 Scopes: ``production`` (default) excludes ``shadow`` and ``simulation`` rows; ``shadow`` is the
-cost of shadow comparisons, kept apart; ``billable`` is every real dollar (all but simulation:
-what budgets count); ``all`` is everything.
+cost of real shadow calls, kept apart; ``simulation`` is spend computed from eval sets (replays),
+never billed; ``billable`` is every real dollar (all but simulation: what budgets count); ``all``
+is everything.
+
+A cost that is not known (NULL in the ledger) is never summed as $0: every grouping returns
+``unknown_cost_rows`` beside ``cost_usd``, and ``cost_usd`` is NaN (None in :func:`totals`)
+when a group has rows but no known cost. ``cost_usd`` is then the known part of the spend.
 """
 from __future__ import annotations
 
@@ -41,18 +46,22 @@ DIMENSIONS = {
     "variant": "coalesce(variant, '(none)')",
     "source": "source",
     "project": "coalesce(project, '(none)')",
+    "service_tier": "coalesce(service_tier, 'standard')",
 }
 # Measures every grouping returns, summed over the daily rollup (core.spend.rollup). Rows
 # whose export gave no request count (NULL) add cost but no requests; cost per 1,000 requests
-# only uses the cost of rows that know their request count (`cost_counted`).
+# only uses rows that know both their cost and their request count. A group whose rows all have
+# an unknown cost has a NULL cost (unknown), not 0; an empty selection costs 0.
 MEASURES = """
-    coalesce(sum(cost_usd), 0) as cost_usd,
+    case when coalesce(sum(rows), 0) > 0 and sum(cost_usd) is null then null
+         else coalesce(sum(cost_usd), 0) end as cost_usd,
+    cast(coalesce(sum(unknown_cost_rows), 0) as bigint) as unknown_cost_rows,
     cast(sum(requests) as bigint) as requests,
     cast(coalesce(sum(rows), 0) as bigint) as rows,
     cast(sum(input_tokens) as bigint) as input_tokens,
     cast(sum(cached_input_tokens) as bigint) as cached_input_tokens,
     cast(sum(output_tokens) as bigint) as output_tokens,
-    1000 * sum(cost_counted) / nullif(sum(requests), 0) as cost_per_1k_requests
+    1000 * sum(cost_counted) / nullif(sum(requests_priced), 0) as cost_per_1k_requests
 """
 
 
@@ -82,6 +91,7 @@ class SpendFilter:
     experiments: tuple = ()
     variants: tuple = ()
     sources: tuple = ()
+    service_tiers: tuple = ()
     tags: tuple = field(default=())  # a row matches when its tags contain any of these
 
     def where(self, raw: bool = False) -> tuple[str, list]:
@@ -100,7 +110,8 @@ class SpendFilter:
             params.append(dt.datetime.combine(end + dt.timedelta(days=1), dt.time()) if raw else end)
         for column, values in (("task", self.tasks), ("model", self.models),
                                ("provider", self.providers), ("experiment", self.experiments),
-                               ("variant", self.variants), ("source", self.sources)):
+                               ("variant", self.variants), ("source", self.sources),
+                               ("service_tier", self.service_tiers)):
             if values:
                 expr = DIMENSIONS.get(column, column)
                 clauses.append(f"{expr} in ({', '.join('?' * len(values))})")
@@ -142,26 +153,39 @@ def spend_by(ws: Workspace, dims: list[str], flt: SpendFilter = SpendFilter()) -
 
 
 def totals(ws: Workspace, flt: SpendFilter = SpendFilter()) -> dict:
-    """One dict: cost_usd, requests, rows, tokens, cost_per_1k_requests, first/last day."""
+    """One dict: cost_usd, unknown_cost_rows, requests, rows, tokens, cost_per_1k_requests,
+    first/last day.
+
+    ``cost_usd`` is the known spend; None when every matching row has an unknown cost.
+
+    >>> from core.spend.ledger import record_calls
+    >>> _ = record_calls(ws, pd.DataFrame({"call_id": ["a", "b"], "ts": [pd.Timestamp("2026-01-05")] * 2,
+    ...                                    "model": ["m", "m"], "cost_usd": [0.5, None]}))
+    >>> t = totals(ws)
+    >>> t["cost_usd"], t["unknown_cost_rows"], t["rows"]
+    (0.5, 1, 2)
+    """
     where, params = flt.where()
     row = _query(ws, f"select {MEASURES}, min(day) as first_day, max(day) as last_day "
                      f"from ledger_daily where {where}", params).iloc[0]
     out = {k: (None if pd.isna(v) else v) for k, v in row.items()}
-    for key in ("cost_usd",):
-        out[key] = float(out[key] or 0.0)
-    for key in ("requests", "rows", "input_tokens", "cached_input_tokens", "output_tokens"):
+    out["cost_usd"] = None if out["cost_usd"] is None else float(out["cost_usd"])
+    for key in ("unknown_cost_rows", "requests", "rows", "input_tokens", "cached_input_tokens",
+                "output_tokens"):
         out[key] = int(out[key] or 0)
     return out
 
 
 def traffic_share(ws: Workspace, flt: SpendFilter = SpendFilter()) -> pd.DataFrame:
-    """Per model: requests, share of requests, cost, share of cost (largest first)."""
+    """Per model: requests, share of requests, cost, share of the known cost (largest first),
+    and the rows whose cost is unknown."""
     where, params = flt.where()
     return _query(ws, f"""
         select model, cast(sum(requests) as bigint) as requests,
                sum(requests) / nullif(sum(sum(requests)) over (), 0) as request_share,
                sum(cost_usd) as cost_usd,
-               sum(cost_usd) / nullif(sum(sum(cost_usd)) over (), 0) as cost_share
+               sum(cost_usd) / nullif(sum(sum(cost_usd)) over (), 0) as cost_share,
+               cast(sum(unknown_cost_rows) as bigint) as unknown_cost_rows
         from ledger_daily where {where} group by model order by requests desc nulls last, model""", params)
 
 
@@ -185,7 +209,7 @@ def cache_stats(ws: Workspace, flt: SpendFilter = SpendFilter()) -> pd.DataFrame
                cast(sum(requests) as bigint) as requests,
                cast(coalesce(sum(requests) filter (where cache_hit), 0) as bigint) as cache_hits,
                sum(cost_counted) filter (where not cache_hit)
-                   / nullif(sum(requests) filter (where not cache_hit), 0) as avg_cost_per_miss,
+                   / nullif(sum(requests_priced) filter (where not cache_hit), 0) as avg_cost_per_miss,
                sum(cached_input_tokens) / nullif(sum(input_tokens), 0) as cached_token_share
         from ledger_daily where {where} group by model order by model""", params)
     frame["hit_rate"] = frame["cache_hits"] / frame["requests"].where(frame["requests"] > 0)
@@ -199,7 +223,7 @@ def top_calls(ws: Workspace, flt: SpendFilter = SpendFilter(), n: int = 20) -> p
     return _query(ws, f"""
         select ts, call_id, provider, model, task, cost_usd, requests, input_tokens,
                output_tokens, source, experiment, variant, kind
-        from ledger where {where} order by cost_usd desc, ts desc limit {int(n)}""", params)
+        from ledger where {where} order by cost_usd desc nulls last, ts desc limit {int(n)}""", params)
 
 
 def filter_options(ws: Workspace) -> dict:
@@ -217,21 +241,29 @@ def filter_options(ws: Workspace) -> dict:
             "tasks": distinct("task"), "models": distinct("model"),
             "providers": distinct("provider"), "experiments": distinct("experiment"),
             "variants": distinct("variant"), "sources": distinct("source"),
+            "service_tiers": distinct("coalesce(service_tier, 'standard')"),
             "tags": distinct("unnest(string_split(tags, ','))")}
 
 
 def spend_page_data(ws: Workspace, flt: SpendFilter = SpendFilter(), top_n: int = 20) -> dict:
     """Every number the Spend page shows (the bench times exactly this)."""
-    shadow = SpendFilter(**{**flt.__dict__, "scope": "shadow"})
+    def scoped(scope: str) -> SpendFilter:
+        return SpendFilter(**{**flt.__dict__, "scope": scope})
+
     return {
         "totals": totals(ws, flt),
         "by_day_model": spend_by(ws, ["day", "model"], flt),
         "by_day_task": spend_by(ws, ["day", "task"], flt),
         "by_day_provider": spend_by(ws, ["day", "provider"], flt),
         "by_provider": spend_by(ws, ["provider"], flt),
+        "by_service_tier": spend_by(ws, ["service_tier"], flt),
         "traffic_share": traffic_share(ws, flt),
         "by_task": cost_per_task(ws, flt),
         "cache": cache_stats(ws, flt),
         "top_calls": top_calls(ws, flt, top_n),
-        "shadow_totals": totals(ws, shadow) if flt.scope == "production" else None,
+        # the split beside production: every real dollar, real shadow calls, simulations
+        "billable_totals": totals(ws, scoped("billable")) if flt.scope == "production" else None,
+        "shadow_totals": totals(ws, scoped("shadow")) if flt.scope == "production" else None,
+        "simulation_totals": (totals(ws, scoped("simulation"))
+                              if flt.scope in ("production", "billable") else None),
     }

@@ -2,9 +2,11 @@
 
     write_report(ws, "2026-03-01", "2026-03-31", "xlsx", "march.xlsx")
 
-Every format carries the same views (totals, by day, by model, by task, by provider, the most
-expensive calls, budgets), the period, and the date of the price snapshot used for any cost the
-app estimated from token counts. CSV and XLSX cells are guarded against formula injection
+Every format carries the same views (totals, by day, by model, by task, by provider, by service
+tier, the most expensive calls, budgets), the period, and the date of the price snapshot used for
+any cost the app estimated from token counts. Rows whose cost is unknown are counted and shown
+as unknown, never summed as $0; shadow calls and simulations (replays on eval sets, never
+billed) are totalled apart from production spend. CSV and XLSX cells are guarded against formula injection
 (:mod:`core.exports`). The HTML file inlines plotly.js (no network needed to open it); the PDF
 is drawn by fpdf2 with matplotlib charts (no browser at run time).
 """
@@ -40,12 +42,14 @@ def report_data(ws: Workspace, date_from, date_to, top_n: int = 25) -> dict:
         "price_snapshot": price_snapshot_date(),
         "totals": totals(ws, flt),
         "shadow": totals(ws, SpendFilter(date_from=date_from, date_to=date_to, scope="shadow")),
+        "simulation": totals(ws, SpendFilter(date_from=date_from, date_to=date_to, scope="simulation")),
         "by_day": spend_by(ws, ["day"], flt),
         "by_day_model": spend_by(ws, ["day", "model"], flt),
         "by_model": by_model.sort_values("cost_usd", ascending=False, ignore_index=True),
         "by_task": spend_by(ws, ["task"], flt).sort_values("cost_usd", ascending=False, ignore_index=True),
         "by_provider": spend_by(ws, ["provider"], flt).sort_values("cost_usd", ascending=False,
                                                                    ignore_index=True),
+        "by_service_tier": spend_by(ws, ["service_tier"], flt),
         "top_calls": top_calls(ws, flt, top_n),
         "budgets": status,
         "budgets_as_of": today,
@@ -54,7 +58,8 @@ def report_data(ws: Workspace, date_from, date_to, top_n: int = 25) -> dict:
 
 def _views(data: dict) -> dict[str, pd.DataFrame]:
     """The tables, with display-ready columns."""
-    keep = ["cost_usd", "requests", "rows", "cost_per_1k_requests", "input_tokens", "output_tokens"]
+    keep = ["cost_usd", "unknown_cost_rows", "requests", "rows", "cost_per_1k_requests",
+            "input_tokens", "output_tokens"]
     by_day = data["by_day"].copy()
     by_day["day"] = by_day["day"].dt.date
     budgets = data["budgets"].copy()
@@ -66,13 +71,18 @@ def _views(data: dict) -> dict[str, pd.DataFrame]:
         "By model": data["by_model"][["model"] + keep + ["request_share", "cost_share"]],
         "By task": data["by_task"][["task"] + keep],
         "By provider": data["by_provider"][["provider"] + keep],
+        "By service tier": data["by_service_tier"][["service_tier"] + keep],
         "Top calls": data["top_calls"],
         "Budgets": budgets,
     }
 
 
 def money(value: float | None) -> str:
-    """$1,234.56, or four decimals under a dollar (LLM spend is often cents)."""
+    """$1,234.56, or four decimals under a dollar (LLM spend is often cents).
+
+    >>> money(1234.5), money(0.00125), money(None)
+    ('$1,234.50', '$0.0013', 'n/a')
+    """
     if value is None or pd.isna(value):
         return "n/a"
     if value == 0:
@@ -80,17 +90,60 @@ def money(value: float | None) -> str:
     return f"${value:,.2f}" if abs(value) >= 1 else f"${value:,.4f}"
 
 
+def signed_money(value: float) -> str:
+    """A money difference with its sign first, as a metric delta reads it: ``-$8.10``, ``+$2.00``.
+
+    >>> signed_money(-8.1), signed_money(2), signed_money(0.0)
+    ('-$8.10', '+$2.00', '$0.00')
+    """
+    if value == 0 or pd.isna(value):
+        return money(value)
+    return ("-" if value < 0 else "+") + money(abs(value))
+
+
+def spend_text(cost_usd: float | None, unknown_cost_rows: int = 0) -> str:
+    """Spend with its unknown part said: never a plain $0.00 for rows no price was found for.
+
+    >>> spend_text(2.5), spend_text(2.5, 1), spend_text(None, 3)
+    ('$2.50', '$2.50 + unknown', 'unknown')
+    """
+    if not unknown_cost_rows:
+        return money(cost_usd if cost_usd is not None else 0.0)
+    if cost_usd is None or pd.isna(cost_usd) or cost_usd == 0:
+        return "unknown"
+    return f"{money(cost_usd)} + unknown"
+
+
+def unknown_note(unknown_cost_rows: int) -> str:
+    """One sentence about rows of unknown cost ('' when there are none)."""
+    if not unknown_cost_rows:
+        return ""
+    return (f"{unknown_cost_rows:,} ledger row{'s have' if unknown_cost_rows != 1 else ' has'} an "
+            "unknown cost (no price for the model, or an export without models): counted as "
+            "unknown, not as $0.")
+
+
 def _summary_lines(data: dict) -> list[str]:
-    t, s = data["totals"], data["shadow"]
+    t, s, sim = data["totals"], data["shadow"], data["simulation"]
     per_1k = t["cost_per_1k_requests"]
-    return [
+    lines = [
         f"Tradeoff cost report {data['period'][0]} to {data['period'][1]}",
-        f"Total production spend: {money(t['cost_usd'])}",
+        f"Total production spend: {spend_text(t['cost_usd'], t['unknown_cost_rows'])}",
         f"Requests: {t['requests']:,}   Ledger rows: {t['rows']:,}",
         f"Cost per 1,000 requests: {money(per_1k)}",
-        f"Shadow spend (kept apart): {money(s['cost_usd'])}",
-        f"Price snapshot: {data['price_snapshot']}   Generated: {data['generated']}",
+        f"Shadow spend (kept apart): {spend_text(s['cost_usd'], s['unknown_cost_rows'])}",
+        f"Simulated spend (replays on eval sets, never billed): "
+        f"{spend_text(sim['cost_usd'], sim['unknown_cost_rows'])}",
     ]
+    tiers = data["by_service_tier"]
+    batch = tiers[tiers["service_tier"] == "batch"]
+    if len(batch):
+        lines.append(f"Batch spend (at the batch price, included above): "
+                     f"{spend_text(batch['cost_usd'].iloc[0], int(batch['unknown_cost_rows'].iloc[0]))}")
+    if t["unknown_cost_rows"]:
+        lines.append(unknown_note(t["unknown_cost_rows"]))
+    lines.append(f"Price snapshot: {data['price_snapshot']}   Generated: {data['generated']}")
+    return lines
 
 
 def write_report(ws: Workspace, date_from, date_to, fmt: str, out_path) -> Path:
@@ -120,31 +173,39 @@ def _csv(data: dict, out: Path) -> None:
     rows = [{"section": "report", "key": "period", "detail": f"{data['period'][0]}..{data['period'][1]}"},
             {"section": "report", "key": "price_snapshot", "detail": data["price_snapshot"]},
             {"section": "report", "key": "generated", "detail": data["generated"]}]
-    for section, key in (("total", "totals"), ("shadow_total", "shadow")):
-        t = data[key]
-        rows.append({"section": section, "key": "all", "cost_usd": t["cost_usd"],
-                     "requests": t["requests"], "rows": t["rows"],
-                     "cost_per_1k_requests": t["cost_per_1k_requests"]})
+
+    def measures(r: dict) -> dict:
+        unknown = int(r.get("unknown_cost_rows") or 0)
+        return {"cost_usd": r["cost_usd"], "requests": r["requests"], "rows": r["rows"],
+                "cost_per_1k_requests": r["cost_per_1k_requests"], "unknown_cost_rows": unknown,
+                "detail": None if not unknown else "cost unknown" if pd.isna(r["cost_usd"])
+                else "cost unknown for some rows: cost_usd is the known part"}
+
+    for section, key in (("total", "totals"), ("shadow_total", "shadow"),
+                         ("simulation_total", "simulation")):
+        rows.append({"section": section, "key": "all", **measures(data[key])})
     for section, frame, col in (("day", data["by_day"], "day"), ("model", data["by_model"], "model"),
                                 ("task", data["by_task"], "task"),
-                                ("provider", data["by_provider"], "provider")):
+                                ("provider", data["by_provider"], "provider"),
+                                ("service_tier", data["by_service_tier"], "service_tier")):
         for r in frame.to_dict("records"):
             key = r[col].date().isoformat() if section == "day" else r[col]
-            rows.append({"section": section, "key": key, "cost_usd": r["cost_usd"],
-                         "requests": r["requests"], "rows": r["rows"],
-                         "cost_per_1k_requests": r["cost_per_1k_requests"]})
+            rows.append({"section": section, "key": key, **measures(r)})
     for r in data["top_calls"].to_dict("records"):
         rows.append({"section": "top_call", "key": r["call_id"], "cost_usd": r["cost_usd"],
                      "requests": r["requests"], "rows": 1,
+                     "unknown_cost_rows": int(pd.isna(r["cost_usd"])),
                      "detail": f"{r['ts']} {r['model']} {r['task'] or ''}".strip()})
     for r in data["budgets"].to_dict("records"):
         level = "" if pd.isna(r["level"]) else f"{int(r['level'])}%"
+        unknown = int(r.get("unknown_cost_rows") or 0)
         rows.append({"section": "budget", "key": f"{r['period']} {r['task'] or '(overall)'}",
-                     "cost_usd": r["spent_usd"],
+                     "cost_usd": r["spent_usd"], "unknown_cost_rows": unknown,
                      "detail": f"budget ${r['amount_usd']:,.2f} since {r['since']}, alert {level or 'none'}"})
+    # unknown_cost_rows is last: columns are only ever added at the end (automation reads them)
     frame = pd.DataFrame(rows, columns=["section", "key", "cost_usd", "requests", "rows",
-                                        "cost_per_1k_requests", "detail"])
-    for col in ("requests", "rows"):
+                                        "cost_per_1k_requests", "detail", "unknown_cost_rows"])
+    for col in ("requests", "rows", "unknown_cost_rows"):
         frame[col] = frame[col].astype("Int64")  # counts stay whole numbers next to blank cells
     write_csv(frame, out)
 
@@ -157,14 +218,20 @@ def _xlsx(data: dict, out: Path) -> None:
 
 
 # -- HTML: self-contained, charts inlined ----------------------------------------------------
+def _blank_float(column: str, value: float) -> str:
+    """A missing number in a table: an unknown cost says so; anything else stays blank."""
+    return "unknown" if column in ("cost_usd", "spent_usd") else ""
+
+
+
 def _table_html(frame: pd.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     body = []
     for row in frame.itertuples(index=False, name=None):
         cells = []
-        for v in row:
+        for col, v in zip(frame.columns, row):
             if isinstance(v, float):
-                text = "" if pd.isna(v) else f"{v:,.6g}"
+                text = _blank_float(col, v) if pd.isna(v) else f"{v:,.6g}"
             else:
                 text = "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
             cells.append(f"<td>{html.escape(text)}</td>")
@@ -204,9 +271,9 @@ def _pdf_table(pdf, frame: pd.DataFrame, columns: list[str], widths: list[float]
     pdf.ln()
     pdf.set_font("Helvetica", "", 8)
     for row in frame[columns].head(limit).itertuples(index=False, name=None):
-        for v, w in zip(row, widths):
+        for col, v, w in zip(columns, row, widths):
             if isinstance(v, float):
-                text = "" if pd.isna(v) else f"{v:,.4f}"
+                text = _blank_float(col, v) if pd.isna(v) else f"{v:,.4f}"
             elif isinstance(v, pd.Timestamp):
                 text = v.strftime("%Y-%m-%d %H:%M")
             else:
@@ -242,6 +309,7 @@ def _pdf(data: dict, out: Path) -> None:
          [70, 30, 25, 35, 25]),
         ("By task", ["task", "cost_usd", "requests", "cost_per_1k_requests"], [70, 30, 25, 35]),
         ("By provider", ["provider", "cost_usd", "requests", "cost_per_1k_requests"], [70, 30, 25, 35]),
+        ("By service tier", ["service_tier", "cost_usd", "unknown_cost_rows", "requests"], [70, 30, 35, 25]),
         ("Top calls", ["ts", "model", "task", "cost_usd", "requests"], [35, 60, 40, 30, 20]),
         ("Budgets", ["task", "period", "amount_usd", "spent_usd", "level"], [50, 25, 30, 30, 20]),
     ):

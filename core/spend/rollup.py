@@ -1,7 +1,8 @@
 """The daily rollup of the ledger that every spend view reads.
 
 ``ledger_daily`` holds per-day sums by every dimension a filter or a grouping can use (provider,
-model, task, source, experiment, variant, project, tags, kind, cache hit). The ledger is
+model, task, source, experiment, variant, project, tags, kind, cache hit, service tier),
+with the count of rows whose cost is unknown beside the sums. The ledger is
 append-only, so committed rows have dense row ids: the rollup remembers how many rows it has
 absorbed (``watermark``) and :func:`refresh_rollup` aggregates only the rows appended since, by
 whoever wrote them (``record_calls``, imports, or a component inserting in its own transaction).
@@ -15,11 +16,17 @@ from core.spend.ledger import ensure_ledger, write_lock
 from core.workspace import Workspace
 
 GROUP = ["provider", "model", "task", "source", "experiment", "variant", "project", "tags", "kind",
-         "cache_hit"]
+         "cache_hit", "service_tier"]
+# A NULL cost is unknown: it adds to `unknown_cost_rows`, never to a sum. `cost_counted` and
+# `requests_priced` are the cost and requests of rows that know both (cost per 1,000 requests).
 _AGG = f"""
+    insert into ledger_daily (day, {', '.join(GROUP)}, cost_usd, cost_counted, requests,
+        requests_priced, unknown_cost_rows, rows, input_tokens, cached_input_tokens, output_tokens)
     select cast(ts as date) as day, {', '.join(GROUP)},
            sum(cost_usd), sum(cost_usd) filter (where requests is not null),
-           cast(sum(requests) as bigint), count(*), cast(sum(input_tokens) as bigint),
+           cast(sum(requests) as bigint),
+           cast(sum(requests) filter (where cost_usd is not null) as bigint),
+           count(*) filter (where cost_usd is null), count(*), cast(sum(input_tokens) as bigint),
            cast(sum(cached_input_tokens) as bigint), cast(sum(output_tokens) as bigint)
     from ledger where {{cond}} group by all"""
 
@@ -40,7 +47,7 @@ def refresh_rollup(ws: Workspace) -> None:
         if n < mark:  # rows were deleted: rebuild from scratch
             tx.execute("delete from ledger_daily")
             mark = 0
-        tx.execute("insert into ledger_daily " + _AGG.format(cond=f"rowid >= {int(mark)}"))
+        tx.execute(_AGG.format(cond=f"rowid >= {int(mark)}"))
         tx.execute("update ledger_rollup_state set watermark = ?", [n])
 
 
@@ -51,5 +58,5 @@ def reaggregate_days(cur, days_relation: str) -> None:
     """
     mark = cur.execute("select watermark from ledger_rollup_state").fetchone()[0]
     cur.execute(f"delete from ledger_daily where day in (select d from {days_relation})")
-    cur.execute("insert into ledger_daily " + _AGG.format(
+    cur.execute(_AGG.format(
         cond=f"rowid < {int(mark)} and cast(ts as date) in (select d from {days_relation})"))

@@ -28,7 +28,7 @@ def evil_ledger(ws):
         "model": EVIL + ["gpt-4o-mini"],
         "task": EVIL + ["support"],
         "provider": ["openai"] * (len(EVIL) + 1),
-        "cost_usd": [0.5] * len(EVIL) + [-0.25],  # a negative number (a refund) stays a number
+        "cost_usd": [0.5] * len(EVIL) + [0.25],  # a number stays a number (negatives are refused)
     })
     record_calls(ws, frame)
     return ws
@@ -51,7 +51,7 @@ def test_csv_neutralizes_formulas(evil_ledger, tmp_path):
         assert "'" + v in cells
     frame = pd.read_csv(out)
     total = frame[(frame["section"] == "total")].iloc[0]
-    assert float(total["cost_usd"]) == pytest.approx(0.5 * len(EVIL) - 0.25)
+    assert float(total["cost_usd"]) == pytest.approx(0.5 * len(EVIL) + 0.25)
     assert frame.loc[frame["key"] == "price_snapshot", "detail"].iloc[0]
 
 
@@ -74,9 +74,9 @@ def test_xlsx_neutralizes_formulas_and_keeps_numbers(evil_ledger, tmp_path):
     by_task = wb["By task"]
     header = [c.value for c in by_task[1]]
     costs = [r[header.index("cost_usd")].value for r in by_task.iter_rows(min_row=2)]
-    assert all(isinstance(c, float) for c in costs) and -0.25 in costs
+    assert all(isinstance(c, float) for c in costs) and 0.25 in costs
     summary = " ".join(str(c.value) for c in wb["Summary"]["A"])
-    assert "Total production spend: $2.75" in summary and "Price snapshot" in summary
+    assert "Total production spend: $3.25" in summary and "Price snapshot" in summary
 
 
 def test_html_is_self_contained(evil_ledger, tmp_path):
@@ -85,7 +85,7 @@ def test_html_is_self_contained(evil_ledger, tmp_path):
     text = out.read_text(encoding="utf-8")
     assert not re.search(r"<script[^>]+src=[\"']?https?:", text)
     assert "plotly" in text.lower() and len(text) > 1_000_000  # plotly.js inlined
-    assert "Total production spend: $2.75" in text
+    assert "Total production spend: $3.25" in text
     assert "<script>alert" not in text and "&quot;http://evil&quot;" in text  # names escaped
 
 
@@ -95,7 +95,7 @@ def test_pdf_renders_with_totals(evil_ledger, tmp_path):
     assert out.read_bytes()[:5] == b"%PDF-"
     if shutil.which("pdftotext"):
         text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True).stdout
-        assert "Total production spend: $2.75" in text
+        assert "Total production spend: $3.25" in text
 
 
 def test_cli_import_and_report(tmp_path):
