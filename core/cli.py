@@ -85,6 +85,8 @@ def cmd_ledger(args) -> int:
 
     report = import_file(open_workspace(), args.file, args.format)
     print(report.summary_line())
+    for note in report.notes:  # what was detected, and how to price rows of unknown cost
+        print(f"note: {note}", file=sys.stderr)
     return 0
 
 
@@ -138,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     lsub = s.add_subparsers(dest="ledger_command", required=True)
     li = lsub.add_parser("import", help="import a usage file into the ledger")
     li.add_argument("file")
-    li.add_argument("--format", default="generic", choices=["generic", "openai", "anthropic", "litellm"])
+    li.add_argument("--format", default="auto", choices=["auto", "generic", "openai", "anthropic", "litellm"],
+                    help="auto (default): detected from the file's columns")
     li.set_defaults(func=cmd_ledger)
 
     s = sub.add_parser("report", help="export a cost report")

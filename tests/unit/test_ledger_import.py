@@ -22,13 +22,13 @@ def test_generic_csv_bad_rows_reported_and_rest_kept(ws):
     assert report.problems[0].got == "abc" and "US dollars" in report.problems[0].expected
     assert "row 4, column 'cost_usd'" in report.summary_line()
     frame = rows(ws).set_index("call_id")
-    assert set(frame.index) == {"generic:g-1", "generic:g-2", "generic:g-3", "generic:g-6"}
+    assert set(frame.index) == {"req:g-1", "req:g-2", "req:g-3", "req:g-6"}
     # an offset is converted to UTC; a date alone is midnight
-    assert frame.loc["generic:g-3", "ts"].to_pydatetime() == dt.datetime(2026, 3, 2, 9, 0)
-    assert frame.loc["generic:g-6", "ts"].to_pydatetime() == dt.datetime(2026, 3, 3)
-    assert bool(frame.loc["generic:g-3", "cache_hit"]) is True
-    assert frame.loc["generic:g-6", "experiment"] == "exp-7"
-    assert frame.loc["generic:g-6", "tags"] == "prod,ab"
+    assert frame.loc["req:g-3", "ts"].to_pydatetime() == dt.datetime(2026, 3, 2, 9, 0)
+    assert frame.loc["req:g-6", "ts"].to_pydatetime() == dt.datetime(2026, 3, 3)
+    assert bool(frame.loc["req:g-3", "cache_hit"]) is True
+    assert frame.loc["req:g-6", "experiment"] == "exp-7"
+    assert frame.loc["req:g-6", "tags"] == "prod,ab"
     assert set(frame["source"]) == {"import"}
     assert totals(ws)["cost_usd"] == pytest.approx(0.0012 + 0.03 + 0 + 0.045)
 
@@ -98,7 +98,10 @@ def test_anthropic_usage_and_cost_reports(ws):
     assert usage["input_tokens"] == 1500 + 2000 + 1500
     assert (usage["cached_input_tokens"], usage["cache_write_tokens"], usage["output_tokens"]) == (2000, 1500, 700)
     assert usage["project"] == "wrkspc_01JwQvzr7rXLA5AGx3HKfFUJ"
-    assert usage["cost_usd"] == pytest.approx(1500 * 3e-6 + 2000 * 0.3e-6 + 1500 * 3.75e-6 + 700 * 15e-6)
+    # 1,500 uncached at $3/M, 2,000 reads at $0.30/M, 500 five-minute writes at $3.75/M and
+    # 1,000 one-hour writes at $6/M (2x input), 700 output at $15/M
+    assert usage["cost_usd"] == pytest.approx(1500 * 3e-6 + 2000 * 0.3e-6 + 500 * 3.75e-6
+                                              + 1000 * 6e-6 + 700 * 15e-6)
     import_file(ws, DATA / "anthropic_cost.json", "anthropic")
     day2 = totals(ws, SpendFilter(date_from="2026-03-02", date_to="2026-03-02"))
     assert day2["cost_usd"] == pytest.approx(1.2345 + 0.20)  # amounts are in cents
@@ -109,11 +112,11 @@ def test_litellm_spendlogs_never_store_the_key(ws):
     assert (report.rows_added, report.bad_rows) == (3, 1)
     assert report.problems[0].row == 4 and report.problems[0].column == "cost_usd"
     frame = rows(ws).set_index("call_id")
-    a1 = frame.loc["litellm:chatcmpl-a1"]
+    a1 = frame.loc["req:chatcmpl-a1"]
     assert a1["latency_ms"] == pytest.approx(1250) and a1["task"] == "support"
     assert a1["provider"] == "openai" and a1["project"] == "team-1"
-    assert bool(frame.loc["litellm:chatcmpl-a2", "cache_hit"]) is True
-    assert frame.loc["litellm:chatcmpl-a3", "task"] == "leads"
+    assert bool(frame.loc["req:chatcmpl-a2", "cache_hit"]) is True
+    assert frame.loc["req:chatcmpl-a3", "task"] == "leads"
     dump = frame.astype(str).to_csv()
     assert "88dc28d0f030" not in dump and "a73dc2d0f030" not in dump and "palantir" not in dump
     by_task = spend_by(ws, ["task"]).set_index("task")["cost_usd"]
@@ -161,5 +164,5 @@ def test_bad_value_after_the_type_sniffing_sample_is_reported(ws, tmp_path):
     assert (report.rows_read, report.rows_added, report.bad_rows) == (30_002, 30_001, 1)
     assert (report.problems[0].row, report.problems[0].column, report.problems[0].got) == \
         (30_001, "cost_usd", "abc")
-    epoch = ws.cursor().execute("select ts from ledger where call_id = 'generic:call-y'").fetchone()[0]
+    epoch = ws.cursor().execute("select ts from ledger where call_id = 'req:call-y'").fetchone()[0]
     assert epoch == dt.datetime(2026, 3, 1)  # epoch seconds read as UTC

@@ -39,10 +39,17 @@ def parse_row(start, r: dict) -> dict:
                       r.get("cache_creation_5m_input_tokens"), r.get("cache_creation_1h_input_tokens"),
                       r.get("cache_creation_input_tokens"))
     uncached, read = r.get("uncached_input_tokens"), r.get("cache_read_input_tokens")
-    # Our input_tokens count every input token (uncached + cache reads + cache writes).
+    # Our input_tokens count every input token (uncached + cache reads + cache writes). The row
+    # is priced at the tier its requests had, as the report states: service_tier ("batch": the
+    # batch price), context_window ("0-200k": standard; "200k-1M": long context), and one-hour
+    # cache writes at their own rate. (tags keep the service tier too, as earlier releases did:
+    # the row's content id depends on it.)
     row.update(kind="usage", input_tokens=num_sum(uncached, read, writes), cached_input_tokens=read,
                cache_write_tokens=writes, output_tokens=r.get("output_tokens"),
-               tags=pick(r, "service_tier"))
+               tags=pick(r, "service_tier"), service_tier=pick(r, "service_tier"),
+               context_window=pick(r, "context_window"),
+               cache_write_1h_tokens=num_sum(creation.get("ephemeral_1h_input_tokens"),
+                                             r.get("cache_creation_1h_input_tokens")))
     return row
 
 

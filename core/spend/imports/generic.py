@@ -30,33 +30,33 @@ GENERIC_COLUMNS = {
     "variant": ["variant"],
     "tags": ["tags"],
     "natural_id": ["call_id", "request_id", "id"],
+    "service_tier": ["service_tier"],
 }
 GENERIC_DOC = (
     "generic CSV/JSONL: required `ts` (or timestamp/time/created_at/date), `model`, and "
     "`cost_usd` (or cost/spend/amount) or token counts (`input_tokens`/prompt_tokens, "
     "`output_tokens`/completion_tokens, `cached_input_tokens`); optional `task`, `provider`, "
     "`project`, `requests` (default 1), `latency_ms`, `status`, `cache_hit`, `source`, "
-    "`experiment`, `variant`, `tags` (comma-separated) and `call_id`/`request_id` (dedupe key)")
+    "`experiment`, `variant`, `tags` (comma-separated), `service_tier` (`batch` is priced at the "
+    "batch rate) and `call_id`/`request_id` (dedupe key)")
 
 
 
-def reader_sql(path: Path, json_lines: bool, typed: bool = True) -> str:
+def reader_sql(path: Path, json_lines: bool, typed: bool = True, delim: str | None = None) -> str:
     quoted = "'" + str(path).replace("'", "''") + "'"
     if json_lines:
         return f"read_json({quoted}, format='newline_delimited')"
     # Typed: DuckDB parses numbers and times natively (the fast path); a value that does not fit
-    # the type sniffed from the sample fails the read, and the importer retries as text.
-    return f"read_csv({quoted}, header=true{'' if typed else ', all_varchar=true'})"
+    # the type sniffed from the sample fails the read, and the importer retries as text. The
+    # delimiter is the one every CSV reader of the product sniffs (core.evaluation.csv_io).
+    sep = "" if delim is None else ", delim='" + delim.replace("'", "''") + "'"
+    return f"read_csv({quoted}, header=true{sep}{'' if typed else ', all_varchar=true'})"
 
 
-def restage_as_text(cur, path: Path, label: str) -> None:
-    """Recreate ``stage_src`` reading every CSV column as text (every bad value reportable)."""
-    stage(cur, path, label, json_lines=False, typed=False)
-
-
-def stage(cur, path: Path, label: str, json_lines: bool, typed: bool = True) -> list[str]:
+def stage(cur, path: Path, label: str, json_lines: bool, typed: bool = True,
+          delim: str | None = None) -> list[str]:
     """Create the temp view ``stage_src`` over the file; returns notes (unused columns)."""
-    reader = reader_sql(path, json_lines, typed)
+    reader = reader_sql(path, json_lines, typed, delim)
     try:
         columns = [d[0] for d in cur.execute(f"select * from {reader} limit 0").description]
     except Exception as exc:  # duckdb.Error: a file DuckDB cannot parse at all
@@ -73,7 +73,11 @@ def stage(cur, path: Path, label: str, json_lines: bool, typed: bool = True) -> 
     if not any(c in picked for c in ("cost_usd", "input_tokens", "output_tokens")):
         missing.append("cost_usd (or input_tokens/output_tokens)")
     if missing:
-        raise InputError(f"{label}: missing column(s) {', '.join(missing)}; expected {GENERIC_DOC}")
+        hint = ""
+        if len(columns) == 1 and not json_lines:
+            hint = (f" (the header has one column, {columns[0][:60]!r}: save the file separated "
+                    "by commas, semicolons, tabs or '|')")
+        raise InputError(f"{label}: missing column(s) {', '.join(missing)}{hint}; expected {GENERIC_DOC}")
     # (no row number here: a window over the whole file would serialize the read; the staged
     # table keeps file order, so its rowid + 1 is the data row)
     select = ["null::bigint as _row"]

@@ -36,10 +36,14 @@ def parse_row(start, r: dict) -> dict:
             row["cost_usd"] = f"{value} {currency}"  # reported as a bad row: not USD
         return row
     cached = pick(r, "input_cached_tokens")
+    batch = str(r.get("batch")).lower() == "true"
+    # "model": null means the export was not grouped by model: the row cannot be priced and its
+    # cost stays unknown (the import report says how to fix the export).
     row.update(kind="usage", model=pick(r, "model") or "(all models)",
                input_tokens=pick(r, "input_tokens"), cached_input_tokens=cached,
                output_tokens=pick(r, "output_tokens"), requests=pick(r, "num_model_requests"),
-               tags="batch" if str(r.get("batch")).lower() == "true" else None)
+               tags="batch" if batch else None,
+               service_tier="batch" if batch else pick(r, "service_tier"))
     return row
 
 

@@ -17,7 +17,17 @@ from core.errors import InputError
 STAGE_COLUMNS = ["_row", "ts", "model", "provider", "task", "project", "cost_usd", "input_tokens",
                  "cached_input_tokens", "cache_write_tokens", "output_tokens", "requests",
                  "latency_ms", "status", "cache_hit", "source", "experiment", "variant", "tags",
-                 "natural_id", "kind", "cost_basis"]
+                 "natural_id", "kind", "cost_basis",
+                 # how the row is priced: the part of cache_write_tokens written for one hour,
+                 # the service tier ('batch'...) and the context window the report states
+                 "cache_write_1h_tokens", "service_tier", "context_window"]
+# The columns whose text identifies a row without a request id (its content hash, see the
+# importer). Frozen: ledgers written by earlier releases hold ids hashed over exactly these, so
+# re-importing a file they imported must hash the same. New staged columns are not added here.
+HASHED_COLUMNS = ["ts", "model", "provider", "task", "project", "cost_usd", "input_tokens",
+                  "cached_input_tokens", "cache_write_tokens", "output_tokens", "requests",
+                  "latency_ms", "status", "cache_hit", "source", "experiment", "variant", "tags",
+                  "kind", "cost_basis"]
 
 
 def is_json(head: bytes) -> bool:
@@ -40,10 +50,11 @@ def load_json(path: Path, label: str):
     return pages
 
 
-def read_csv_text(cur, path: Path, label: str) -> pd.DataFrame:
+def read_csv_text(cur, path: Path, label: str, delim: str | None = None) -> pd.DataFrame:
     quoted = "'" + str(path).replace("'", "''") + "'"
+    sep = "" if delim is None else ", delim='" + delim.replace("'", "''") + "'"
     try:
-        return cur.execute(f"select * from read_csv({quoted}, all_varchar=true, header=true)").df()
+        return cur.execute(f"select * from read_csv({quoted}, all_varchar=true, header=true{sep})").df()
     except Exception as exc:
         raise InputError(f"{label}: not a readable CSV file ({str(exc).splitlines()[0][:160]})") from None
 
