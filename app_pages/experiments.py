@@ -61,8 +61,10 @@ with tab_shadow:
                                  format="%.3f", key="sh_tol")
     with c3:
         sh_guard = guardrail_settings("sh", sh_tol)
-    st.caption("Running the shadow records the candidate's calls in the ledger (source 'shadow', "
-               "this experiment's name, variant 'candidate'): their spend is visible, apart from production.")
+    st.caption("Running the shadow replays the candidate on this eval set: no model is called. Its "
+               "would-be calls are recorded in the ledger as simulated spend (source 'simulation', "
+               "this experiment's name, variant 'candidate'): shown apart on the Spend page, never "
+               "billed and never counted by budgets.")
     ready = production is not None and shadow_candidate is not None
     if st.button("Run shadow", type="primary", disabled=not ready, key="sh_run", icon=":material/visibility:"):
         settings = {"name": sh_name.strip() or "shadow", "volume": float(volume), "tolerance": float(sh_tol),
@@ -87,8 +89,9 @@ with tab_shadow:
         m3.metric("Projected monthly savings",
                   f"${proj['monthly_savings']:,.0f}" if proj.get("monthly_savings") is not None else "n/a")
         m4.metric("Disagreeing items", f"{r['n_disagreements']:,}")
-        st.caption(f"{st.session_state.get('shadow_added', 0):,} shadow call(s) added to the ledger "
-                   f"under experiment '{rec['name']}' (a rerun adds none: call ids are stable).")
+        st.caption(f"Recorded {st.session_state.get('shadow_added', 0):,} simulated call(s) in the "
+                   f"ledger under experiment '{rec['name']}': simulated, unbilled spend, not counted "
+                   "by budgets (a rerun adds none: call ids are stable).")
         show_record(rec, "sh")
         save_button(rec, "sh")
 

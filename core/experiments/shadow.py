@@ -7,8 +7,11 @@ for cost, latency and graded scores) and needs far fewer items than an A/B split
     >>> res.agreement_rate, res.quality.diff, res.projection["monthly_savings"]                    # doctest: +SKIP
     (0.94, -0.004, 312.5)
 
-The candidate's calls are written to the ledger with ``source='shadow'`` (see
-:func:`record_shadow_calls`), so their spend shows up, apart from production spend.
+A replay on an eval set makes no call: the candidate's would-be calls are written to the ledger
+as a simulation (``source='simulation'``, see :func:`record_shadow_calls`), so their spend shows
+up apart from production and is never billed (budgets count scope ``billable``: everything but
+simulations). Real shadow calls made beside production (a live shadow on a gateway) are
+``source='shadow'``: real, billable dollars kept apart from production.
 """
 from __future__ import annotations
 
@@ -169,8 +172,9 @@ def project_savings(cost: stats.Comparison, volume: float) -> dict:
 
 def shadow_calls(evalset: EvalSet, candidate: Outcome, experiment: str,
                  ts: datetime | None = None) -> pd.DataFrame:
-    """Ledger rows for every call the candidate made (one per item × model tried), simulated from
-    the eval set's per-call cost and latency. Call ids are stable: recording twice adds nothing."""
+    """Ledger rows for every call the candidate would have made (one per item × model tried),
+    simulated from the eval set's per-call cost and latency: ``source='simulation'``, never
+    billed. Call ids are stable: recording twice adds nothing."""
     rows, cols = np.nonzero(candidate.tried)
     item_ids = evalset.items["item_id"].astype(str).to_numpy(dtype=object)[rows]
     models = np.array(evalset.models, dtype=object)[cols]
@@ -191,7 +195,7 @@ def shadow_calls(evalset: EvalSet, candidate: Outcome, experiment: str,
         "cost_usd": evalset.cost[rows, cols],
         "latency_ms": evalset.latency_ms[rows, cols],
         "status": "ok",
-        "source": "shadow",
+        "source": "simulation",  # computed from an eval set: no call was made, nothing billed
         "experiment": experiment,
         "variant": "candidate",
         "request_id": item_ids,
@@ -200,7 +204,8 @@ def shadow_calls(evalset: EvalSet, candidate: Outcome, experiment: str,
 
 
 def record_shadow_calls(ws, evalset: EvalSet, candidate: Outcome, experiment: str) -> int:
-    """Write the candidate's shadow calls to the ledger; returns how many rows were added."""
+    """Write the candidate's simulated calls to the ledger (``source='simulation'``, never billed);
+    returns how many rows were added."""
     from core.spend.ledger import record_calls
 
     return record_calls(ws, shadow_calls(evalset, candidate, experiment))

@@ -130,7 +130,8 @@ def run_shadow(evalset: EvalSet, production: Policy | dict, candidate: Policy | 
                name: str = "shadow", alpha: float = 0.05, tolerance: float = 0.02,
                guardrails: Guardrails | None = None) -> tuple[ShadowResult, int]:
     """Shadow replay: both policies on every item; the candidate's calls go to the ledger
-    (``source='shadow'``, ``experiment=name``, ``variant='candidate'``) when ``ws`` is given.
+    as a simulation (``source='simulation'``: never billed, ``experiment=name``,
+    ``variant='candidate'``) when ``ws`` is given.
 
     Returns the result and the number of ledger rows added (0 when re-recorded or no ``ws``).
     """

@@ -68,7 +68,7 @@ def test_ab_replay_gpt4_vs_agreement_cascade(evalset, artifacts, ws):
     assert sh.verdict.decision == "go"
     assert added == int(_cascade().evaluate(evalset).tried.sum())
     spent = ws.cursor().execute(
-        "select sum(cost_usd) from ledger where source = 'shadow' and experiment = 'rb-cascade'").fetchone()[0]
+        "select sum(cost_usd) from ledger where source = 'simulation' and experiment = 'rb-cascade'").fetchone()[0]
     assert spent == pytest.approx(sh.cost.candidate * evalset.n_items)
 
     aa = run_ab(evalset, SingleModel(GPT4), SingleModel(GPT4), name="rb-aa", tolerance=0.02)

@@ -87,9 +87,11 @@ def test_user_unit_warns_about_correlation_and_shadow_writes_the_ledger(stored):
     metrics = {m.label: m.value for m in at.metric}
     agree = float(np.mean([p == q for p, q in zip(es.prediction[:, 0], es.prediction[:, 1])]))
     assert metrics["Agreement"] == f"{agree:.1%}"
-    # 300 items x 1 cheap call each, tagged as shadow spend
+    # 300 items x 1 cheap call each: a replay on the eval set, recorded as simulated spend
     rows = ws.cursor().execute("select source, experiment, variant, count(*) from ledger group by all").fetchall()
-    assert rows == [("shadow", "shadow-cheap", "candidate", 300)]
+    assert rows == [("simulation", "shadow-cheap", "candidate", 300)]
+    assert any("Recorded 300 simulated call(s)" in c.value and "unbilled" in c.value
+               for c in at.caption)
     assert metrics["Projected monthly savings"] == f"${(0.01 - 0.001) * 100_000:,.0f}"
 
 

@@ -74,7 +74,10 @@ def test_projection_interval_follows_the_cost_interval():
     assert (p["monthly_savings_low"], p["monthly_savings_high"]) == pytest.approx((250.0, 350.0))
 
 
-def test_shadow_calls_go_to_the_ledger_tagged_and_only_once(es, ws):
+def test_replayed_shadow_is_recorded_as_simulation_never_billed(es, ws):
+    from core.spend.budgets import budget_status, set_budget
+    from core.spend.queries import SpendFilter, totals
+
     cascade = {"kind": "cascade", "models": ["small", "big"], "thresholds": [0.5],
                "signal": {"kind": "confidence"}}
     res, added = run_shadow(es, {"kind": "single", "model": "big"}, cascade, volume=1000, ws=ws,
@@ -83,9 +86,13 @@ def test_shadow_calls_go_to_the_ledger_tagged_and_only_once(es, ws):
     assert added == 6 + 2
     rows = ws.cursor().execute(
         "select source, experiment, variant, count(*), sum(cost_usd) from ledger group by all").fetchall()
-    assert rows == [("shadow", "try-cascade", "candidate", 8, pytest.approx(6 * 0.001 + 2 * 0.01))]
-    # production spend (everything but shadow) is untouched
-    assert ws.cursor().execute("select count(*) from ledger where source <> 'shadow'").fetchone()[0] == 0
+    assert rows == [("simulation", "try-cascade", "candidate", 8, pytest.approx(6 * 0.001 + 2 * 0.01))]
+    # a replay on an eval set makes no call: it is neither production, shadow nor billable spend
+    assert totals(ws, SpendFilter(scope="simulation"))["cost_usd"] == pytest.approx(0.026)
+    for scope in ("production", "shadow", "billable"):
+        assert totals(ws, SpendFilter(scope=scope))["cost_usd"] == 0.0, scope
+    set_budget(ws, "daily", 0.01)  # the replay's $0.026 would be 260% of it if it were billed
+    assert budget_status(ws)["spent_usd"].tolist() == [0.0]
     _, again = run_shadow(es, {"kind": "single", "model": "big"}, cascade, ws=ws, name="try-cascade")
     assert again == 0
     # items 4-5 escalate to big (same answer as production); small keeps 1-3 (agree) and 6 (f vs x)
@@ -96,7 +103,7 @@ def test_shadow_calls_go_to_the_ledger_tagged_and_only_once(es, ws):
 def test_shadow_call_rows_carry_item_model_and_tokens(es):
     frame = shadow_calls(es, _single(es, "small"), "exp")
     assert len(frame) == 6
-    assert set(frame["model"]) == {"small"} and set(frame["source"]) == {"shadow"}
+    assert set(frame["model"]) == {"small"} and set(frame["source"]) == {"simulation"}
     assert frame["request_id"].tolist() == [f"i{i}" for i in range(1, 7)]
     assert frame["call_id"].is_unique and frame["input_tokens"].sum() == 600
     assert frame["cost_usd"].sum() == pytest.approx(0.006)
