@@ -338,11 +338,17 @@ class Execution:
                 row.update(input_tokens=response.input_tokens, output_tokens=response.output_tokens,
                            cached_read_tokens=response.cached_read_tokens,
                            cached_write_tokens=response.cached_write_tokens, cost_usd=cost,
-                           latency_ms=response.latency_ms, request_id=response.request_id)
+                           item_cost_usd=cost, latency_ms=response.latency_ms,
+                           request_id=response.request_id)
                 row["call_id"] = f"{run.run_id}|{item_id}|{model_id}|{answering}"
             else:
+                # A cache hit spends nothing (cost_usd 0, as the ledger records it), but the
+                # answer has the model's price for its tokens: the eval set carries that.
                 row.update(input_tokens=hit.input_tokens, output_tokens=hit.output_tokens,
                            cached_read_tokens=0, cached_write_tokens=0, cost_usd=0.0,
+                           item_cost_usd=run.call_cost(provider, run.model_ids[answering][1], ChatResponse(
+                               text=hit.text, input_tokens=hit.input_tokens,
+                               output_tokens=hit.output_tokens)),
                            latency_ms=0.0, request_id=None)
                 row["call_id"] = f"{run.run_id}|{item_id}|{model_id}|{answering}|cache"
         else:

@@ -4,7 +4,9 @@
 ['idx', 'model', 'score', 'cost_usd']
 
 Failed calls stay missing (NaN), never wrong; an answered call whose answer could not be parsed
-scores 0 where a label exists. A fallback's answers stay in the requested model's column, with a
+scores 0 where a label exists. An answer's cost is its model's price for it, even when the
+exact cache served it for free (the ledger records that $0 with the cache flag), so Compare
+never takes a cached model for a cheaper one. A fallback's answers stay in the requested model's column, with a
 note saying how many came from which model.
 """
 from __future__ import annotations
@@ -35,7 +37,7 @@ def results_frame(run) -> pd.DataFrame:
     return pd.DataFrame({
         "idx": calls["idx"].to_numpy(), "model": calls["model"].to_numpy(),
         "score": score,
-        "cost_usd": np.where(answered, calls["cost_usd"].to_numpy(dtype=float, na_value=np.nan), np.nan),
+        "cost_usd": np.where(answered, item_costs(run, calls), np.nan),
         "latency_ms": np.where(answered, calls["latency_ms"].to_numpy(dtype=float, na_value=np.nan), np.nan),
         "confidence": calls["confidence"].to_numpy(dtype=float, na_value=np.nan),
         "input_tokens": calls["input_tokens"].to_numpy(dtype=float, na_value=np.nan),
@@ -46,6 +48,31 @@ def results_frame(run) -> pd.DataFrame:
         "status": calls["status"].to_numpy(dtype=object),
         "answered_by": calls["answered_by"].to_numpy(dtype=object),
     })
+
+
+def item_costs(run, calls: pd.DataFrame) -> np.ndarray:
+    """What each answer costs its model at the catalog price: the call's cost, and for a cache
+    hit (which spent nothing) the price of the tokens the cached answer had.
+
+    Runs recorded before ``item_cost_usd`` existed price their cache hits from the tokens now.
+    """
+    from core.live.providers.base import ChatResponse
+
+    cost = calls["item_cost_usd"].to_numpy(dtype=float, na_value=np.nan)
+    spent = calls["cost_usd"].to_numpy(dtype=float, na_value=np.nan)
+    cached = (calls["status"] == "cached").to_numpy()
+    cost = np.where(np.isnan(cost) & ~cached, spent, cost)
+    for i in np.flatnonzero(np.isnan(cost) & cached):
+        answering = calls["answered_by"].iloc[i]
+        if answering not in run.model_ids:
+            continue
+        provider, model = run.model_ids[answering]
+        tokens_in, tokens_out = (calls[c].iloc[i] for c in ("input_tokens", "output_tokens"))
+        price = run.call_cost(provider, model, ChatResponse(
+            text="", input_tokens=0 if pd.isna(tokens_in) else int(tokens_in),
+            output_tokens=0 if pd.isna(tokens_out) else int(tokens_out)))
+        cost[i] = np.nan if price is None else price
+    return cost
 
 
 def to_evalset(run) -> EvalSet:

@@ -64,13 +64,19 @@ MIGRATIONS = [
     """
     alter table run_calls add column logprob_confidence double;
     """,
+    # v3: what the answer costs the model at the catalog price (`item_cost_usd`), apart from
+    # what the call spent (`cost_usd`): a cache hit spends $0 but its answer still has the
+    # price of its tokens, which the eval set built from the run must carry.
+    """
+    alter table run_calls add column item_cost_usd double;
+    """,
 ]
 
 CALL_COLUMNS = [
     "run_id", "item_id", "idx", "model", "answered_by", "call_id", "ts", "status", "error_kind",
     "error_message", "attempts", "retry_wait_s", "input_tokens", "output_tokens",
     "cached_read_tokens", "cached_write_tokens", "cost_usd", "latency_ms", "cache_hit", "output",
-    "prediction", "confidence", "parse_ok", "request_id", "logprob_confidence",
+    "prediction", "confidence", "parse_ok", "request_id", "logprob_confidence", "item_cost_usd",
 ]
 SUCCESS = ("ok", "cached")
 
@@ -152,6 +158,7 @@ def done_pairs(ws: Workspace, run_id: str) -> set[tuple[str, str]]:
 
 
 def run_spend(ws: Workspace, run_id: str) -> float:
+    """What the run's calls spent (a cache hit spends nothing)."""
     ensure_runs(ws)
     row = ws.cursor().execute(
         "select coalesce(sum(cost_usd), 0) from run_calls where run_id = ?", [run_id]).fetchall()[0]
@@ -198,16 +205,11 @@ def write_calls(ws: Workspace, calls: pd.DataFrame, ledger_rows: pd.DataFrame) -
 
 
 def _ledger_frame(rows: pd.DataFrame) -> pd.DataFrame:
-    """Ledger rows with every ledger column (what core.spend.ledger.record_calls prepares)."""
-    from core.spend.ledger import ALL_COLUMNS
+    """Ledger rows checked and completed by the ledger's own rule (core.spend.ledger.check_calls)."""
+    from core.spend.ledger import check_calls
 
-    frame = rows.copy()
-    defaults = {"requests": 1, "kind": "call", "cost_basis": "catalog", "cache_hit": False,
-                "source": "live", "status": "ok"}
-    for col in ALL_COLUMNS:
-        if col not in frame:
-            frame[col] = defaults.get(col)
-    return frame[ALL_COLUMNS]
+    frame = rows if "cost_basis" in rows else rows.assign(cost_basis="catalog")
+    return check_calls(frame, "live run calls")
 
 
 __all__ = ["ensure_runs", "create_run", "finish_run", "get_run", "list_runs", "done_pairs",

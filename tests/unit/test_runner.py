@@ -202,7 +202,7 @@ def test_spend_cap_stops_the_run_cleanly(env, ws):
     assert left["calls"].tolist() == [7] and left["cost_usd"].tolist() == pytest.approx([0.07])
 
 
-def test_cache_hit_recorded_at_zero_cost(env, ws):
+def test_cache_hit_spends_nothing_but_keeps_the_answers_price(env, ws):
     es = evalset(6)
     config = fast(cache=CacheConfig(enabled=True))
     first = LiveRun(ws, es, ["openai:cached-model"], config, cost_fn=lambda p, m, u: 0.002)
@@ -211,12 +211,18 @@ def test_cache_hit_recorded_at_zero_cost(env, ws):
     result = second.run()
     assert result.progress.cached == 6 and result.progress.ok == 0
     assert env.count(model="cached-model") == 6  # no second call reached the server
+    # The ledger and the run's spend: the real $0, flagged as cache hits.
     rows = ws.cursor().execute(
         "select cache_hit, cost_usd, status, count(*) from ledger where eval_run = ? group by all",
         [second.run_id]).fetchall()
     assert rows == [(True, 0.0, "ok", 6)]
+    assert result.progress.spend_usd == 0.0
+    assert list_runs(ws).set_index("run_id").loc[second.run_id, "spend_usd"] == 0.0
+    # The eval set: each answer at its model's price (6 x $0.002), as when it was paid for.
     stored = load_evalset(ws, result.results_evalset_id)
-    assert np.nanmean(stored.score) == 1.0 and np.nansum(stored.cost) == 0.0
+    assert np.nanmean(stored.score) == 1.0
+    assert stored.cost[:, 0].tolist() == pytest.approx([0.002] * 6)
+    assert second.results_frame()["cost_usd"].sum() == pytest.approx(0.012)
 
 
 def test_rerun_skips_answered_pairs_and_retries_failures(env, ws):
