@@ -19,8 +19,8 @@ from core.spend.budgets import (
     set_budget,
     set_task_urgency,
 )
-from core.spend.queries import SpendFilter, filter_options, spend_by
-from core.spend.reports import money
+from core.spend.queries import SpendFilter, filter_options, spend_by, totals
+from core.spend.reports import money, signed_money, spend_text, unknown_note
 from core.spend.throttle import throttle_ladder
 from ui.policy_widgets import policy_picker
 from ui.state import evalset_picker, workspace
@@ -50,6 +50,8 @@ if saved := st.session_state.pop("budget_saved", None):
 
 status = budget_status(ws)
 st.subheader("This period")
+st.caption("Budgets count billable spend: every real dollar (production, shadow and playground "
+           "calls). Simulations (replays on eval sets, e.g. a shadow comparison) are never billed.")
 if status.empty:
     st.info("No budget yet: set one above. Alerts show at 70%, 90% and 100% of a budget on every page.")
 else:
@@ -59,7 +61,8 @@ else:
                  column_config={"ratio": st.column_config.ProgressColumn("used", format="percent",
                                                                          min_value=0.0, max_value=1.0),
                                 "amount_usd": st.column_config.NumberColumn("budget", format="$%.2f"),
-                                "spent_usd": st.column_config.NumberColumn("spent", format="$%.2f")})
+                                "spent_usd": st.column_config.NumberColumn("spent", format="$%.2f"),
+                                "unknown_cost_rows": "rows of unknown cost (not in spent)"})
     with st.expander("Remove a budget"):
         labels = [f"{r.period} · {r.task}" for r in view.itertuples()]
         gone = st.selectbox("Budget", labels, key="budget_delete_choice")
@@ -70,17 +73,24 @@ else:
 
 st.subheader("Month-end forecast")
 fc = forecast_month_end(ws)
-f = st.columns(4)
-f[0].metric("Month to date", money(fc.month_to_date))
+simulated = totals(ws, SpendFilter(date_from=fc.month_start, date_to=fc.today, scope="simulation"))
+f = st.columns(5)
+f[0].metric("Month to date", spend_text(fc.month_to_date, fc.unknown_cost_rows),
+            help="Billable spend this month. " + unknown_note(fc.unknown_cost_rows))
 f[1].metric("Forecast at month end", money(fc.forecast),
             help=f"{fc.method}; trailing window {fc.window_days} day(s), {fc.remaining_days} day(s) left.")
 f[2].metric("95% interval", "n/a" if fc.low is None else f"{money(fc.low)} – {money(fc.high)}")
+# Over budget is a rise (red), under budget a fall (green): the sign leads the delta.
 f[3].metric("Monthly budget", money(fc.budget_usd) if fc.budget_usd else "none",
-            delta=None if fc.over_budget_by is None else f"{money(fc.over_budget_by)} over" if fc.over_budget_by > 0
-            else f"{money(-fc.over_budget_by)} under", delta_color="inverse")
+            delta=None if fc.over_budget_by is None else
+            f"{signed_money(fc.over_budget_by)} {'over' if fc.over_budget_by > 0 else 'under'} at month end",
+            delta_color="inverse")
+f[4].metric("Simulated (never billed)", spend_text(simulated["cost_usd"], simulated["unknown_cost_rows"]),
+            help="Spend computed from eval sets this month (replays such as shadow comparisons): "
+                 "recorded apart, not counted by budgets.")
 daily = spend_by(ws, ["day"], SpendFilter(date_from=fc.month_start, date_to=fc.today, scope="billable"))
 if not daily.empty:
-    cum = daily.set_index("day")["cost_usd"].cumsum()
+    cum = daily.set_index("day")["cost_usd"].fillna(0.0).cumsum()  # known spend
     fig = go.Figure(go.Scatter(x=cum.index, y=cum.values, mode="lines+markers", name="spent"))
     end = pd.Timestamp(fc.today) + pd.Timedelta(days=fc.remaining_days)
     fig.add_scatter(x=[pd.Timestamp(fc.today), end], y=[fc.month_to_date, fc.forecast],

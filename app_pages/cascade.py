@@ -10,6 +10,7 @@ from core.routing.frontier import default_cascade, default_voters, point_summary
 from core.routing.optimize.search import recommend
 from core.routing.projections import project_spend
 from core.routing.sla import sla_search
+from core.spend.reports import signed_money
 from ui.frontier_figures import frontier_figure, share_figure
 from ui.policy_widgets import save_policy_panel
 from ui.routing_state import SIGNAL_LABELS, bootstrap_for, frontier_for
@@ -180,14 +181,13 @@ with st.expander("Projection: what this costs at your volume", expanded=True):
                              key="cascade_volume")
     spend = project_spend(point["cost_per_item"], volume)
     base = project_spend(point["strong_cost_per_item"], volume)
-    p1, p2, p3 = st.columns(3)
-    p1.metric("Per day", f"${spend['day']:,.2f}", delta=f"${spend['day'] - base['day']:,.2f}",
-              delta_color="inverse")
-    p2.metric("Per month", f"${spend['month']:,.2f}", delta=f"${spend['month'] - base['month']:,.2f}",
-              delta_color="inverse")
-    p3.metric("Per year", f"${spend['year']:,.2f}", delta=f"${spend['year'] - base['year']:,.2f}",
-              delta_color="inverse")
-    st.caption(f"Deltas against {point['strong_model']} alone at the same volume.")
+    # A saving is a negative difference: "-$8.10", an arrow down, green (delta_color inverse).
+    for col, (label, key) in zip(st.columns(3), [("Per day", "day"), ("Per month", "month"),
+                                                 ("Per year", "year")]):
+        col.metric(label, f"${spend[key]:,.2f}", delta=signed_money(spend[key] - base[key]),
+                   delta_color="inverse")
+    st.caption(f"Deltas against {point['strong_model']} alone at the same volume: below zero "
+               "(green) is a saving.")
 
 # -- save / download -----------------------------------------------------------------------------
 policy = fr.cascade(thresholds)

@@ -10,10 +10,10 @@ import streamlit as st
 from core.errors import InputError
 from core.spend.charts import share_bar, stacked_by_day
 from core.spend.queries import spend_page_data
-from core.spend.reports import money
+from core.spend.reports import money, spend_text, unknown_note
 from core.spend.throttle import project_costs
 from ui.policy_widgets import policy_picker
-from ui.spend_widgets import filter_widgets, import_widget, report_downloads
+from ui.spend_widgets import filter_widgets, import_widget, report_downloads, with_unknown_costs
 from ui.state import evalset_picker, workspace
 
 st.title("Spend")
@@ -39,21 +39,34 @@ except InputError as err:
 t = data["totals"]
 cache = data["cache"]
 hits, requests = int(cache["cache_hits"].sum()), int(cache["requests"].fillna(0).sum())
-m = st.columns(6)
-m[0].metric("Spend", money(t["cost_usd"]))
+m = st.columns(5)
+m[0].metric("Spend", spend_text(t["cost_usd"], t["unknown_cost_rows"]),
+            help=unknown_note(t["unknown_cost_rows"]) or None)
 m[1].metric("Requests", f"{t['requests']:,}")
-m[2].metric("Per 1,000 requests", money(t["cost_per_1k_requests"]))
+m[2].metric("Per 1,000 requests", money(t["cost_per_1k_requests"]),
+            help="Over the rows that know both their cost and their request count.")
 m[3].metric("Cache hit rate", f"{hits / requests:.1%}" if requests else "n/a")
 m[4].metric("Cache savings", money(float(cache["savings_usd"].sum())),
             help="What the cache hits would have cost at each model's average cost per request "
                  "over the calls that missed the cache.")
-if data["shadow_totals"] is not None:
-    m[5].metric("Shadow (kept apart)", money(data["shadow_totals"]["cost_usd"]))
+split = [(label, data[key]) for label, key in (
+    ("Billable (every real dollar)", "billable_totals"), ("Shadow (kept apart)", "shadow_totals"),
+    ("Simulated (never billed)", "simulation_totals")) if data[key] is not None]
+tiers = data["by_service_tier"].set_index("service_tier")
+if "batch" in tiers.index:
+    split.append(("Batch (at the batch price)", tiers.loc["batch"]))
+for col, (label, tot) in zip(st.columns(max(len(split), 1)), split):
+    col.metric(label, spend_text(tot["cost_usd"], int(tot["unknown_cost_rows"])))
+if split:
+    st.caption("Budgets count billable spend: production, shadow and playground calls. Simulations "
+               "(replays on eval sets, e.g. a shadow comparison) are recorded apart and never billed.")
+if t["unknown_cost_rows"]:
+    st.warning(unknown_note(t["unknown_cost_rows"]) + " The import report says how to price them.")
 if t["rows"] == 0:
     st.info("No spend matches these filters.")
 
-tab_day, tab_model, tab_task, tab_provider, tab_cache, tab_top = st.tabs(
-    ["By day", "By model", "By task", "By provider", "Cache", "Most expensive calls"])
+tab_day, tab_model, tab_task, tab_provider, tab_tier, tab_cache, tab_top = st.tabs(
+    ["By day", "By model", "By task", "By provider", "By service tier", "Cache", "Most expensive calls"])
 with tab_day:
     dim = st.radio("Stack by", ["model", "task", "provider"], horizontal=True, key="spend_stack_by")
     st.plotly_chart(stacked_by_day(data[f"by_day_{dim}"], dim), key="spend_by_day_chart")
@@ -63,19 +76,25 @@ with tab_model:
     c1.plotly_chart(share_bar(share, "model", "request_share", "Traffic share (requests)"),
                     key="spend_share_chart")
     c2.plotly_chart(share_bar(share, "model", "cost_share", "Share of spend"), key="spend_cost_share")
-    st.dataframe(share, hide_index=True, key="spend_share_table",
+    st.dataframe(with_unknown_costs(share), hide_index=True, key="spend_share_table",
                  column_config={"request_share": st.column_config.NumberColumn(format="percent"),
                                 "cost_share": st.column_config.NumberColumn(format="percent"),
-                                "cost_usd": st.column_config.NumberColumn(format="$%.4f")})
+                                "unknown_cost_rows": "rows of unknown cost"})
 with tab_task:
     by_task = data["by_task"]
     st.plotly_chart(share_bar(by_task, "task", "cost_per_1k_requests",
                               "Cost per 1,000 requests by task", fmt="$,.4f"), key="spend_task_chart")
-    st.dataframe(by_task[["task", "cost_usd", "requests", "cost_per_request", "cost_per_1k_requests",
-                          "input_tokens", "output_tokens"]], hide_index=True, key="spend_task_table")
+    st.dataframe(with_unknown_costs(by_task[["task", "cost_usd", "unknown_cost_rows", "requests",
+                                             "cost_per_request", "cost_per_1k_requests",
+                                             "input_tokens", "output_tokens"]]),
+                 hide_index=True, key="spend_task_table")
 with tab_provider:
     st.plotly_chart(stacked_by_day(data["by_day_provider"], "provider"), key="spend_provider_chart")
-    st.dataframe(data["by_provider"], hide_index=True, key="spend_provider_table")
+    st.dataframe(with_unknown_costs(data["by_provider"]), hide_index=True, key="spend_provider_table")
+with tab_tier:
+    st.dataframe(with_unknown_costs(data["by_service_tier"]), hide_index=True, key="spend_tier_table")
+    st.caption("Batch usage is priced at the batch rate (50% of standard for OpenAI and Anthropic); "
+               "usage exports are priced at the tier and context window they state.")
 with tab_cache:
     st.dataframe(cache[["model", "requests", "cache_hits", "hit_rate", "avg_cost_per_miss",
                         "savings_usd", "cached_token_share"]], hide_index=True, key="spend_cache_table",
@@ -84,7 +103,7 @@ with tab_cache:
     st.caption("Cache hits are calls answered from a cache (e.g. LiteLLM's); cached-token share is "
                "the part of input tokens a provider read from its prompt cache.")
 with tab_top:
-    st.dataframe(data["top_calls"], hide_index=True, key="spend_top_table")
+    st.dataframe(with_unknown_costs(data["top_calls"]), hide_index=True, key="spend_top_table")
 
 st.subheader("Cost report")
 report_downloads(ws, flt.date_from, flt.date_to)

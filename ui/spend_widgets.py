@@ -1,4 +1,4 @@
-"""Widgets of the Spend and Budgets pages: filters, the usage import, report downloads, projections."""
+"""Widgets of the Spend and Budgets pages: filters, the usage import, report downloads, tables."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import InputError
-from core.spend.imports.formats import FORMATS
+from core.spend.imports.formats import FORMATS, LABELS
 from core.spend.imports.generic import GENERIC_DOC
 from core.spend.imports.importer import import_file
 from core.spend.queries import SpendFilter, filter_options
@@ -15,6 +15,8 @@ from core.spend.reports import report_bytes
 from core.workspace import Workspace
 
 FORMAT_HELP = {
+    "auto": "Read from the file's columns: OpenAI, Anthropic and LiteLLM exports are recognised; "
+            "anything else is read as a generic file. " + GENERIC_DOC,
     "generic": GENERIC_DOC,
     "openai": "OpenAI Usage API / Costs API JSON pages, or the usage dashboard's CSV exports",
     "anthropic": "Anthropic Admin API usage_report/messages or cost_report JSON",
@@ -27,9 +29,7 @@ MIME = {"csv": "text/csv", "html": "text/html", "pdf": "application/pdf",
 def import_widget(ws: Workspace, key: str = "spend_import") -> None:
     """Upload a usage/cost export, pick its format, import it; report what happened."""
     with st.expander("Import usage from production", expanded=f"{key}_last" in st.session_state):
-        fmt = st.selectbox("Format", FORMATS, key=f"{key}_format",
-                           format_func=lambda f: {"generic": "Generic CSV / JSONL", "openai": "OpenAI",
-                                                  "anthropic": "Anthropic", "litellm": "LiteLLM"}[f])
+        fmt = st.selectbox("Format", FORMATS, key=f"{key}_format", format_func=LABELS.get)
         st.caption(FORMAT_HELP[fmt])
         upload = st.file_uploader("Usage file", type=["csv", "json", "jsonl"], key=f"{key}_file")
         if st.button("Import into the ledger", key=f"{key}_button", disabled=upload is None,
@@ -62,10 +62,12 @@ def filter_widgets(ws: Workspace, key: str = "spend") -> SpendFilter | None:
     c1, c2, c3 = st.columns([1, 1, 1])
     date_from = c1.date_input("From", value=default_from, key=f"{key}_from")
     date_to = c2.date_input("To", value=last, key=f"{key}_to")
-    scope = c3.selectbox("Spend", ["production", "shadow", "billable", "all"], key=f"{key}_scope",
+    scope = c3.selectbox("Spend", ["production", "billable", "shadow", "simulation", "all"],
+                         key=f"{key}_scope",
                          format_func={"production": "Production (no shadow, no simulation)",
-                                      "shadow": "Shadow comparisons only",
-                                      "billable": "Every real dollar (incl. shadow)",
+                                      "billable": "Billable: every real dollar (incl. shadow)",
+                                      "shadow": "Real shadow calls only",
+                                      "simulation": "Simulations only (never billed)",
                                       "all": "All rows (incl. simulations)"}.get)
     with st.expander("Filter by task, model, provider and tags"):
         f1, f2, f3 = st.columns(3)
@@ -81,6 +83,18 @@ def filter_widgets(ws: Workspace, key: str = "spend") -> SpendFilter | None:
                        models=tuple(models), providers=tuple(providers),
                        experiments=tuple(experiments), variants=tuple(variants),
                        sources=tuple(sources), tags=tuple(tags))
+
+
+def with_unknown_costs(frame: pd.DataFrame):
+    """A spend table whose missing costs read "unknown" (never blank, never $0); numbers stay
+    numbers underneath, so columns still sort."""
+    money_cols = [c for c in ("cost_usd", "cost_per_request", "cost_per_1k_requests", "spent_usd")
+                  if c in frame]
+    styler = frame.style.format("${:,.4f}", subset=money_cols, na_rep="unknown")
+    if "cost_per_request" in frame or "cost_per_1k_requests" in frame:  # unknown: no priced request
+        per = [c for c in ("cost_per_request", "cost_per_1k_requests") if c in frame]
+        styler = styler.format("${:,.4f}", subset=per, na_rep="n/a")
+    return styler
 
 
 def report_downloads(ws: Workspace, date_from, date_to, key: str = "spend_report") -> None:

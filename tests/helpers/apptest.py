@@ -33,6 +33,14 @@ def metrics(at) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def deltas(at) -> dict[str, tuple[str, str, str]]:
+    """label -> (delta text, arrow, colour) as the browser draws them, e.g. ('-$8.10', 'DOWN', 'GREEN')."""
+    from streamlit.proto.Metric_pb2 import Metric
+
+    return {m.label: (m.proto.delta, Metric.MetricDirection.Name(m.proto.direction),
+                      Metric.MetricColor.Name(m.proto.color)) for m in at.metric}
+
+
 def current_point(at) -> tuple[float, float]:
     chart = next(c for c in at.get("plotly_chart") if "Current point" in c.proto.spec)
     trace = next(t for t in json.loads(chart.proto.spec)["data"] if t.get("name") == "Current point")

@@ -11,6 +11,7 @@ from core.settings import REPO_ROOT
 from core.spend.budgets import list_budgets, set_budget
 from core.spend.ledger import record_calls
 from core.workspace import open_workspace
+from tests.helpers.apptest import deltas, metrics
 from tests.helpers.apptest import run_clean as _run
 from tests.helpers.apptest import table_with as _table
 
@@ -48,6 +49,28 @@ def test_set_a_budget_and_see_the_alert_and_ladder(today_spend):
     assert ladder["saves"].iloc[0] == pytest.approx(1.0)  # the shadow call
     assert ladder["triggered"].iloc[1] == "◀ today"
     assert ladder["saves (cumulative)"].is_monotonic_increasing
+
+
+def test_simulations_are_not_billed_and_unknown_costs_not_zero(today_spend):
+    now = pd.Timestamp(dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    record_calls(today_spend, pd.DataFrame({
+        "call_id": ["sim", "unpriced"], "ts": [now] * 2, "model": ["big", "mystery"],
+        "cost_usd": [50.0, None], "source": ["simulation", "live"]}))
+    set_budget(today_spend, "monthly", 1_000_000.0)
+    at = _run(AppTest.from_file(PAGE, default_timeout=120))
+    # billable: $6 + $2 live and the $1 shadow call; the $50 replay is apart, never billed
+    status = _table(at, "spent_usd")
+    assert status["spent_usd"].tolist() == [pytest.approx(9.0)]
+    assert status["unknown_cost_rows"].tolist() == [1]
+    assert metrics(at)["Month to date"] == "$9.00 + unknown"
+    assert metrics(at)["Simulated (never billed)"] == "$50.00"
+    # far under budget: the delta falls, in green
+    text, arrow, colour = deltas(at)["Monthly budget"]
+    assert text.startswith("-$") and text.endswith("under at month end") and (arrow, colour) == ("DOWN", "GREEN")
+    set_budget(today_spend, "monthly", 1.0)
+    at = _run(AppTest.from_file(PAGE, default_timeout=120))
+    text, arrow, colour = deltas(at)["Monthly budget"]
+    assert text.startswith("+$") and text.endswith("over at month end") and (arrow, colour) == ("UP", "RED")
 
 
 def test_bad_amount_is_refused_in_the_page(today_spend):

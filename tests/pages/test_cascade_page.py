@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from core.evaluation.loading import load_csv
 from core.settings import REPO_ROOT as ROOT
 from core.workspace import open_workspace
-from tests.helpers.apptest import current_point, metrics, store
+from tests.helpers.apptest import current_point, deltas, metrics, store
 from tests.helpers.routing import tiny_csv
 
 PAGE = str(ROOT / "app_pages" / "cascade.py")
@@ -46,6 +46,19 @@ def test_slider_moves_metrics_and_current_point(tiny_page):
     assert metrics(at)["Savings vs all-strong"] == "-10.0%"  # pays small on every item too
     # projection at the default 10,000 requests/day: $110/day
     assert metrics(at)["Per day"] == "$110.00"
+
+
+def test_projection_shows_a_saving_as_a_green_fall_and_a_loss_as_a_red_rise(tiny_page):
+    at = tiny_page  # threshold .5: $.0035 per item against big alone at $.010
+    # at 10,000 requests a day: $35.00 against $100.00, a saving of $65.00 a day
+    assert metrics(at)["Per day"] == "$35.00"
+    assert deltas(at)["Per day"] == ("-$65.00", "DOWN", "GREEN")
+    assert deltas(at)["Per month"] == ("-$1,977.08", "DOWN", "GREEN")  # 65 x 365 / 12
+    assert deltas(at)["Per year"] == ("-$23,725.00", "DOWN", "GREEN")  # 65 x 365
+    at.slider[0].set_value(1.01).run()  # every item pays small and big: $110 against $100
+    assert deltas(at)["Per day"] == ("+$10.00", "UP", "RED")
+    # the other cost deltas on the page read the same way: cheaper is down and green
+    assert deltas(at)["Cost per item"][1:] == ("UP", "RED")
 
 
 def test_sla_panel_finds_and_applies_thresholds(tiny_page):
