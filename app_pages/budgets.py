@@ -20,9 +20,10 @@ from core.spend.budgets import (
     set_task_urgency,
 )
 from core.spend.queries import SpendFilter, filter_options, spend_by, totals
-from core.spend.reports import money, signed_money, spend_text, unknown_note
+from core.spend.reports import money, signed_money
 from core.spend.throttle import throttle_ladder
 from ui.policy_widgets import policy_picker
+from ui.spend_widgets import spend_metric
 from ui.state import evalset_picker, workspace
 
 st.title("Budgets")
@@ -75,8 +76,8 @@ st.subheader("Month-end forecast")
 fc = forecast_month_end(ws)
 simulated = totals(ws, SpendFilter(date_from=fc.month_start, date_to=fc.today, scope="simulation"))
 f = st.columns(5)
-f[0].metric("Month to date", spend_text(fc.month_to_date, fc.unknown_cost_rows),
-            help="Billable spend this month. " + unknown_note(fc.unknown_cost_rows))
+spend_metric(f[0], "Month to date", fc.month_to_date, fc.unknown_cost_rows,
+             help="Billable spend this month.")
 f[1].metric("Forecast at month end", money(fc.forecast),
             help=f"{fc.method}; trailing window {fc.window_days} day(s), {fc.remaining_days} day(s) left.")
 f[2].metric("95% interval", "n/a" if fc.low is None else f"{money(fc.low)} – {money(fc.high)}")
@@ -85,9 +86,9 @@ f[3].metric("Monthly budget", money(fc.budget_usd) if fc.budget_usd else "none",
             delta=None if fc.over_budget_by is None else
             f"{signed_money(fc.over_budget_by)} {'over' if fc.over_budget_by > 0 else 'under'} at month end",
             delta_color="inverse")
-f[4].metric("Simulated (never billed)", spend_text(simulated["cost_usd"], simulated["unknown_cost_rows"]),
-            help="Spend computed from eval sets this month (replays such as shadow comparisons): "
-                 "recorded apart, not counted by budgets.")
+spend_metric(f[4], "Simulated (never billed)", simulated["cost_usd"], simulated["unknown_cost_rows"],
+             help="Spend computed from eval sets this month (replays such as shadow comparisons): "
+                  "recorded apart, not counted by budgets.")
 daily = spend_by(ws, ["day"], SpendFilter(date_from=fc.month_start, date_to=fc.today, scope="billable"))
 if not daily.empty:
     cum = daily.set_index("day")["cost_usd"].fillna(0.0).cumsum()  # known spend

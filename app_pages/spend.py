@@ -10,10 +10,10 @@ import streamlit as st
 from core.errors import InputError
 from core.spend.charts import share_bar, stacked_by_day
 from core.spend.queries import spend_page_data
-from core.spend.reports import money, spend_text, unknown_note
+from core.spend.reports import money, unknown_note
 from core.spend.throttle import project_costs
 from ui.policy_widgets import policy_picker
-from ui.spend_widgets import filter_widgets, import_widget, report_downloads, with_unknown_costs
+from ui.spend_widgets import filter_widgets, import_widget, report_downloads, spend_metric, spend_table
 from ui.state import evalset_picker, workspace
 
 st.title("Spend")
@@ -40,8 +40,7 @@ t = data["totals"]
 cache = data["cache"]
 hits, requests = int(cache["cache_hits"].sum()), int(cache["requests"].fillna(0).sum())
 m = st.columns(5)
-m[0].metric("Spend", spend_text(t["cost_usd"], t["unknown_cost_rows"]),
-            help=unknown_note(t["unknown_cost_rows"]) or None)
+spend_metric(m[0], "Spend", t["cost_usd"], t["unknown_cost_rows"])
 m[1].metric("Requests", f"{t['requests']:,}")
 m[2].metric("Per 1,000 requests", money(t["cost_per_1k_requests"]),
             help="Over the rows that know both their cost and their request count.")
@@ -56,7 +55,7 @@ tiers = data["by_service_tier"].set_index("service_tier")
 if "batch" in tiers.index:
     split.append(("Batch (at the batch price)", tiers.loc["batch"]))
 for col, (label, tot) in zip(st.columns(max(len(split), 1)), split):
-    col.metric(label, spend_text(tot["cost_usd"], int(tot["unknown_cost_rows"])))
+    spend_metric(col, label, tot["cost_usd"], int(tot["unknown_cost_rows"]))
 if split:
     st.caption("Budgets count billable spend: production, shadow and playground calls. Simulations "
                "(replays on eval sets, e.g. a shadow comparison) are recorded apart and never billed.")
@@ -76,23 +75,20 @@ with tab_model:
     c1.plotly_chart(share_bar(share, "model", "request_share", "Traffic share (requests)"),
                     key="spend_share_chart")
     c2.plotly_chart(share_bar(share, "model", "cost_share", "Share of spend"), key="spend_cost_share")
-    st.dataframe(with_unknown_costs(share), hide_index=True, key="spend_share_table",
-                 column_config={"request_share": st.column_config.NumberColumn(format="percent"),
-                                "cost_share": st.column_config.NumberColumn(format="percent"),
-                                "unknown_cost_rows": "rows of unknown cost"})
+    spend_table(share, "spend_share_table",
+                {"request_share": st.column_config.NumberColumn(format="percent"),
+                 "cost_share": st.column_config.NumberColumn("share of known spend", format="percent")})
 with tab_task:
     by_task = data["by_task"]
     st.plotly_chart(share_bar(by_task, "task", "cost_per_1k_requests",
                               "Cost per 1,000 requests by task", fmt="$,.4f"), key="spend_task_chart")
-    st.dataframe(with_unknown_costs(by_task[["task", "cost_usd", "unknown_cost_rows", "requests",
-                                             "cost_per_request", "cost_per_1k_requests",
-                                             "input_tokens", "output_tokens"]]),
-                 hide_index=True, key="spend_task_table")
+    spend_table(by_task[["task", "cost_usd", "unknown_cost_rows", "requests", "cost_per_request",
+                         "cost_per_1k_requests", "input_tokens", "output_tokens"]], "spend_task_table")
 with tab_provider:
     st.plotly_chart(stacked_by_day(data["by_day_provider"], "provider"), key="spend_provider_chart")
-    st.dataframe(with_unknown_costs(data["by_provider"]), hide_index=True, key="spend_provider_table")
+    spend_table(data["by_provider"], "spend_provider_table")
 with tab_tier:
-    st.dataframe(with_unknown_costs(data["by_service_tier"]), hide_index=True, key="spend_tier_table")
+    spend_table(data["by_service_tier"], "spend_tier_table")
     st.caption("Batch usage is priced at the batch rate (50% of standard for OpenAI and Anthropic); "
                "usage exports are priced at the tier and context window they state.")
 with tab_cache:
@@ -103,7 +99,7 @@ with tab_cache:
     st.caption("Cache hits are calls answered from a cache (e.g. LiteLLM's); cached-token share is "
                "the part of input tokens a provider read from its prompt cache.")
 with tab_top:
-    st.dataframe(with_unknown_costs(data["top_calls"]), hide_index=True, key="spend_top_table")
+    spend_table(data["top_calls"], "spend_top_table")
 
 st.subheader("Cost report")
 report_downloads(ws, flt.date_from, flt.date_to)

@@ -11,7 +11,7 @@ from core.spend.imports.formats import FORMATS, LABELS
 from core.spend.imports.generic import GENERIC_DOC
 from core.spend.imports.importer import import_file
 from core.spend.queries import SpendFilter, filter_options
-from core.spend.reports import report_bytes
+from core.spend.reports import money, report_bytes, spend_text, unknown_note
 from core.workspace import Workspace
 
 FORMAT_HELP = {
@@ -78,23 +78,53 @@ def filter_widgets(ws: Workspace, key: str = "spend") -> SpendFilter | None:
         experiments = g1.multiselect("Experiments", opts["experiments"], key=f"{key}_experiments")
         variants = g2.multiselect("Variants", opts["variants"], key=f"{key}_variants")
         tags = g3.multiselect("Tags", opts["tags"], key=f"{key}_tags")
-        sources = st.multiselect("Sources", opts["sources"], key=f"{key}_sources")
+        h1, h2 = st.columns(2)
+        sources = h1.multiselect("Sources", opts["sources"], key=f"{key}_sources")
+        tiers = h2.multiselect("Service tiers", opts["service_tiers"], key=f"{key}_service_tiers")
     return SpendFilter(date_from=date_from, date_to=date_to, scope=scope, tasks=tuple(tasks),
                        models=tuple(models), providers=tuple(providers),
                        experiments=tuple(experiments), variants=tuple(variants),
-                       sources=tuple(sources), tags=tuple(tags))
+                       sources=tuple(sources), service_tiers=tuple(tiers), tags=tuple(tags))
 
 
-def with_unknown_costs(frame: pd.DataFrame):
-    """A spend table whose missing costs read "unknown" (never blank, never $0); numbers stay
-    numbers underneath, so columns still sort."""
-    money_cols = [c for c in ("cost_usd", "cost_per_request", "cost_per_1k_requests", "spent_usd")
-                  if c in frame]
-    styler = frame.style.format("${:,.4f}", subset=money_cols, na_rep="unknown")
-    if "cost_per_request" in frame or "cost_per_1k_requests" in frame:  # unknown: no priced request
-        per = [c for c in ("cost_per_request", "cost_per_1k_requests") if c in frame]
-        styler = styler.format("${:,.4f}", subset=per, na_rep="n/a")
-    return styler
+def spend_metric(col, label: str, cost_usd: float | None, unknown_cost_rows: int = 0,
+                 help: str | None = None) -> None:
+    """A spend figure whose unknown part is said beside it (orange, no arrow), never hidden in $0.
+
+    The value is the known spend ("unknown" when nothing is known); rows without a price are
+    the delta line: "+ unknown (3 rows)".
+    """
+    known = cost_usd is not None and not pd.isna(cost_usd)
+    value = money(cost_usd) if known and (cost_usd or not unknown_cost_rows) else "unknown"
+    delta = None
+    if unknown_cost_rows:
+        rows = f"{unknown_cost_rows:,} row{'s' if unknown_cost_rows != 1 else ''}"
+        delta = f"+ unknown ({rows})" if value != "unknown" else f"{rows} without a price"
+    col.metric(label, value, delta=delta, delta_color="orange", delta_arrow="off",
+               help=" ".join(t for t in (help, unknown_note(unknown_cost_rows)) if t) or None)
+
+
+MONEY_COLUMNS = ("cost_usd", "cost_per_request", "cost_per_1k_requests")
+
+
+def spend_table(frame: pd.DataFrame, key: str, column_config: dict | None = None) -> None:
+    """A spend table in which a cost that is not known reads "unknown" (never blank, None or $0).
+
+    ``cost_usd`` stays a number (sortable, "$" formatted) while every cost is known; when some
+    row's cost is unknown it is shown as text instead: "$1.20", "$3.20 + unknown", "unknown".
+    """
+    view = frame.copy()
+    config = dict(column_config or {})
+    unknown = view["unknown_cost_rows"].fillna(0).astype(int) if "unknown_cost_rows" in view \
+        else view["cost_usd"].isna().astype(int)
+    if "cost_usd" in view and (unknown.any() or view["cost_usd"].isna().any()):
+        view["cost_usd"] = [spend_text(None if pd.isna(c) else c, n)
+                            for c, n in zip(view["cost_usd"], unknown)]
+    for col in (c for c in MONEY_COLUMNS if c in view and pd.api.types.is_numeric_dtype(view[c])):
+        config.setdefault(col, st.column_config.NumberColumn(format="$%.4f"))
+    if "unknown_cost_rows" in view:
+        config.setdefault("unknown_cost_rows", "rows of unknown cost")
+    st.dataframe(view, hide_index=True, key=key, column_config=config)
 
 
 def report_downloads(ws: Workspace, date_from, date_to, key: str = "spend_report") -> None:

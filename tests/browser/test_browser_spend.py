@@ -74,3 +74,39 @@ def test_budget_import_banner_and_pdf_report(app_server, page, artifacts, tmp_pa
                           timeout=120).stdout
     assert re.search(r"Total production spend: \$6\.75", text), text[:500]
     assert re.search(r"Requests: 3\b", text), text[:500]
+
+
+def test_unknown_costs_and_simulations_read_right_in_the_browser(app_server, page, artifacts, tmp_path):
+    url, _env = app_server
+    today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    usage = tmp_path / "mixed.csv"
+    usage.write_text(
+        "ts,model,cost_usd,input_tokens,source,service_tier,call_id\n"
+        f"{today},gpt-4o,1234.5,1000,live,,k-1\n"      # known: $1,234.50
+        f"{today},in-house-llm,,5000,live,,k-2\n"      # no cost, no price: unknown
+        f"{today},gpt-4o,0.25,1000,import,batch,k-3\n"  # batch usage
+        f"{today},gpt-4o,2.0,1000,simulation,,k-4\n")   # a replay: never billed
+    page.goto(url)
+    open_page(page, "Spend")
+    page.get_by_text("Import usage from production").click()
+    page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(usage))
+    page.get_by_role("button", name="Import into the ledger").click()
+    page.get_by_text("4 added", exact=False).wait_for(timeout=60_000)
+    page.get_by_text("No catalog price for in-house-llm", exact=False).wait_for(timeout=60_000)
+
+    def metric(label: str) -> tuple[str, str]:
+        box = page.locator("[data-testid='stMetric']").filter(has_text=label).first
+        delta = box.locator("[data-testid='stMetricDelta']")
+        return (box.locator("[data-testid='stMetricValue']").inner_text().strip(),
+                delta.inner_text().strip() if delta.count() else "")
+
+    page.get_by_text("Simulated (never billed)").wait_for(timeout=60_000)
+    # the known part in full, and the unknown part beside it: never $1,234.75 alone, never $0.00
+    assert metric("Spend") == ("$1,234.75", "+ unknown (1 row)")
+    assert metric("Billable (every real dollar)") == ("$1,234.75", "+ unknown (1 row)")
+    assert metric("Simulated (never billed)") == ("$2.00", "")
+    assert metric("Batch (at the batch price)") == ("$0.2500", "")
+    page.get_by_role("tab", name="By model").click()
+    table = page.locator("[data-testid='stDataFrame']").filter(has_text="rows of unknown cost").first
+    table.wait_for(timeout=60_000)
+    page.screenshot(path=str(artifacts / "spend_unknown_costs.png"), full_page=True)

@@ -62,7 +62,8 @@ def test_simulations_are_not_billed_and_unknown_costs_not_zero(today_spend):
     status = _table(at, "spent_usd")
     assert status["spent_usd"].tolist() == [pytest.approx(9.0)]
     assert status["unknown_cost_rows"].tolist() == [1]
-    assert metrics(at)["Month to date"] == "$9.00 + unknown"
+    assert metrics(at)["Month to date"] == "$9.00"
+    assert deltas(at)["Month to date"][0] == "+ unknown (1 row)"  # beside it, never hidden
     assert metrics(at)["Simulated (never billed)"] == "$50.00"
     # far under budget: the delta falls, in green
     text, arrow, colour = deltas(at)["Monthly budget"]

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 from core.settings import REPO_ROOT
 from core.spend.ledger import record_calls
 from core.workspace import open_workspace
+from tests.helpers.apptest import deltas
 from tests.helpers.apptest import run_clean as _run
 from tests.helpers.apptest import table_with as _table
 
@@ -86,3 +87,29 @@ def test_projections_panel(seeded):
     volume.set_value(0.0)
     _run(at)
     assert _table(at, "savings_daily").iloc[-1]["current_daily"] < before
+
+
+def test_unknown_costs_and_the_billable_split(workspace_path):
+    ws = open_workspace(workspace_path)
+    ts = pd.Timestamp("2026-03-01 10:00")
+    record_calls(ws, pd.DataFrame({
+        "call_id": ["known", "unpriced", "batch", "shadow", "replay"], "ts": [ts] * 5,
+        "model": ["m", "mystery", "m", "m", "m"], "cost_usd": [0.5, None, 0.25, 1.0, 2.0],
+        "source": ["live", "live", "import", "shadow", "simulation"],
+        "service_tier": [None, None, "batch", None, None]}))
+    at = _run(AppTest.from_file(PAGE, default_timeout=90))
+    # production: $0.50 + $0.25 and one row whose cost is unknown (never shown as $0)
+    assert _metric(at, "Spend") == "$0.7500"
+    assert deltas(at)["Spend"] == ("+ unknown (1 row)", "NONE", "ORANGE")
+    assert any("1 ledger row has an unknown cost" in w.value for w in at.warning)
+    assert _metric(at, "Billable (every real dollar)") == "$1.75"  # + the shadow call
+    assert deltas(at)["Billable (every real dollar)"][0] == "+ unknown (1 row)"
+    assert _metric(at, "Shadow (kept apart)") == "$1.00"
+    assert _metric(at, "Simulated (never billed)") == "$2.00"
+    assert _metric(at, "Batch (at the batch price)") == "$0.2500"
+    tiers = _table(at, "service_tier").set_index("service_tier")
+    assert tiers.loc["batch", "cost_usd"] == "$0.2500"  # a column with an unknown cost is text
+    assert tiers.loc["standard", "cost_usd"] == "$0.5000 + unknown"
+    assert tiers.loc["standard", "unknown_cost_rows"] == 1
+    models = _table(at, "request_share").set_index("model")
+    assert models.loc["mystery", "cost_usd"] == "unknown"  # never None, never $0
