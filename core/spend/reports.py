@@ -297,7 +297,7 @@ def _pdf(data: dict, out: Path) -> None:
     pdf.cell(0, 9, pdf_text(lines[0]), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 11)
     for line in lines[1:]:
-        pdf.cell(0, 6, pdf_text(line), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 6, pdf_text(line), new_x="LMARGIN", new_y="NEXT")  # long lines wrap
     pdf.ln(2)
     import io
 
