@@ -254,6 +254,19 @@ def test_last_release_ledger_is_migrated(tmp_path):
     ws.close()
 
 
+@pytest.mark.parametrize("name, old_ids", [
+    # the ids the last release gave these files' rows (content hashes): re-imports must match them
+    ("generic.jsonl", ["generic:1888e3210f2e7817518a90ffe987b5b6#1",
+                       "generic:4889c50b2563e53d611cf55b8ac83e78#1"]),
+    ("anthropic_usage.json", ["anthropic:b6ff76d6aa07a0c153790c2a54800042#1"]),
+    ("openai_usage.json", ["openai:39430f13824e90ecd8217a01a1832583#1",
+                           "openai:661a353da2414622554cad6df381ae8f#1"]),
+])
+def test_rows_without_request_ids_keep_the_last_releases_ids(ws, name, old_ids):
+    import_file(ws, DATA / name)
+    assert sorted(rows(ws)["call_id"]) == old_ids
+
+
 # -- the command line: the issue's reproduction ---------------------------------------------------
 def test_cli_nan_file_then_csv_report(tmp_path):
     env = dict(os.environ, TRADEOFF_WORKSPACE=str(tmp_path / "cli.duckdb"))
