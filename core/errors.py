@@ -63,5 +63,12 @@ class InputError(ValueError):
         return f"{self.headline}: {first}{more}"
 
 
-class WorkspaceLockedError(RuntimeError):
-    """Another process holds the workspace file for writing."""
+class StoreUnavailableError(RuntimeError):
+    """The store cannot be used now: its catalog cannot be reached, an old workspace cannot be
+    converted, or a writer kept the write lock too long. The message says what happened and
+    what to do; the CLI prints it and exits 3. Nothing already stored is lost."""
+
+
+# The single-file releases raised this when another process held the file; the name stays for
+# callers that catch it.
+WorkspaceLockedError = StoreUnavailableError
