@@ -18,10 +18,10 @@ from core.evaluation.evalset import ITEM_COLUMNS, EvalSet, from_long_frame
 from core.workspace import Workspace
 
 MIGRATIONS = [
+    # v1, the DuckLake baseline: ids come from the 'evalsets' lock row (Workspace.next_id)
     """
-    create sequence evalset_ids start 1;
     create table evalsets (
-        id integer primary key default nextval('evalset_ids'),
+        id integer not null,
         name varchar not null,
         format varchar not null,
         n_items integer not null,
@@ -37,8 +37,7 @@ MIGRATIONS = [
         item_id varchar not null,
         input varchar,
         task varchar,
-        label varchar,
-        primary key (evalset_id, idx)
+        label varchar                    -- one row per (evalset_id, idx)
     );
     create table evalset_item_meta (
         evalset_id integer not null, idx integer not null, key varchar not null, value varchar
@@ -51,6 +50,7 @@ MIGRATIONS = [
         input_tokens double, output_tokens double, cached_input_tokens double,
         prediction varchar, output varchar
     );
+    insert into store_locks values ('evalsets', 0);
     """,
 ]
 
@@ -83,31 +83,31 @@ def save_evalset(ws: Workspace, evalset: EvalSet, name: str | None = None) -> in
         results = results[keep]
         for col in ("prediction", "output"):
             results[col] = results[col].astype(object).where(results[col].notna(), None)
-    with ws.transaction() as cur:
-        set_id = cur.execute(
-            "insert into evalsets (name, format, n_items, n_models, synthetic, cost_source, notes)"
-            " values (?, ?, ?, ?, ?, ?, ?) returning id",
-            [name or evalset.name, evalset.format, evalset.n_items, evalset.n_models,
-             evalset.synthetic, json.dumps(evalset.cost_source), json.dumps(list(evalset.notes))],
-        ).fetchone()[0]
-        cur.register("new_items", base)
-        cur.execute("insert into evalset_items select ?, idx, item_id, input, task, label from new_items",
-                    [set_id])
-        cur.register("new_meta", meta)
-        cur.execute("insert into evalset_item_meta select ?, idx, key, value from new_meta", [set_id])
-        cur.register("new_results", results[RESULT_COLUMNS] if len(results) else
-                     pd.DataFrame(columns=RESULT_COLUMNS))
-        cur.execute(f"insert into evalset_results select ?, {', '.join(RESULT_COLUMNS)} from new_results",
-                    [set_id])
-        for view in ("new_items", "new_meta", "new_results"):
+    results = results[RESULT_COLUMNS] if len(results) else pd.DataFrame(columns=RESULT_COLUMNS)
+
+    def body(cur) -> int:
+        set_id = ws.next_id(cur, "evalsets", "evalsets")
+        cur.execute(
+            "insert into evalsets (id, name, format, n_items, n_models, synthetic, cost_source, notes)"
+            " values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [set_id, name or evalset.name, evalset.format, evalset.n_items, evalset.n_models,
+             evalset.synthetic, json.dumps(evalset.cost_source), json.dumps(list(evalset.notes))])
+        for table, view, frame, cols in (
+                ("evalset_items", "new_items", base, "idx, item_id, input, task, label"),
+                ("evalset_item_meta", "new_meta", meta, "idx, key, value"),
+                ("evalset_results", "new_results", results, ", ".join(RESULT_COLUMNS))):
+            cur.register(view, frame)
+            cur.execute(f"insert into {table} select ?, {cols} from {view}", [set_id])
             cur.unregister(view)
-    return int(set_id)
+        return set_id
+
+    return int(ws.write(body))
 
 
 def list_evalsets(ws: Workspace) -> pd.DataFrame:
     """Stored eval sets, newest first: id, name, format, n_items, n_models, synthetic, created_at."""
     _ready(ws)
-    return ws.cursor().sql(
+    return ws.cursor().execute(
         "select id, name, format, n_items, n_models, synthetic, created_at from evalsets"
         " order by id desc"
     ).df()
@@ -149,8 +149,11 @@ def load_evalset(ws: Workspace, evalset_id: int) -> EvalSet:
 
 def delete_evalset(ws: Workspace, evalset_id: int) -> None:
     _ready(ws)
-    with ws.transaction() as cur:
+
+    def body(cur):
         for table in ("evalset_results", "evalset_item_meta", "evalset_items"):
             cur.execute(f"delete from {table} where evalset_id = ?", [evalset_id])
         cur.execute("delete from evalsets where id = ?", [evalset_id])
+
+    ws.write(body)
 

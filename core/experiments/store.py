@@ -29,10 +29,10 @@ from core.routing.policies import Policy, policy_from_dict
 from core.workspace import Workspace
 
 MIGRATIONS = [
+    # v1, the DuckLake baseline: ids come from the 'experiments' lock row (Workspace.next_id)
     """
-    create sequence experiment_ids start 1;
     create table experiments (
-        id integer primary key default nextval('experiment_ids'),
+        id integer not null,
         name varchar not null,
         kind varchar not null,            -- ab | shadow
         evalset_name varchar,
@@ -40,6 +40,7 @@ MIGRATIONS = [
         results json not null,
         created_at timestamp not null default current_timestamp
     );
+    insert into store_locks values ('experiments', 0);
     """,
 ]
 
@@ -162,14 +163,19 @@ def save_experiment(ws: Workspace, name: str, kind: str, definition: dict, resul
     if kind not in ("ab", "shadow"):
         raise InputError(f"Experiment kind must be 'ab' or 'shadow'; got {kind!r}")
     ws.ensure("experiments", MIGRATIONS)
-    with ws.transaction() as cur:
-        row = cur.execute(
-            "insert into experiments (name, kind, evalset_name, definition, results)"
-            " values (?, ?, ?, ?, ?) returning id",
-            [str(name).strip(), kind, definition.get("evalset"),
-             json.dumps(json_safe(definition), allow_nan=False),
-             json.dumps(json_safe(results), allow_nan=False)]).fetchone()
-    return int(row[0])
+    definition_json = json.dumps(json_safe(definition), allow_nan=False)
+    results_json = json.dumps(json_safe(results), allow_nan=False)
+
+    def body(cur) -> int:
+        experiment_id = ws.next_id(cur, "experiments", "experiments")
+        cur.execute(
+            "insert into experiments (id, name, kind, evalset_name, definition, results)"
+            " values (?, ?, ?, ?, ?, ?)",
+            [experiment_id, str(name).strip(), kind, definition.get("evalset"), definition_json,
+             results_json])
+        return experiment_id
+
+    return int(ws.write(body))
 
 
 def list_experiments(ws: Workspace) -> pd.DataFrame:

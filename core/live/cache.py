@@ -29,9 +29,11 @@ from core.live.providers.base import ChatRequest
 from core.workspace import Workspace
 
 MIGRATIONS = [
+    # v1, the DuckLake baseline: one row per key (put_many deletes, then inserts; two processes
+    # caching one key at once may leave two rows, which hold equivalent answers)
     """
     create table llm_cache (
-        key varchar primary key,
+        key varchar not null,
         provider varchar not null,
         model varchar not null,
         task varchar,
@@ -171,11 +173,15 @@ class ResponseCache:
                 "expires_at": now + timedelta(seconds=ttl) if ttl is not None else None})
             self._remember(provider, request.model, task, text_in, CachedAnswer(text, tin, tout))
         frame = pd.DataFrame(rows).drop_duplicates("key", keep="last")
-        with self.ws.transaction() as cur:
+
+        def body(cur):
             cur.register("incoming_cache", frame)
-            cur.execute("insert or replace into llm_cache select key, provider, model, task, input,"
+            cur.execute("delete from llm_cache where key in (select key from incoming_cache)")
+            cur.execute("insert into llm_cache select key, provider, model, task, input,"
                         " text, input_tokens, output_tokens, created_at, expires_at from incoming_cache")
             cur.unregister("incoming_cache")
+
+        self.ws.write(body)
 
     def put(self, provider: str, request: ChatRequest, task: str | None, text_in: str | None,
             text: str, input_tokens: int = 0, output_tokens: int = 0) -> None:
@@ -234,8 +240,7 @@ class ResponseCache:
         return CachedAnswer(hit.text, hit.input_tokens, hit.output_tokens, float(sims[best]))
 
     def clear(self) -> int:
-        n = self.ws.cursor().execute("select count(*) from llm_cache").fetchall()[0][0]
-        self.ws.cursor().execute("delete from llm_cache")
+        n = self.ws.write(lambda cur: cur.execute("delete from llm_cache").fetchall()[0][0])
         self._semantic.clear()
         self._semantic_models.clear()
         self._memo.clear()

@@ -22,9 +22,10 @@ import pandas as pd
 from core.workspace import Workspace
 
 MIGRATIONS = [
+    # v1, the DuckLake baseline (no PRIMARY KEY: uniqueness is kept by the writes below)
     """
     create table runs (
-        run_id varchar primary key,
+        run_id varchar not null,         -- one row per run (create_run under the 'runs' lock row)
         name varchar not null,
         evalset_id integer,              -- the inputs eval set in the workspace, when stored there
         models json not null,            -- ["provider:model", ...]
@@ -57,12 +58,10 @@ MIGRATIONS = [
         cache_hit boolean not null default false,
         output varchar, prediction varchar, confidence double, parse_ok boolean,
         request_id varchar,
-        primary key (run_id, item_id, model)
+        logprob_confidence double        -- the confidence read from token log-probabilities
+        -- one row per (run_id, item_id, model): write_calls deletes, then inserts
     );
-    """,
-    # v2: the confidence read from token log-probabilities, next to the stated one.
-    """
-    alter table run_calls add column logprob_confidence double;
+    insert into store_locks values ('runs', 0);
     """,
     # v3: what the answer costs the model at the catalog price (`item_cost_usd`), apart from
     # what the call spent (`cost_usd`): a cache hit spends $0 but its answer still has the
@@ -95,7 +94,9 @@ def create_run(ws: Workspace, run_id: str, name: str, models: list[str], config:
     """Insert the run, or mark an existing one as running again (a resume)."""
     ensure_runs(ws)
     now = _now()
-    with ws.transaction() as cur:
+
+    def body(cur):
+        ws.bump(cur, "runs")  # two processes starting one run id: the second sees the first
         exists = cur.execute("select 1 from runs where run_id = ?", [run_id]).fetchall()
         if exists:
             cur.execute("update runs set status = 'running', models = ?, config = ?, n_items = ?,"
@@ -109,14 +110,16 @@ def create_run(ws: Workspace, run_id: str, name: str, models: list[str], config:
                 [run_id, name, evalset_id, json.dumps(models), json.dumps(config), n_items,
                  source, experiment, now, now])
 
+    ws.write(body)
+
 
 def finish_run(ws: Workspace, run_id: str, status: str, message: str | None = None,
                results_evalset_id: int | None = None) -> None:
     ensure_runs(ws)
-    ws.cursor().execute(
+    ws.write(lambda cur: cur.execute(
         "update runs set status = ?, message = ?, updated_at = ?,"
         " results_evalset_id = coalesce(?, results_evalset_id) where run_id = ?",
-        [status, message, _now(), results_evalset_id, run_id])
+        [status, message, _now(), results_evalset_id, run_id]))
 
 
 def get_run(ws: Workspace, run_id: str) -> dict | None:
@@ -133,7 +136,7 @@ def get_run(ws: Workspace, run_id: str) -> dict | None:
 def list_runs(ws: Workspace) -> pd.DataFrame:
     """Runs, newest first, with their call counts by outcome and spend."""
     ensure_runs(ws)
-    return ws.cursor().sql(
+    return ws.cursor().execute(
         """
         select r.run_id, r.name, r.status, r.models, r.n_items, r.evalset_id,
                r.results_evalset_id, r.created_at, r.updated_at, r.message,
@@ -186,22 +189,26 @@ def write_calls(ws: Workspace, calls: pd.DataFrame, ledger_rows: pd.DataFrame) -
     # A batch may hold two outcomes for one pair (a failure, then a fallback success): keep last.
     frame = frame.drop_duplicates(["run_id", "item_id", "model"], keep="last")
     ledger = _ledger_frame(ledger_rows) if len(ledger_rows) else None
-    from core.spend.ledger import insert_staged, write_lock
+    from core.spend.ledger import insert_staged
 
-    # The ledger's own lock and duplicate check (core.spend.ledger.insert_staged), inside our
-    # transaction: run_calls and the ledger are written together or not at all.
-    with write_lock(), ws.transaction() as cur:
+    def body(cur):
         if len(frame):
+            ws.bump(cur, "runs")  # the latest outcome per pair, also with two resumes at once
             cur.register("incoming_run_calls", frame)
-            cur.execute(f"insert or replace into run_calls ({', '.join(CALL_COLUMNS)})"
+            cur.execute("delete from run_calls where exists (select 1 from incoming_run_calls i"
+                        " where i.run_id = run_calls.run_id and i.item_id = run_calls.item_id"
+                        " and i.model = run_calls.model)")
+            cur.execute(f"insert into run_calls ({', '.join(CALL_COLUMNS)})"
                         f" select {', '.join(CALL_COLUMNS)} from incoming_run_calls")
             cur.unregister("incoming_run_calls")
         if ledger is not None:
             cur.register("incoming_ledger_calls", ledger)
             try:
-                insert_staged(cur, "incoming_ledger_calls")
+                insert_staged(ws, cur, "incoming_ledger_calls")  # the ledger's duplicate check
             finally:
                 cur.unregister("incoming_ledger_calls")
+
+    ws.write(body)
 
 
 def _ledger_frame(rows: pd.DataFrame) -> pd.DataFrame:

@@ -31,9 +31,11 @@ from core.pricing.sources import (
 from core.workspace import Workspace
 
 MIGRATIONS = [
+    # v1, the DuckLake baseline: one row per model_key (edits delete, then insert, under the
+    # 'pricing' lock row)
     """
     create table pricing_overrides (
-        model_key varchar primary key,      -- normalized lookup key: provider:model or model
+        model_key varchar not null,         -- normalized lookup key: provider:model or model
         model varchar not null,             -- the name as the user typed it
         provider varchar,
         input_per_mtok double not null,
@@ -44,6 +46,7 @@ MIGRATIONS = [
         note varchar,
         updated_at timestamp not null default current_timestamp
     );
+    insert into store_locks values ('pricing', 0);
     """,
 ]
 
@@ -99,16 +102,19 @@ def set_override(ws: Workspace, model: str, input_per_mtok, output_per_mtok, cac
     tier_list = check_tiers(tiers, name, source)
     key = lookup_keys(name)[0]
     _ensure(ws)
-    with ws.transaction() as cur:
+    row = [key, name, provider or _provider_of(name), values["input_per_mtok"], values["output_per_mtok"],
+           values["cached_read_per_mtok"], values["cached_write_per_mtok"],
+           json.dumps([t.__dict__ for t in tier_list]) if tier_list else None, note or None]
+
+    def body(cur):
+        ws.bump(cur, "pricing")  # one row per key, also when two processes edit it at once
         cur.execute("delete from pricing_overrides where model_key = ?", [key])
         cur.execute(
             "insert into pricing_overrides (model_key, model, provider, input_per_mtok, output_per_mtok,"
             " cached_read_per_mtok, cached_write_per_mtok, tiers, note, updated_at)"
-            " values (?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
-            [key, name, provider or _provider_of(name), values["input_per_mtok"], values["output_per_mtok"],
-             values["cached_read_per_mtok"], values["cached_write_per_mtok"],
-             json.dumps([t.__dict__ for t in tier_list]) if tier_list else None, note or None],
-        )
+            " values (?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)", row)
+
+    ws.write(body)
     _forget(ws)
     return catalog_for(ws).price_for(name)
 
@@ -126,10 +132,8 @@ def delete_override(ws: Workspace, model: str) -> bool:
     """Remove the workspace edit for ``model`` (the file or genai-prices price shows again)."""
     _ensure(ws)
     key = lookup_keys(str(model).strip())[0]
-    with ws.transaction() as cur:
-        n = cur.execute("select count(*) from pricing_overrides where model_key = ? or model = ?",
-                        [key, str(model).strip()]).fetchone()[0]
-        cur.execute("delete from pricing_overrides where model_key = ? or model = ?", [key, str(model).strip()])
+    n = ws.write(lambda cur: cur.execute("delete from pricing_overrides where model_key = ? or model = ?",
+                                         [key, str(model).strip()]).fetchone()[0])
     _forget(ws)
     return n > 0
 

@@ -31,6 +31,8 @@ PERIODS = ("daily", "weekly", "monthly")
 LEVELS = (100, 90, 70)  # alert thresholds, percent of the budget, highest first
 
 MIGRATIONS = [
+    # v1, the DuckLake baseline: one row per (task, period) and per task (writes delete, then
+    # insert, under the 'budgets' lock row)
     """
     create table budgets (
         task varchar,                 -- NULL: the overall budget
@@ -39,9 +41,10 @@ MIGRATIONS = [
         updated_at timestamp not null default current_timestamp
     );
     create table task_flags (
-        task varchar primary key,
+        task varchar not null,
         urgent boolean not null       -- false: paused at throttling level 3
     );
+    insert into store_locks values ('budgets', 0);
     """,
 ]
 
@@ -66,17 +69,21 @@ def set_budget(ws: Workspace, period: str, amount_usd: float, task: str | None =
         raise InputError(f"Budget amount: expected a positive number of US dollars, got '{amount_usd}'")
     task = task or None
     _ready(ws)
-    with ws.transaction() as cur:
+
+    def body(cur):
+        ws.bump(cur, "budgets")
         cur.execute("delete from budgets where task is not distinct from ? and period = ?", [task, period])
         cur.execute("insert into budgets (task, period, amount_usd) values (?, ?, ?)",
                     [task, period, amount])
+
+    ws.write(body)
 
 
 def delete_budget(ws: Workspace, period: str, task: str | None = None) -> None:
     _check_period(period)
     _ready(ws)
-    ws.cursor().execute("delete from budgets where task is not distinct from ? and period = ?",
-                        [task or None, period])
+    ws.write(lambda cur: cur.execute("delete from budgets where task is not distinct from ? and period = ?",
+                                     [task or None, period]))
 
 
 def list_budgets(ws: Workspace) -> pd.DataFrame:
@@ -92,9 +99,13 @@ def set_task_urgency(ws: Workspace, task: str, urgent: bool) -> None:
     if not task:
         raise InputError("Task: expected a task name")
     _ready(ws)
-    with ws.transaction() as cur:
+
+    def body(cur):
+        ws.bump(cur, "budgets")
         cur.execute("delete from task_flags where task = ?", [task])
         cur.execute("insert into task_flags values (?, ?)", [task, bool(urgent)])
+
+    ws.write(body)
 
 
 def non_urgent_tasks(ws: Workspace) -> list[str]:

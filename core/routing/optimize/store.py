@@ -26,10 +26,10 @@ from core.routing.policies import Policy, policy_from_dict
 from core.workspace import Workspace
 
 MIGRATIONS = [
+    # v1, the DuckLake baseline: ids come from the 'policies' lock row (Workspace.next_id)
     """
-    create sequence if not exists policies_id_seq start 1;
-    create table if not exists policies (
-        id integer primary key default nextval('policies_id_seq'),
+    create table policies (
+        id integer not null,
         name varchar not null,
         kind varchar not null,
         models varchar not null,          -- comma-separated, for listing
@@ -37,6 +37,7 @@ MIGRATIONS = [
         meta_json varchar not null,       -- goal, validation figures, fitted_on...
         created_at timestamp not null default current_timestamp
     );
+    insert into store_locks values ('policies', 0);
     """,
 ]
 
@@ -56,14 +57,15 @@ def save_policy(ws: Workspace, name: str, policy: Policy, meta: dict[str, Any] |
         raise InputError(str(exc)) from None
     policy_from_dict(spec)  # what cannot be read back is never stored
     _ensure(ws)
-    with ws.transaction() as cur:
-        row = cur.execute(
-            "insert into policies (name, kind, models, spec_json, meta_json) values (?, ?, ?, ?, ?)"
-            " returning id",
-            [name, spec.get("kind", "policy"), ", ".join(policy.models_called()),
-             json.dumps(json_safe(spec)), json.dumps(json_safe(dict(meta or {})))],
-        ).fetchone()
-    return int(row[0])
+    def body(cur) -> int:
+        policy_id = ws.next_id(cur, "policies", "policies")
+        cur.execute(
+            "insert into policies (id, name, kind, models, spec_json, meta_json) values (?, ?, ?, ?, ?, ?)",
+            [policy_id, name, spec.get("kind", "policy"), ", ".join(policy.models_called()),
+             json.dumps(json_safe(spec)), json.dumps(json_safe(dict(meta or {})))])
+        return policy_id
+
+    return int(ws.write(body))
 
 
 def list_policies(ws: Workspace) -> pd.DataFrame:
