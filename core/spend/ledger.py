@@ -1,9 +1,12 @@
-"""The spend ledger: one row per real or simulated LLM call, in DuckDB.
+"""The spend ledger: one row per real or simulated LLM call, in the workspace.
 
 Everything that calls a model (live runs, the playground, shadow runs, a gateway) and everything
 that imports real usage writes here, in bulk::
 
     record_calls(ws, frame)     # a pandas frame with LEDGER_COLUMNS (missing ones become NULL)
+
+High-rate writers (the gateway) write through :class:`core.spend.writer.LedgerWriter` instead:
+calls are spooled to a local file before they are acknowledged and committed in batches.
 
 Keys and prompts never reach this table: it holds what was spent, not what was said.
 
@@ -15,7 +18,8 @@ production apart from the rest: ``shadow`` (real calls made only to compare a ca
 as production spend, and simulation is never billable. ``service_tier`` is the provider's
 pricing tier when it is not the standard one (``batch``: the 50% batch price).
 
-Money is exact or unknown, never invented (:func:`check_calls`, used by every writer):
+Money is exact or unknown, never invented (:func:`check_calls` and :func:`ledger_row`, used by
+every writer):
 
 * a cost that is not known (no price for the model, a usage export without a model) is stored as
   NULL with ``cost_basis = 'unknown'``; the spend views count such rows and show them as
@@ -32,18 +36,27 @@ The spend queries (bulk DuckDB SQL over the whole table, never row by row) live 
 """
 from __future__ import annotations
 
-import threading
+import datetime as dt
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from core.errors import InputError, Problem
+from core.spend.rollup import DDL, REBUILD, add_to_rollup
 from core.workspace import Workspace
 
 MIGRATIONS = [
+    # v1, the DuckLake baseline. The single-file releases had v1-v4 (a PRIMARY KEY, then none:
+    # DuckLake has no unique constraints, so duplicates are refused by an anti-join on call_id
+    # under the 'ledger' lock row). `requests`: how many requests the row stands for; `tags`:
+    # free labels, comma-separated; `project`: OpenAI project / Anthropic workspace / LiteLLM
+    # team; `kind`: call | usage | cost; `cost_basis`: reported | catalog | superseded | unknown;
+    # `service_tier`: NULL = standard, 'batch' priced at the batch rate. `ts` is a plain
+    # TIMESTAMP in UTC: calendar functions on TIMESTAMPTZ are 3-20x slower in DuckDB 1.5.
     """
     create table ledger (
-        call_id varchar primary key,          -- stable id: re-imports and reruns never double count
+        call_id varchar not null,             -- stable id: re-imports and reruns never double count
         ts timestamp not null,
         provider varchar,
         model varchar not null,
@@ -53,39 +66,11 @@ MIGRATIONS = [
         cached_input_tokens bigint default 0,
         cache_write_tokens bigint default 0,
         output_tokens bigint default 0,
-        cost_usd double default 0,
+        cost_usd double,                      -- NULL: not known (never $0)
         latency_ms double,
         status varchar not null default 'ok',   -- ok | error | timeout | rate_limited | ...
         cache_hit boolean not null default false,
         source varchar not null default 'live', -- live | import | simulation | shadow | playground
-        experiment varchar,
-        variant varchar,
-        request_id varchar,
-        import_file varchar
-    );
-    """,
-    # v2: the primary-key index made bulk inserts ~6x slower (measured: 150k rows/s with it,
-    # ~1M rows/s without, 2M rows on 2 cores); duplicates are now refused by an anti-join in
-    # record_calls/insert_staged. Adds `requests` (rows standing for many requests), `tags`
-    # (free labels, comma-separated), `project` (OpenAI project / Anthropic workspace / LiteLLM
-    # team), `kind` (call | usage | cost) and `cost_basis` (reported | catalog | superseded).
-    """
-    create table ledger_v2 (
-        call_id varchar not null,
-        ts timestamp not null,
-        provider varchar,
-        model varchar not null,
-        task varchar,
-        eval_run varchar,
-        input_tokens bigint default 0,
-        cached_input_tokens bigint default 0,
-        cache_write_tokens bigint default 0,
-        output_tokens bigint default 0,
-        cost_usd double default 0,
-        latency_ms double,
-        status varchar not null default 'ok',
-        cache_hit boolean not null default false,
-        source varchar not null default 'live',
         experiment varchar,
         variant varchar,
         request_id varchar,
@@ -94,57 +79,34 @@ MIGRATIONS = [
         tags varchar,
         project varchar,
         kind varchar not null default 'call',
-        cost_basis varchar not null default 'reported'
+        cost_basis varchar not null default 'reported',
+        service_tier varchar
     );
-    insert into ledger_v2 (call_id, ts, provider, model, task, eval_run, input_tokens,
-        cached_input_tokens, cache_write_tokens, output_tokens, cost_usd, latency_ms, status,
-        cache_hit, source, experiment, variant, request_id, import_file)
-    select call_id, ts, provider, model, task, eval_run, input_tokens, cached_input_tokens,
-        cache_write_tokens, output_tokens, cost_usd, latency_ms, status, cache_hit, source,
-        experiment, variant, request_id, import_file from ledger;
-    drop table ledger;
-    alter table ledger_v2 rename to ledger;
-    """,
-    # v3: a daily rollup the spend views read (thousands of rows instead of millions), kept up
-    # to date incrementally by core.spend.rollup.refresh_rollup; rows may repeat a group (the
-    # views always sum). `cost_counted` is the cost of rows that know their request count.
-    """
-    create table ledger_daily (
-        day date, provider varchar, model varchar, task varchar, source varchar,
-        experiment varchar, variant varchar, project varchar, tags varchar, kind varchar,
-        cache_hit boolean, cost_usd double, cost_counted double, requests bigint, rows bigint,
-        input_tokens bigint, cached_input_tokens bigint, output_tokens bigint
+    """ + DDL + """
+    create table ledger_imports (          -- one row per committed import (all or nothing)
+        import_id varchar not null, file_name varchar, format varchar, rows_read bigint,
+        rows_added bigint, imported_at timestamp not null
     );
-    create table ledger_rollup_state (watermark bigint not null);
-    insert into ledger_rollup_state values (0);
+    create table ledger_spool_flushed (    -- spool segments already in the ledger (core.spend.writer)
+        segment varchar not null, rows bigint not null, flushed_at timestamp not null
+    );
+    insert into store_locks values ('ledger', 0);
     """,
-    # v4: money made exact. `service_tier` (NULL = standard; 'batch' priced at the batch rate)
-    # is a column and a rollup dimension; costs that are not numbers (NaN/inf from an import of
-    # the last release) or were recorded at $0 for want of a price become unknown (NULL);
-    # replayed shadow comparisons were simulations, not shadow calls; rows known by a provider
-    # request id get the format-independent call id 'req:<id>' (they had '<format>:<id>'), so a
-    # re-import under any format finds them. The rollup gains unknown-cost counts and is rebuilt.
-    """
-    alter table ledger add column service_tier varchar;
-    update ledger set cost_usd = null, cost_basis = 'unknown' where isnan(cost_usd) or isinf(cost_usd);
-    update ledger set cost_usd = null where cost_basis = 'unknown';
-    update ledger set source = 'simulation' where source = 'shadow' and call_id like 'shadow:%';
-    update ledger set call_id = 'req:' || request_id
+]
+# After the tables were filled from a single-file workspace (core.workspace.legacy): the money
+# fixes of that release's migration v4 (idempotent, so a v4 file passes through unchanged), then
+# the rollup rebuilt (the old one may lag its ledger).
+LEGACY_FIXUPS = [
+    "update ledger set cost_usd = null, cost_basis = 'unknown' where isnan(cost_usd) or isinf(cost_usd)",
+    "update ledger set cost_usd = null where cost_basis = 'unknown'",
+    "update ledger set source = 'simulation' where source = 'shadow' and call_id like 'shadow:%'",
+    """update ledger set call_id = 'req:' || request_id
         where import_file is not null and request_id is not null
-          and call_id in ('generic:' || request_id, 'litellm:' || request_id);
-    update ledger set service_tier = lower(trim(tags))
-        where kind = 'usage' and provider in ('openai', 'anthropic')
-          and lower(trim(tags)) in ('batch', 'priority', 'flex');
-    drop table ledger_daily;
-    create table ledger_daily (
-        day date, provider varchar, model varchar, task varchar, source varchar,
-        experiment varchar, variant varchar, project varchar, tags varchar, kind varchar,
-        cache_hit boolean, service_tier varchar, cost_usd double, cost_counted double,
-        requests bigint, requests_priced bigint, unknown_cost_rows bigint, rows bigint,
-        input_tokens bigint, cached_input_tokens bigint, output_tokens bigint
-    );
-    update ledger_rollup_state set watermark = 0;
-    """,
+          and call_id in ('generic:' || request_id, 'litellm:' || request_id)""",
+    """update ledger set service_tier = lower(trim(tags))
+        where service_tier is null and kind = 'usage' and provider in ('openai', 'anthropic')
+          and lower(trim(tags)) in ('batch', 'priority', 'flex')""",
+    REBUILD,
 ]
 
 LEDGER_COLUMNS = [
@@ -186,10 +148,6 @@ LIMITS = {  # column -> (largest value, whole numbers only, what was expected)
 REQUEST_ID_PREFIX = "req:"
 MAX_REPORTED = 1000  # problems listed per refused frame
 
-# DuckDB has no unique constraint any more (see migration v2): one writer at a time per process
-# keeps the check-then-insert of the anti-join atomic.
-_WRITE_LOCK = threading.RLock()  # re-entrant: a writer may read spend views
-
 
 def request_call_id(request_id: str) -> str:
     """The call id of a row known by its provider's request id, whoever records it.
@@ -201,18 +159,19 @@ def request_call_id(request_id: str) -> str:
 
 
 def ensure_ledger(ws: Workspace) -> None:
-    ws.ensure("ledger", MIGRATIONS)
+    ws.ensure("ledger", MIGRATIONS, legacy_fixups=LEGACY_FIXUPS)
 
 
-def insert_staged(cur, relation: str) -> int:
-    """Append the rows of ``relation`` (a table/view with ALL_COLUMNS) whose call_id is new.
+def insert_staged(ws: Workspace, cur, relation: str) -> int:
+    """Append the rows of ``relation`` (a table/view with ALL_COLUMNS) whose call_id is new,
+    and their sums to the daily rollup. Call inside a write (:meth:`Workspace.write`).
 
-    Bulk: the ids already in the ledger are found by a semi-join probing the ledger against the
-    incoming ids (the hash table is built on the incoming side, so a small batch into a big
-    ledger is one scan of ``call_id``); duplicates inside ``relation`` keep one row. The common
-    case, all new and distinct, is a plain ``insert ... select``. Call inside a transaction
-    holding ``_WRITE_LOCK``. Returns the number of rows added.
+    Exact under concurrency: the write first bumps the ``ledger`` lock row, so two writers of
+    the ledger conflict at commit and the loser, re-run, sees the winner's rows. Bulk: the ids
+    already in the ledger are found by one semi-join probing the ledger against the incoming
+    ids; duplicates inside ``relation`` keep one row. Returns the number of rows added.
     """
+    ws.bump(cur, "ledger")
     cols = ", ".join(ALL_COLUMNS)
     cur.execute(f"create or replace temp table _existing_ids as select distinct call_id from ledger "
                 f"where call_id in (select call_id from {relation})")
@@ -224,9 +183,13 @@ def insert_staged(cur, relation: str) -> int:
     if repeated:
         source = (f"(select * exclude (_dup) from (select *, row_number() over (partition by call_id)"
                   f" as _dup from {source}) where _dup = 1)")
-    cur.execute(f"insert into ledger ({cols}) select {cols} from {source}")
-    added = int(cur.fetchone()[0])
+    cur.execute(f"create or replace temp table _new_calls as select {cols} from {source}")
+    added = int(cur.execute("select count(*) from _new_calls").fetchone()[0])
+    if added:
+        cur.execute(f"insert into ledger ({cols}) select {cols} from _new_calls")
+        add_to_rollup(cur, "_new_calls")
     cur.execute("drop table _existing_ids")
+    cur.execute("drop table _new_calls")
     return added
 
 
@@ -247,12 +210,16 @@ def check_calls(calls: pd.DataFrame, label: str = "calls") -> pd.DataFrame:
        cost_usd cost_basis
     0       NaN    unknown
     """
-    frame = calls.reset_index(drop=True)
-    for col in ALL_COLUMNS:
-        if col not in frame:
-            frame[col] = _ABSENT_DEFAULTS.get(col)
-        elif col in _DEFAULTS and frame[col].dtype != bool:
-            frame[col] = frame[col].fillna(_DEFAULTS[col])
+    calls = calls.reset_index(drop=True)
+    data = {}
+    for col in ALL_COLUMNS:  # one new frame: inserting columns one by one is slow in pandas 3
+        if col not in calls:
+            data[col] = pd.Series([_ABSENT_DEFAULTS.get(col)] * len(calls), dtype=object)
+        elif col in _DEFAULTS and calls[col].dtype != bool:
+            data[col] = calls[col].fillna(_DEFAULTS[col])
+        else:
+            data[col] = calls[col]
+    frame = pd.DataFrame(data)
     problems = []
     ids = frame["call_id"].astype(str).to_numpy()
     for col, (cap, whole, expected) in LIMITS.items():
@@ -279,8 +246,63 @@ def check_calls(calls: pd.DataFrame, label: str = "calls") -> pd.DataFrame:
     return frame[ALL_COLUMNS]
 
 
+def ledger_row(row: Mapping, label: str = "calls", number: int = 1) -> dict:
+    """One call as a ledger row, checked like :func:`check_calls` but without pandas (the
+    per-request path of the spool writer): ALL_COLUMNS, defaults filled, ``ts`` a naive UTC
+    datetime, an unknown cost NULL with ``cost_basis = 'unknown'``.
+
+    >>> r = ledger_row({"call_id": "a", "ts": "2026-01-02T03:04:05+01:00", "model": "m"})
+    >>> r["ts"], r["requests"], r["cost_usd"], r["cost_basis"], r["source"]
+    (datetime.datetime(2026, 1, 2, 2, 4, 5), 1, None, 'unknown', 'live')
+    >>> ledger_row({"call_id": "b", "ts": "2026-01-02", "model": "m", "cost_usd": -1})
+    Traceback (most recent call last):
+    core.errors.InputError: calls: 1 bad row, nothing was recorded (1 problem):
+      - calls (call_id 'b'), row 1, column 'cost_usd': expected a number of US dollars from 0 to 1,000,000 (blank when not known), got '-1'
+    """
+    out = {}
+    for col in ALL_COLUMNS:
+        value = row.get(col, _ABSENT)
+        if value is _ABSENT:
+            value = _ABSENT_DEFAULTS.get(col)
+        elif value is None or value is pd.NA or (isinstance(value, float) and value != value):
+            value = _DEFAULTS.get(col)
+        elif hasattr(value, "item") and not isinstance(value, (str, bytes)):
+            value = value.item()  # numpy scalars
+        out[col] = value
+    problems = []
+    for col, (cap, whole, expected) in LIMITS.items():
+        value = out[col]
+        if value is None:
+            continue
+        try:
+            number_value = float(value)
+        except (TypeError, ValueError):
+            number_value = float("nan")
+        if not (number_value >= 0 and number_value != float("inf")) or (cap is not None and number_value > cap) \
+                or (whole and number_value != int(number_value)):
+            problems.append(Problem(f"{label} (call_id '{out['call_id']}')", number, col, expected, str(value)))
+        else:
+            out[col] = int(number_value) if whole else number_value
+    if problems:
+        raise InputError(f"{label}: 1 bad row, nothing was recorded", problems)
+    if out["cost_usd"] is None:
+        out["cost_basis"] = "unknown"
+    ts = out["ts"]
+    if isinstance(ts, str):
+        ts = dt.datetime.fromisoformat(ts.strip().replace("Z", "+00:00"))
+    if isinstance(ts, pd.Timestamp):
+        ts = ts.to_pydatetime()
+    if isinstance(ts, dt.datetime) and ts.tzinfo is not None:
+        ts = ts.astimezone(dt.UTC).replace(tzinfo=None)
+    out["ts"] = ts
+    return out
+
+
+_ABSENT = object()
+
+
 def record_calls(ws: Workspace, calls: pd.DataFrame) -> int:
-    """Insert calls in one statement; rows whose ``call_id`` is already there are skipped.
+    """Insert calls in one write; rows whose ``call_id`` is already there are skipped.
 
     Every row is checked first (:func:`check_calls`): one bad number refuses the whole frame
     with an :class:`~core.errors.InputError` naming each bad row. Returns the number of rows
@@ -295,15 +317,12 @@ def record_calls(ws: Workspace, calls: pd.DataFrame) -> int:
     if calls.empty:
         return 0
     frame = check_calls(calls)
-    with _WRITE_LOCK, ws.transaction() as cur:
+
+    def body(cur):
         cur.register("incoming_calls", frame)
         try:
-            added = insert_staged(cur, "incoming_calls")
+            return insert_staged(ws, cur, "incoming_calls")
         finally:
             cur.unregister("incoming_calls")
-    return added
 
-
-def write_lock() -> threading.RLock:
-    """The lock bulk importers hold around :func:`insert_staged`."""
-    return _WRITE_LOCK
+    return ws.write(body)

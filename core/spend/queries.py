@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from core.errors import InputError
-from core.spend.rollup import refresh_rollup
+from core.spend.ledger import ensure_ledger
 from core.workspace import Workspace
 
 SCOPES = {
@@ -124,7 +124,7 @@ class SpendFilter:
 
 
 def _query(ws: Workspace, sql: str, params: list) -> pd.DataFrame:
-    refresh_rollup(ws)
+    ensure_ledger(ws)
     return ws.cursor().execute(sql, params).df()
 
 
@@ -228,7 +228,7 @@ def top_calls(ws: Workspace, flt: SpendFilter = SpendFilter(), n: int = 20) -> p
 
 def filter_options(ws: Workspace) -> dict:
     """Values the filters can offer: date bounds and distinct tasks/models/tags."""
-    refresh_rollup(ws)
+    ensure_ledger(ws)
     cur = ws.cursor()
     lo, hi = cur.execute("select min(day), max(day) from ledger_daily").fetchone()
 

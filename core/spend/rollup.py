@@ -1,62 +1,106 @@
 """The daily rollup of the ledger that every spend view reads.
 
 ``ledger_daily`` holds per-day sums by every dimension a filter or a grouping can use (provider,
-model, task, source, experiment, variant, project, tags, kind, cache hit, service tier),
-with the count of rows whose cost is unknown beside the sums. The ledger is
-append-only, so committed rows have dense row ids: the rollup remembers how many rows it has
-absorbed (``watermark``) and :func:`refresh_rollup` aggregates only the rows appended since, by
-whoever wrote them (``record_calls``, imports, or a component inserting in its own transaction).
-Updates made by the importer (superseded estimates) re-aggregate the days they touched.
+model, task, source, experiment, variant, project, tags, kind, cache hit, service tier), with the
+count of rows whose cost is unknown beside the sums. It is kept exact by
+the writers themselves: every write that adds ledger rows adds their sums in the same
+transaction (:func:`add_to_rollup`, called by :func:`core.spend.ledger.insert_staged`, the spool
+flusher and the importer), and a write that changes rows recomputes the days it touched
+(:func:`reaggregate_days`). So the views never write, never wait for a writer, and see the rollup
+and the ledger at the same snapshot. Rows may repeat a group (the views always sum);
+:func:`compact_rollup`, run by maintenance, folds them together.
 
-When nothing changed, :func:`refresh_rollup` costs one ``count(*)``.
+Anything that inserts ledger rows must go through those functions (or call
+:func:`add_to_rollup` on the rows it inserted, in the same write); :func:`rebuild_rollup`
+recomputes the whole table from the ledger.
 """
 from __future__ import annotations
 
-from core.spend.ledger import ensure_ledger, write_lock
-from core.workspace import Workspace
+from core.workspace import maintenance
 
 GROUP = ["provider", "model", "task", "source", "experiment", "variant", "project", "tags", "kind",
          "cache_hit", "service_tier"]
-# A NULL cost is unknown: it adds to `unknown_cost_rows`, never to a sum. `cost_counted` and
-# `requests_priced` are the cost and requests of rows that know both (cost per 1,000 requests).
-_AGG = f"""
-    insert into ledger_daily (day, {', '.join(GROUP)}, cost_usd, cost_counted, requests,
-        requests_priced, unknown_cost_rows, rows, input_tokens, cached_input_tokens, output_tokens)
+SUMS = ["cost_usd", "cost_counted", "requests", "requests_priced", "unknown_cost_rows", "rows",
+        "input_tokens", "cached_input_tokens", "output_tokens"]
+COLUMNS = ["day", *GROUP, *SUMS]
+DDL = """
+    create table ledger_daily (
+        day date, provider varchar, model varchar, task varchar, source varchar,
+        experiment varchar, variant varchar, project varchar, tags varchar, kind varchar,
+        cache_hit boolean, service_tier varchar, cost_usd double, cost_counted double,
+        requests bigint, requests_priced bigint, unknown_cost_rows bigint, rows bigint,
+        input_tokens bigint, cached_input_tokens bigint, output_tokens bigint
+    );
+"""
+
+
+def aggregate_sql(relation: str, cond: str = "true") -> str:
+    """The rollup rows (:data:`COLUMNS`) of the ledger rows in ``relation`` (a table or view
+    with the ledger's columns) that satisfy ``cond``.
+
+    A NULL cost is unknown: it adds to ``unknown_cost_rows``, never to a sum. ``cost_counted``
+    and ``requests_priced`` are the cost and requests of rows that know both (cost per 1,000
+    requests).
+    """
+    return f"""
     select cast(ts as date) as day, {', '.join(GROUP)},
            sum(cost_usd), sum(cost_usd) filter (where requests is not null),
            cast(sum(requests) as bigint),
            cast(sum(requests) filter (where cost_usd is not null) as bigint),
            count(*) filter (where cost_usd is null), count(*), cast(sum(input_tokens) as bigint),
            cast(sum(cached_input_tokens) as bigint), cast(sum(output_tokens) as bigint)
-    from ledger where {{cond}} group by all"""
+    from {relation} where {cond} group by all"""
 
 
-def refresh_rollup(ws: Workspace) -> None:
-    """Absorb the ledger rows appended since the last refresh."""
-    ensure_ledger(ws)
-    cur = ws.cursor()
-    n = cur.execute("select count(*) from ledger").fetchone()[0]
-    mark = cur.execute("select watermark from ledger_rollup_state").fetchone()[0]
-    if n == mark:
-        return
-    with write_lock(), ws.transaction() as tx:
-        n = tx.execute("select count(*) from ledger").fetchone()[0]
-        mark = tx.execute("select watermark from ledger_rollup_state").fetchone()[0]
-        if n == mark:
-            return
-        if n < mark:  # rows were deleted: rebuild from scratch
-            tx.execute("delete from ledger_daily")
-            mark = 0
-        tx.execute(_AGG.format(cond=f"rowid >= {int(mark)}"))
-        tx.execute("update ledger_rollup_state set watermark = ?", [n])
+REBUILD = "delete from ledger_daily; insert into ledger_daily " + aggregate_sql("ledger")
+
+
+def add_to_rollup(cur, relation: str) -> None:
+    """Add the sums of the ledger rows in ``relation``, inside the write that inserts them."""
+    cur.execute("insert into ledger_daily " + aggregate_sql(relation))
 
 
 def reaggregate_days(cur, days_relation: str) -> None:
-    """Recompute the rollup of the days in ``days_relation`` (column ``d``) after an update.
-
-    Call inside the transaction that updated the ledger, holding the write lock.
-    """
-    mark = cur.execute("select watermark from ledger_rollup_state").fetchone()[0]
+    """Recompute the rollup of the days in ``days_relation`` (column ``d``) after an update,
+    inside the write that updated the ledger."""
     cur.execute(f"delete from ledger_daily where day in (select d from {days_relation})")
-    cur.execute(_AGG.format(
-        cond=f"rowid < {int(mark)} and cast(ts as date) in (select d from {days_relation})"))
+    cur.execute("insert into ledger_daily " + aggregate_sql(
+        "ledger", f"cast(ts as date) in (select d from {days_relation})"))
+
+
+def rebuild_rollup(ws) -> None:
+    """Recompute ``ledger_daily`` from the whole ledger (a repair; never needed in normal use)."""
+    ws.write(lambda cur: cur.execute(REBUILD))
+
+
+def compact_rollup(ws, min_repeats: float = 1.5) -> int:
+    """Fold repeated groups of ``ledger_daily`` into one row each; returns the rows removed.
+
+    Does nothing unless the table holds ``min_repeats`` times more rows than groups.
+    """
+    keys = ", ".join(["day", *GROUP])
+    rows, groups = ws.cursor().execute(
+        f"select count(*), (select count(*) from (select distinct {keys} from ledger_daily)) "
+        "from ledger_daily").fetchone()
+    if not rows or rows < groups * min_repeats:
+        return 0
+    sums = ", ".join(f"sum({c})" if c.startswith("cost") else f"cast(sum({c}) as bigint)" for c in SUMS)
+
+    def body(cur):
+        cur.execute(f"create or replace temp table _rollup_folded as "
+                    f"select {keys}, {sums} from ledger_daily group by all")
+        before = cur.execute("select count(*) from ledger_daily").fetchone()[0]
+        cur.execute("delete from ledger_daily")
+        cur.execute("insert into ledger_daily select * from _rollup_folded")
+        after = cur.execute("select count(*) from _rollup_folded").fetchone()[0]
+        cur.execute("drop table _rollup_folded")
+        return before - after
+
+    return ws.write(body)
+
+
+def _fold(ws) -> int:
+    return compact_rollup(ws) if "ledger_daily" in ws.tables(ws.cursor()) else 0
+
+
+maintenance.register("rollup_folded", _fold)

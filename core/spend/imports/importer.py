@@ -43,11 +43,12 @@ import duckdb
 from core.errors import InputError, Problem
 from core.pricing.catalog import Catalog
 from core.pricing.edits import catalog_for
+from core.spend.imports.commit import commit_import
 from core.spend.imports.formats import FORMATS, LABELS, detect_format, stage_file
 from core.spend.imports.prices import COLUMNS as PRICE_COLUMNS
 from core.spend.imports.prices import catalog_prices
 from core.spend.imports.rows import CHECKS, normalized_select, stage_select
-from core.spend.ledger import ALL_COLUMNS, ensure_ledger, insert_staged, write_lock
+from core.spend.ledger import ALL_COLUMNS, ensure_ledger
 from core.workspace import Workspace
 
 MAX_PROBLEMS = 1000
@@ -92,7 +93,8 @@ def import_file(ws: Workspace, path: str | Path | bytes, format: str = "auto",
     ``path`` is a file path, or the bytes of an upload (``name`` labels it in messages).
     ``format`` is one of :data:`FORMATS`; ``auto`` detects it from the file. Bad rows are
     reported and skipped; a file with no usable row raises :class:`InputError` and stores
-    nothing. Everything runs in one transaction: a failure leaves the ledger as it was.
+    nothing. The rows are committed in one write (:mod:`core.spend.imports.commit`): a failure
+    leaves the ledger as it was, and a concurrent import of the same rows adds them once.
     """
     if format not in FORMATS:
         raise InputError(f"Unknown import format '{format}': expected one of {', '.join(FORMATS)}")
@@ -116,48 +118,40 @@ def import_file(ws: Workspace, path: str | Path | bytes, format: str = "auto",
             report.notes.append(f"Format detected from the file's columns: {LABELS[fmt]}.")
         # A private connection: its temp tables and UTC session time zone stay its own, and the
         # typed staging read may fail (a value unlike the sniffed type) without poisoning the
-        # transaction that writes the ledger.
-        cur = ws.cursor().cursor()
-        in_transaction = False
+        # write. Staging and validation hold no lock; only the commit is a write.
+        cur = ws.new_cursor()
         try:
-            with write_lock():
-                cur.execute("set TimeZone = 'UTC'")  # naive times are UTC, offsets converted
-                report.notes += stage_file(cur, src, label, fmt, doc)
-                try:
-                    cur.execute(f"create or replace temp table stage as {stage_select()}")
-                except (duckdb.ConversionException, duckdb.InvalidInputException):
-                    stage_file(cur, src, label, fmt, doc, typed=False)
-                    cur.execute(f"create or replace temp table stage as {stage_select()}")
-                _report_problems(cur, report, label)
-                if report.rows_read == report.bad_rows:
-                    raise InputError(f"{label}: no usable row, nothing was imported", report.problems)
-                priced = _register_prices(cur, report, catalog_for(ws))
-                # Rows numbered by content need the window once: materialize them. When every
-                # row carries the export's id, a view suffices (the id checks read only the id
-                # column; the insert is the single pass that builds the rows).
-                by_content = cur.execute("select count(_content) from stage").fetchone()[0]
-                kind = "table" if by_content else "view"
-                cur.execute(f"create or replace temp {kind} incoming as "
-                            + normalized_select(fmt, label, priced))
-                if by_content:
-                    cur.execute("drop table stage")
-                if priced:
-                    _note_unpriced(cur, report)
-                cur.execute("begin transaction")
-                in_transaction = True
-                report.rows_added = insert_staged(cur, "incoming")
-                report.duplicates = report.rows_read - report.bad_rows - report.rows_added
-                if fmt in ("openai", "anthropic"):
-                    _supersede_estimates(cur)
-                cur.execute("commit")
-                in_transaction = False
+            cur.execute("set TimeZone = 'UTC'")  # naive times are UTC, offsets converted
+            report.notes += stage_file(cur, src, label, fmt, doc)
+            try:
+                cur.execute(f"create or replace temp table stage as {stage_select()}")
+            except (duckdb.ConversionException, duckdb.InvalidInputException):
+                stage_file(cur, src, label, fmt, doc, typed=False)
+                cur.execute(f"create or replace temp table stage as {stage_select()}")
+            _report_problems(cur, report, label)
+            if report.rows_read == report.bad_rows:
+                raise InputError(f"{label}: no usable row, nothing was imported", report.problems)
+            priced = _register_prices(cur, report, catalog_for(ws))
+            # Rows numbered by content need the window once: materialize them. When every
+            # row carries the export's id, a view suffices (the id checks read only the id
+            # column; the insert is the single pass that builds the rows).
+            by_content = cur.execute("select count(_content) from stage").fetchone()[0]
+            kind = "table" if by_content else "view"
+            cur.execute(f"create or replace temp {kind} incoming as "
+                        + normalized_select(fmt, label, priced))
+            if by_content:
+                cur.execute("drop table stage")
+            if priced:
+                _note_unpriced(cur, report)
+            supersede = _supersede_estimates if fmt in ("openai", "anthropic") else None
+            report.rows_added = commit_import(ws, cur, "incoming", file_name=label, format=fmt,
+                                              rows_read=report.rows_read, then=supersede)
+            report.duplicates = report.rows_read - report.bad_rows - report.rows_added
         finally:
-            if in_transaction:
-                cur.execute("rollback")
             cur.close()  # temp tables, views and registrations go with the connection
-    from core.spend.rollup import refresh_rollup
+    from core.workspace.maintenance import maybe_compact
 
-    refresh_rollup(ws)  # absorb the new rows now, not in the first spend query after the import
+    maybe_compact(ws)  # imports add big files and many snapshots: keep the store tidy
     return report
 
 
