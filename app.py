@@ -1,9 +1,14 @@
 """Tradeoff: which LLM should answer which request. ``streamlit run app.py``."""
-import streamlit as st
+from core.workspace import engine, location
 
-from ui import budget_banner
-from ui.navigation import PAGES
-from ui.state import workspace
+# DuckLake's extension files take 0.4-1 s to load: start now, while the pages' imports run
+engine.preload(location.resolve().scanner)
+
+import streamlit as st  # noqa: E402
+
+from ui import budget_banner  # noqa: E402
+from ui.navigation import PAGES  # noqa: E402
+from ui.state import store_problem, workspace  # noqa: E402
 
 st.set_page_config(page_title="Tradeoff", page_icon=":material/balance:", layout="wide")
 
@@ -12,8 +17,14 @@ page = st.navigation({
     for section, pages in PAGES.items()
 })
 
-ws = workspace()
-with st.sidebar:
-    st.caption(f"Workspace: `{ws.path.name}`")
-    budget_banner.render(ws)  # 70/90/100% budget alerts on every page
-page.run()
+try:
+    ws = workspace()
+    with st.sidebar:
+        st.caption(f"Workspace: `{ws.path.name if ws.path else ws.label}`")
+        budget_banner.render(ws)  # 70/90/100% budget alerts on every page
+    page.run()
+except Exception as exc:  # a store outage: say so, never a traceback
+    message = store_problem(exc)
+    if message is None:
+        raise
+    st.error(message, icon=":material/database_off:")

@@ -147,7 +147,7 @@ def _semantic_rates(ws_path: str, set_id, name: str):
 if semantic and labeled:
     with st.expander("What would the semantic cache get wrong on this eval set?"):
         try:
-            rates = _semantic_rates(str(ws.path), st.session_state.get("evalset_id"), evalset.name)
+            rates = _semantic_rates(ws.key, st.session_state.get("evalset_id"), evalset.name)
         except InputError as err:
             st.error(str(err))
         else:

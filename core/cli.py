@@ -1,7 +1,10 @@
 """The command line. Stable: automation and checks call it (DESIGN.md, "Command line").
 
 Each command parses its arguments here and hands them to the module that owns the work; input
-problems print one readable line on stderr and exit 2, a locked workspace exits 3.
+problems print one readable line on stderr and exit 2; a store that cannot be used now (its
+catalog server unreachable, its disk full, an old workspace that cannot be converted) exits 3
+with a message that says what to do. Any number of these commands may run at once on one
+workspace, beside the console and the gateway.
 """
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from core.errors import InputError, WorkspaceLockedError
+from core.errors import InputError, StoreUnavailableError
 
 
 def _print_json(obj) -> None:
@@ -99,6 +102,34 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_store(args) -> int:
+    from core.workspace import open_workspace
+
+    ws = open_workspace()
+    if args.store_command == "health":
+        from core.spend.writer import store_health
+
+        health = store_health(ws)
+        if args.json:
+            _print_json(health)
+        else:
+            spool = health["spool"]
+            print(f"{health['store']}: {'reachable' if health['reachable'] else 'UNREACHABLE'}; "
+                  f"spool {spool['rows']} rows in {spool['segments']} segments ({spool['dir']})")
+            if health["error"]:
+                print(f"  {health['error']}")
+        return 0 if health["reachable"] else 3
+    from core.spend import rollup, writer  # noqa: F401  (their maintenance steps)
+    from core.workspace.maintenance import compact
+
+    done = compact(ws)
+    if args.json:
+        _print_json(done)
+    else:
+        print(", ".join(f"{k} {v}" for k, v in done.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     prog = "tradeoff" if Path(sys.argv[0]).name == "tradeoff" else "python -m core"
     p = argparse.ArgumentParser(prog=prog, description="Tradeoff: LLM routing console")
@@ -150,6 +181,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", required=True, choices=["csv", "xlsx", "html", "pdf"])
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("store", help="the workspace's store: health and maintenance")
+    ssub = s.add_subparsers(dest="store_command", required=True)
+    for name, text in (("health", "can the store be reached; what waits in this machine's spool "
+                                  "for it; exit 3 when unreachable"),
+                       ("compact", "flush inlined rows, merge small files, expire old snapshots")):
+        sc = ssub.add_parser(name, help=text)
+        sc.add_argument("--json", action="store_true")
+        sc.set_defaults(func=cmd_store)
     return p
 
 
@@ -160,9 +200,17 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"error: {exc.one_line()}", file=sys.stderr)
         return 2
-    except WorkspaceLockedError as exc:
+    except StoreUnavailableError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
     except (OSError, ValueError) as exc:
         print(f"error: {exc}".splitlines()[0], file=sys.stderr)
         return 2
+    except Exception as exc:
+        from core.workspace.faults import store_fault_message
+
+        message = store_fault_message(exc)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 3

@@ -1,14 +1,17 @@
 """Workspace and eval-set selection shared by every page.
 
-The workspace opens once per server process; the selected eval set lives in
+The workspace opens once per server process (other processes, such as CLI imports, reports,
+live runs and gateway workers, use it at the same time); the selected eval set lives in
 ``st.session_state["evalset_id"]`` so every page works on the same one. On first run an empty
-workspace is seeded with the shipped synthetic sample so the app never opens on nothing.
+workspace is seeded with the shipped synthetic sample so the app never opens on nothing. A store
+that cannot be used (its server down, its disk full) shows a message, never a traceback
+(:func:`store_problem`).
 """
 from __future__ import annotations
 
 import streamlit as st
 
-from core.errors import InputError
+from core.errors import InputError, StoreUnavailableError
 from core.evaluation.evalset import EvalSet
 from core.evaluation.loading import load_csv
 from core.evaluation.store import list_evalsets, load_evalset, save_evalset
@@ -21,15 +24,35 @@ SAMPLE_PATH = REPO_ROOT / "data" / "sample_evalset.csv"
 SAMPLE_NAME = "Sample: support & leads (synthetic demo data)"
 
 
-@st.cache_resource(show_spinner=False)
-def _workspace(path: str) -> Workspace:
-    return open_workspace(path)
+@st.cache_resource(show_spinner="Opening the workspace (the first open of an older workspace migrates it)...")
+def _workspace(key: str) -> Workspace:
+    from core.workspace.maintenance import start_background
+
+    ws = open_workspace()  # the workspace the environment names; `key` identifies it
+    start_background(ws)  # a long-lived process keeps the store compact
+    return ws
 
 
 def workspace() -> Workspace:
-    ws = _workspace(str(default_path()))
-    _seed_sample(ws)
+    try:
+        ws = _workspace(default_path())
+        if ws.closed:  # closed by its owner (tests do): open it again
+            _workspace.clear()
+            ws = _workspace(default_path())
+        _seed_sample(ws)
+    except StoreUnavailableError as exc:
+        st.error(str(exc), icon=":material/database_off:")
+        st.stop()
     return ws
+
+
+def store_problem(exc: BaseException) -> str | None:
+    """What to tell the user when ``exc`` means the store cannot be used now (else None)."""
+    from core.workspace.faults import store_fault_message
+
+    if isinstance(exc, StoreUnavailableError):
+        return str(exc)
+    return store_fault_message(exc)
 
 
 def catalog() -> Catalog:
@@ -50,13 +73,13 @@ def _seed_sample(ws: Workspace) -> None:
 
 
 @st.cache_resource(show_spinner="Loading eval set...", max_entries=8)
-def _load(path: str, evalset_id: int, _version: int) -> EvalSet:
-    return load_evalset(open_workspace(path), evalset_id)
+def _load(key: str, evalset_id: int, _version: int) -> EvalSet:
+    return load_evalset(workspace(), evalset_id)
 
 
 def get_evalset(evalset_id: int) -> EvalSet:
     """The stored eval set, loaded once per server and shared by every session (it is immutable)."""
-    return _load(str(default_path()), int(evalset_id), 0)
+    return _load(default_path(), int(evalset_id), 0)
 
 
 def store_upload(name: str, data: bytes) -> int:
