@@ -4,7 +4,9 @@ Shared fixtures live in plugins (``tests/fixtures/``), registered here for every
 
 * ``tests.fixtures.workspace``: ``workspace_path``, ``ws``, the acceptance data files;
 * ``tests.fixtures.fake_llm``: ``fake_llm``, ``fake_llm_env`` (local wire-format servers);
-* ``tests.fixtures.app``: ``app_server``, ``browser``, ``page``, ``artifacts``.
+* ``tests.fixtures.app``: ``app_server``, ``browser``, ``page``, ``artifacts``;
+* ``tests.fixtures.postgres``: ``pg_server`` (a throwaway PostgreSQL cluster for the session),
+  ``team_store`` (a team-mode store URL of the test's own, set as TRADEOFF_STORE).
 
 Tests in ``tests/browser`` are marked ``browser`` and those in ``tests/acceptance`` are marked
 ``acceptance`` by their folder, so ``-m "not browser"`` runs the rest. Doctests see ``np``,
@@ -17,7 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest_plugins = ["tests.fixtures.workspace", "tests.fixtures.fake_llm", "tests.fixtures.app"]
+pytest_plugins = ["tests.fixtures.workspace", "tests.fixtures.fake_llm", "tests.fixtures.app",
+                  "tests.fixtures.postgres"]
 
 
 def pytest_collection_modifyitems(items):

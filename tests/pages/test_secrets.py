@@ -31,12 +31,15 @@ def _inputs(tmp_path: Path, n: int = 4) -> Path:
 
 
 def _workspace_bytes(path: Path) -> bytes:
+    """Every byte the workspace holds on disk (its catalog and WAL, its Parquet files, the
+    spool), plus every value of every table as text (Parquet pages are compressed)."""
     from core.workspace import open_workspace
 
-    open_workspace(path).close()  # flush and release the file (a checkpoint folds the WAL in)
-    data = path.read_bytes()
-    wal = Path(str(path) + ".wal")
-    return data + (wal.read_bytes() if wal.exists() else b"")
+    ws = open_workspace(path)
+    files = sorted(f for f in ws.path.rglob("*") if f.is_file())
+    cur = ws.cursor()
+    values = [repr(cur.execute(f"select * from {t}").fetchall()) for t in ws.tables(cur)]
+    return b"".join(f.read_bytes() for f in files) + "\n".join(values).encode()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 
 from core.errors import InputError
 from core.settings import REPO_ROOT
-from core.spend.ledger import MIGRATIONS, record_calls
+from core.spend.ledger import insert_staged, prepare_calls, record_calls
 from core.spend.queries import (
     SpendFilter,
     cache_stats,
@@ -113,23 +113,10 @@ def test_rerecording_adds_nothing_and_aware_timestamps_become_utc(ledger):
     assert row == (dt.datetime(2026, 3, 4, 11, 0), 1, "live")
 
 
-def test_v1_ledger_upgrades_in_place(tmp_path):
-    from core.workspace import Workspace
-
-    path = tmp_path / "old.duckdb"
-    old = Workspace(path)
-    old.ensure("ledger", MIGRATIONS[:1])
-    old.cursor().execute("insert into ledger (call_id, ts, model, cost_usd) values ('x', '2026-01-01', 'm', 1.5)")
-    old.close()
-    ws = Workspace(path)
-    assert totals(ws, SpendFilter(scope="all"))["cost_usd"] == 1.5
-    assert ws.cursor().execute("select requests, kind from ledger").fetchone() == (1, "call")
-    ws.close()
-
-
 def test_rollup_matches_the_raw_ledger_whoever_writes(ws):
-    """Property: after interleaved writes (record_calls, a component's own INSERT, an import
-    whose cost rows supersede estimates) and reads, every view equals SQL over the raw rows."""
+    """Property: after interleaved writes (record_calls, a component writing ledger rows in its
+    own transaction, an import whose cost rows supersede estimates, a rollup compaction) and
+    reads, every view equals SQL over the raw rows."""
     import numpy as np
 
     from core.spend.imports.importer import import_file
@@ -146,8 +133,18 @@ def test_rollup_matches_the_raw_ledger_whoever_writes(ws):
             "source": rng.choice(["live", "shadow", "import"], n)})
         record_calls(ws, frame)
         if batch == 2:  # a component inserting in its own transaction, as the runner does
-            ws.cursor().execute("insert into ledger (call_id, ts, model, cost_usd) "
-                                "values ('direct', '2026-03-02 08:00', 'small', 0.25)")
+            row = prepare_calls(pd.DataFrame({"call_id": ["direct"], "ts": [pd.Timestamp("2026-03-02 08:00")],
+                                              "model": ["small"], "cost_usd": [0.25]}))
+
+            def body(cur, row=row):
+                cur.register("one_row", row)
+                assert insert_staged(ws, cur, "one_row") == 1
+
+            ws.write(body)
+        if batch == 4:
+            from core.spend.rollup import compact_rollup
+
+            assert compact_rollup(ws, min_repeats=1.0) > 0  # groups repeated by the batches fold
         if batch == 3:
             import_file(ws, data / "openai_usage.json", "openai")
             totals(ws)  # the estimates are absorbed into the rollup ...
