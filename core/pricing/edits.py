@@ -8,13 +8,16 @@
 >>> delete_override(ws, "acme:custom"), catalog_for(ws).price_for("acme:custom") is None
 (True, True)
 
-:func:`catalog_for` is cached by the edits' fingerprint (count and newest change), so a process
-sees another process's edit on its next call and never re-reads an unchanged table.
+:func:`catalog_for` is cached by the edits' fingerprint (count and newest change), checked at most
+once every :data:`RECHECK_S` seconds: a process sees its own edits at once, another process's
+within a second, and never re-reads an unchanged table (a page rerun asks for the catalog many
+times; each check is a query of the store).
 """
 from __future__ import annotations
 
 import json
 import threading
+import time
 
 from core.errors import InputError, Problem
 from core.pricing.catalog import Catalog
@@ -51,7 +54,8 @@ MIGRATIONS = [
 ]
 
 
-_CACHE: dict[int, tuple[tuple, Workspace, Catalog]] = {}
+RECHECK_S = 1.0
+_CACHE: dict[int, tuple[tuple, Workspace, Catalog, float]] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -73,15 +77,18 @@ def catalog_for(ws: Workspace | None) -> Catalog:
 
         return default_catalog()
     _ensure(ws)
-    stamp = tuple(ws.cursor().execute(
-        "select count(*), max(updated_at) from pricing_overrides").fetchall()[0])
     with _CACHE_LOCK:
         hit = _CACHE.get(id(ws))
-        if hit is not None and hit[0] == stamp and hit[1] is ws:
+        if hit is not None and hit[1] is ws and time.monotonic() - hit[3] < RECHECK_S:
             return hit[2]
-    catalog = Catalog(load_edits(ws))
+    stamp = tuple(ws.cursor().execute(
+        "select count(*), max(updated_at) from pricing_overrides").fetchall()[0])
+    if hit is not None and hit[0] == stamp and hit[1] is ws:
+        catalog = hit[2]
+    else:
+        catalog = Catalog(load_edits(ws))
     with _CACHE_LOCK:
-        _CACHE[id(ws)] = (stamp, ws, catalog)
+        _CACHE[id(ws)] = (stamp, ws, catalog, time.monotonic())
     return catalog
 
 

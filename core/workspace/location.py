@@ -185,4 +185,4 @@ def redact(text: str, location: Location) -> str:
         match = re.search(r"password=(\S+)", location.conninfo)
         if match:
             text = text.replace(match.group(1), "***")
-    return re.sub(r"password=\S+", "password=***", text)
+    return re.sub(r"password=[^\s'\"]+", "password=***", text)
