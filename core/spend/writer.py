@@ -45,13 +45,13 @@ log = logging.getLogger("tradeoff.ledger")
 REQUIRED = ("call_id", "ts", "model")
 MAX_SEGMENTS_PER_FLUSH = 200
 KEEP_FLUSH_RECORDS = "7 days"
-_TYPES = {"call_id": "VARCHAR", "ts": "TIMESTAMP", "provider": "VARCHAR", "model": "VARCHAR",
+SPOOL_TYPES = {"call_id": "VARCHAR", "ts": "TIMESTAMP", "provider": "VARCHAR", "model": "VARCHAR",
           "task": "VARCHAR", "eval_run": "VARCHAR", "input_tokens": "BIGINT",
           "cached_input_tokens": "BIGINT", "cache_write_tokens": "BIGINT", "output_tokens": "BIGINT",
           "cost_usd": "DOUBLE", "latency_ms": "DOUBLE", "status": "VARCHAR", "cache_hit": "BOOLEAN",
           "source": "VARCHAR", "experiment": "VARCHAR", "variant": "VARCHAR", "request_id": "VARCHAR",
           "import_file": "VARCHAR", "requests": "BIGINT", "tags": "VARCHAR", "project": "VARCHAR",
-          "kind": "VARCHAR", "cost_basis": "VARCHAR"}
+          "kind": "VARCHAR", "cost_basis": "VARCHAR", "service_tier": "VARCHAR"}
 
 
 def spool_for(ws: Workspace) -> Spool:
@@ -89,14 +89,15 @@ class LedgerWriter:
         """Spool ``rows``; returns how many, once they are on disk. Never waits for the store.
 
         Raises :class:`InputError` (and spools nothing) when a row lacks a call id, a time or a
-        model: such a row could never be committed.
+        model, or holds a number the ledger refuses (NaN, negative, absurd: see
+        :data:`core.spend.ledger.LIMITS`): such a row could never be committed.
         """
         records = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else list(rows)
         if not records:
             return 0
         lines = []
         for i, record in enumerate(records, 1):
-            row = ledger_row(record)
+            row = ledger_row(record, "ledger rows", i)
             missing = [c for c in REQUIRED if row[c] is None or row[c] == ""]
             if missing or not isinstance(row["ts"], dt.datetime):
                 raise InputError(f"Ledger row {i}: expected {', '.join(REQUIRED)} (a date-time), "
@@ -144,7 +145,7 @@ class LedgerWriter:
         ensure_ledger(self.ws)
         names = [p.stem for p in segments]
         files = "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in segments) + "]"
-        columns = "{" + ", ".join(f"'{c}': '{t}'" for c, t in _TYPES.items()) + "}"
+        columns = "{" + ", ".join(f"'{c}': '{t}'" for c, t in SPOOL_TYPES.items()) + "}"
         cols = ", ".join(ALL_COLUMNS)
         cur = self.ws.new_cursor()
         try:

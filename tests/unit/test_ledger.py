@@ -6,7 +6,7 @@ import pytest
 
 from core.errors import InputError
 from core.settings import REPO_ROOT
-from core.spend.ledger import insert_staged, prepare_calls, record_calls
+from core.spend.ledger import check_calls, insert_staged, record_calls
 from core.spend.queries import (
     SpendFilter,
     cache_stats,
@@ -133,7 +133,7 @@ def test_rollup_matches_the_raw_ledger_whoever_writes(ws):
             "source": rng.choice(["live", "shadow", "import"], n)})
         record_calls(ws, frame)
         if batch == 2:  # a component inserting in its own transaction, as the runner does
-            row = prepare_calls(pd.DataFrame({"call_id": ["direct"], "ts": [pd.Timestamp("2026-03-02 08:00")],
+            row = check_calls(pd.DataFrame({"call_id": ["direct"], "ts": [pd.Timestamp("2026-03-02 08:00")],
                                               "model": ["small"], "cost_usd": [0.25]}))
 
             def body(cur, row=row):

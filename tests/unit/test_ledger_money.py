@@ -1,6 +1,6 @@
 """Money in the ledger is exact or unknown: bad numbers refused by row, unknown costs never summed
-as $0, usage priced at the tier it had, one request counted once whatever the format, and
-ledgers of the last release migrated. Every figure is worked out by hand in the comments."""
+as $0, usage priced at the tier it had, one request counted once whatever the format (ledgers of
+the last release migrated: tests/unit/test_legacy.py). Every figure is worked out by hand in the comments."""
 import json
 import os
 import subprocess
@@ -14,10 +14,9 @@ from core.settings import REPO_ROOT
 from core.spend.budgets import budget_status, set_budget
 from core.spend.imports.formats import detect_format
 from core.spend.imports.importer import import_file
-from core.spend.ledger import MIGRATIONS, ensure_ledger, record_calls
+from core.spend.ledger import record_calls
 from core.spend.queries import SpendFilter, spend_by, totals
 from core.spend.reports import spend_text
-from core.workspace import Workspace
 
 DATA = REPO_ROOT / "tests" / "data" / "ledger"
 T = pd.Timestamp
@@ -222,36 +221,6 @@ def test_openai_batch_row_at_half_price(ws, tmp_path):
     # standard: 2,000 x $2.50/M + 100 x $10/M = $0.006; batch: half, $0.003
     row = rows(ws).iloc[0]
     assert row["cost_usd"] == pytest.approx(0.003) and row["service_tier"] == "batch"
-
-
-# -- migration of a ledger written by the last release ------------------------------------------
-def test_last_release_ledger_is_migrated(tmp_path):
-    path = tmp_path / "old.duckdb"
-    old = Workspace(path)
-    old.ensure("ledger", MIGRATIONS[:3])
-    old.cursor().execute("""insert into ledger (call_id, ts, model, cost_usd, source, request_id,
-            import_file, kind, cost_basis, tags, provider) values
-        ('generic:chatcmpl-a1', '2026-03-01 10:00', 'gpt-4o', 0.00123, 'import', 'chatcmpl-a1',
-         'logs.csv', 'call', 'reported', null, 'openai'),
-        ('generic:b', '2026-03-01 11:00', 'm', 'NaN', 'import', 'b', 'x.csv', 'call', 'reported', null, null),
-        ('openai:abc#1', '2026-03-01', '(all models)', 0, 'import', null, 'u.json', 'usage', 'unknown',
-         'batch', 'openai'),
-        ('shadow:exp:es:i1:small', '2026-03-01 12:00', 'small', 2.5, 'shadow', 'i1', null, 'call',
-         'reported', null, null)""")
-    old.close()
-    ws = Workspace(path)
-    ensure_ledger(ws)  # what every reader and writer does first
-    stored = rows(ws).set_index("call_id")
-    assert set(stored.index) == {"req:chatcmpl-a1", "req:b", "openai:abc#1", "shadow:exp:es:i1:small"}
-    assert stored.loc["req:b", "cost_basis"] == "unknown" and pd.isna(stored.loc["req:b", "cost_usd"])
-    assert pd.isna(stored.loc["openai:abc#1", "cost_usd"]) and stored.loc["openai:abc#1", "service_tier"] == "batch"
-    assert stored.loc["shadow:exp:es:i1:small", "source"] == "simulation"
-    t = totals(ws)
-    assert (t["cost_usd"], t["unknown_cost_rows"]) == (pytest.approx(0.00123), 2)
-    assert totals(ws, SpendFilter(scope="billable"))["cost_usd"] == pytest.approx(0.00123)
-    # the same LiteLLM request imported again, in its own format, is already there
-    assert import_file(ws, DATA / "litellm_spendlogs.csv", "litellm").rows_added == 2  # a2, a3
-    ws.close()
 
 
 @pytest.mark.parametrize("name, old_ids", [

@@ -133,3 +133,22 @@ def test_store_outage_spools_then_drains(team_store, pg_server):
     assert ledger_ids(ws) == sorted([f"before-{i}" for i in range(5)] + [f"during-{i}" for i in range(7)])
     assert store_health(ws, writer)["ok"]
     writer.close()
+
+
+def test_the_spool_reads_back_every_ledger_column():
+    from core.spend.ledger import ALL_COLUMNS
+    from core.spend.writer import SPOOL_TYPES
+
+    assert list(SPOOL_TYPES) == ALL_COLUMNS
+
+
+def test_a_bad_number_is_refused_before_it_is_acknowledged(ws):
+    writer = LedgerWriter(ws, background=False)
+    with pytest.raises(InputError, match="column 'cost_usd'"):
+        writer.add([*rows("ok", 2), {"call_id": "nan", "ts": dt.datetime(2026, 1, 1), "model": "m",
+                                     "cost_usd": float("inf")}])
+    assert store_health(ws, writer)["spool"]["rows"] == 0  # nothing of that batch spooled
+    writer.add([{"call_id": "u", "ts": dt.datetime(2026, 1, 1), "model": "m"}])  # cost not known
+    writer.flush()
+    assert ws.cursor().execute("select cost_usd, cost_basis from ledger").fetchall() == [(None, "unknown")]
+    writer.close()

@@ -29,10 +29,11 @@ def duckdb20():
         pytest.skip(f"DuckDB {LEGACY_DUCKDB} could not be fetched from PyPI: {str(exc)[:200]}")
 
 
-def make_old_workspace(path, duckdb20) -> None:
+def make_old_workspace(path, duckdb20, script=SCRIPT) -> None:
+    """The file the 0.2 release would have written: ``script`` run by DuckDB 2.0 itself."""
     code = ("import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
             "con.execute(open(sys.argv[2]).read()); con.close(); print(duckdb.__version__)")
-    done = subprocess.run([sys.executable, "-P", "-c", code, str(path), str(SCRIPT)], capture_output=True,
+    done = subprocess.run([sys.executable, "-P", "-c", code, str(path), str(script)], capture_output=True,
                           text=True, env={**os.environ, "PYTHONPATH": str(duckdb20)}, check=True)
     assert done.stdout.strip() == LEGACY_DUCKDB
 
@@ -100,3 +101,56 @@ def test_a_file_that_is_not_a_workspace_gets_a_clear_message(tmp_path):
     with pytest.raises(StoreUnavailableError, match="was not changed"):
         Workspace(bad, progress=lambda _: None)
     assert bad.read_text() == "this is not a database"
+
+
+LAST_RELEASE_LEDGER = """
+create table schema_versions (component varchar primary key, version integer not null,
+    updated_at timestamp default current_timestamp);
+insert into schema_versions (component, version) values ('ledger', 3);
+create table ledger (call_id varchar not null, ts timestamp not null, provider varchar,
+    model varchar not null, task varchar, eval_run varchar, input_tokens bigint default 0,
+    cached_input_tokens bigint default 0, cache_write_tokens bigint default 0,
+    output_tokens bigint default 0, cost_usd double default 0, latency_ms double,
+    status varchar not null default 'ok', cache_hit boolean not null default false,
+    source varchar not null default 'live', experiment varchar, variant varchar,
+    request_id varchar, import_file varchar, requests bigint default 1, tags varchar,
+    project varchar, kind varchar not null default 'call', cost_basis varchar not null default 'reported');
+insert into ledger (call_id, ts, model, cost_usd, source, request_id, import_file, kind, cost_basis,
+    tags, provider) values
+    ('generic:chatcmpl-a1', '2026-03-01 10:00', 'gpt-4o', 0.00123, 'import', 'chatcmpl-a1',
+     'logs.csv', 'call', 'reported', null, 'openai'),
+    ('generic:b', '2026-03-01 11:00', 'm', 'NaN', 'import', 'b', 'x.csv', 'call', 'reported', null, null),
+    ('openai:abc#1', '2026-03-01', '(all models)', 0, 'import', null, 'u.json', 'usage', 'unknown',
+     'batch', 'openai'),
+    ('shadow:exp:es:i1:small', '2026-03-01 12:00', 'small', 2.5, 'shadow', 'i1', null, 'call',
+     'reported', null, null);
+"""
+
+
+def test_the_last_releases_ledger_gets_this_releases_money_rules(tmp_path, duckdb20):
+    """NaN and unpriced costs become unknown, replayed shadows simulation, provider request ids
+    'req:<id>' (so a re-import in another format finds them), batch usage its service tier."""
+    import pandas as pd
+
+    from core.spend.imports.importer import import_file
+    from core.spend.ledger import ensure_ledger
+    from core.spend.queries import SpendFilter, totals
+
+    script = tmp_path / "old.sql"
+    script.write_text(LAST_RELEASE_LEDGER)
+    old = tmp_path / "old.duckdb"
+    make_old_workspace(old, duckdb20, script)
+    ws = Workspace(old, progress=lambda _: None)
+    ensure_ledger(ws)  # what every reader and writer does first
+    stored = ws.cursor().execute("select * from ledger order by call_id").df().set_index("call_id")
+    assert set(stored.index) == {"req:chatcmpl-a1", "req:b", "openai:abc#1", "shadow:exp:es:i1:small"}
+    assert stored.loc["req:b", "cost_basis"] == "unknown" and pd.isna(stored.loc["req:b", "cost_usd"])
+    assert pd.isna(stored.loc["openai:abc#1", "cost_usd"]) and stored.loc["openai:abc#1", "service_tier"] == "batch"
+    assert stored.loc["shadow:exp:es:i1:small", "source"] == "simulation"
+    t = totals(ws)
+    assert (t["cost_usd"], t["unknown_cost_rows"]) == (pytest.approx(0.00123), 2)
+    assert totals(ws, SpendFilter(scope="billable"))["cost_usd"] == pytest.approx(0.00123)
+    # the same LiteLLM request imported again, in its own format, is already there
+    data = REPO_ROOT / "tests" / "data" / "ledger"
+    assert import_file(ws, data / "litellm_spendlogs.csv", "litellm").rows_added == 2  # a2, a3
+    ws.close()
