@@ -7,6 +7,8 @@ daily rollup equals SQL over the raw rows.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -62,7 +64,7 @@ def test_writers_an_import_and_a_reader_at_once(store, tmp_path):
     ws = open_workspace()
     ids = {f"gw{g}-{b}-{i}" for g in (1, 2) for b in range(12) for i in range(50)}
     ids |= {f"live-{b}-{i}" for b in range(8) for i in range(25)}
-    ids |= {f"generic:imp-{i}" for i in range(20_000)}
+    ids |= {f"req:imp-{i}" for i in range(20_000)}
     check_ledger(ws, ids)
     from core.spend.writer import store_health
 
@@ -72,13 +74,13 @@ def test_writers_an_import_and_a_reader_at_once(store, tmp_path):
 @pytest.mark.parametrize("short_lock_rows", [1_000_000, 0], ids=["in-write", "short-lock"])
 def test_concurrent_imports_of_one_file_add_it_once(store, tmp_path, short_lock_rows):
     csv = usage_csv(tmp_path / "same.csv", 3_000)
-    workers = run_together(*[("import", csv, str(short_lock_rows))] * 3)
+    workers = run_together(*[("import", csv, str(short_lock_rows))] * 2)
     added = sorted(int(w.value("added")) for w in workers)
-    assert added == [0, 0, 3_000]  # one import wins, the others find every row there
+    assert added == [0, 3_000]  # one import wins, the other finds every row there
     ws = open_workspace()
-    check_ledger(ws, {f"generic:imp-{i}" for i in range(3_000)})
+    check_ledger(ws, {f"req:imp-{i}" for i in range(3_000)})
     imports = ws.cursor().execute("select count(*), sum(rows_added) from ledger_imports").fetchone()
-    assert imports == (3, 3_000)  # each import recorded, all or nothing
+    assert imports == (2, 3_000)  # each import recorded, all or nothing
 
 
 def test_ids_stay_unique_across_processes(store):
@@ -118,3 +120,36 @@ def test_readers_never_wait_for_a_writer(tmp_path, monkeypatch):
     finally:
         holder.proc.stdin.close()
         holder.finish()
+
+
+@pytest.mark.parametrize("short_lock_rows", [1_000_000, 0], ids=["in-write", "short-lock"])
+def test_an_import_that_fails_while_committing_leaves_nothing(store, tmp_path, monkeypatch,
+                                                             short_lock_rows):
+    """A failure inside the import's write (after its rows were inserted or registered) rolls
+    everything back: no row, no rollup sum, no import record, no stray Parquet file."""
+    from core.spend.imports import commit
+    from core.spend.imports.importer import import_file
+
+    ws = open_workspace()
+    csv = usage_csv(tmp_path / "fails.csv", 2_000)
+    files_before = set(Path(ws.data_path).rglob("*.parquet"))
+    real = commit.commit_import
+
+    def failing(*args, **kwargs):
+        def then(cur):
+            assert cur.execute("select count(*) from ledger").fetchone()[0] == 2_000  # inserted...
+            raise OSError("disk full")  # ...then the write fails
+
+        return real(*args, **{**kwargs, "then": then, "short_lock_rows": short_lock_rows})
+
+    monkeypatch.setattr("core.spend.imports.importer.commit_import", failing)
+    with pytest.raises(OSError, match="disk full"):
+        import_file(ws, csv, "generic")
+    cur = ws.cursor()
+    assert cur.execute("select count(*) from ledger").fetchone()[0] == 0
+    assert cur.execute("select count(*) from ledger_daily").fetchone()[0] == 0
+    assert cur.execute("select count(*) from ledger_imports").fetchone()[0] == 0
+    assert set(Path(ws.data_path).rglob("*.parquet")) == files_before
+    monkeypatch.undo()
+    assert import_file(ws, csv, "generic").rows_added == 2_000  # and it can be done again
+    check_ledger(ws, {f"req:imp-{i}" for i in range(2_000)})
