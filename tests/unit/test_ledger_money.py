@@ -193,6 +193,49 @@ def test_anthropic_report_priced_per_tier_batch_and_one_hour_writes(ws, tmp_path
     assert totals(ws)["cost_usd"] == pytest.approx(19.80)
 
 
+def test_reimport_reprices_what_the_last_release_estimated(tmp_path):
+    """A ledger of the last release holds the report above at $36.60 (its two rows as it wrote
+    them: content ids, tokens, the one-giant-request estimate). Re-importing the report adds no
+    row and re-prices both estimates: $19.80, batch apart."""
+    path = tmp_path / "old.duckdb"
+    old = Workspace(path)
+    old.ensure("ledger", MIGRATIONS[:3])
+    old.cursor().execute("""insert into ledger (call_id, ts, provider, model, input_tokens,
+            cached_input_tokens, cache_write_tokens, output_tokens, cost_usd, source, import_file,
+            kind, cost_basis, tags, requests) values
+        ('anthropic:8b6aa365756bcbfc983f0eeea35dfb12#1', '2026-03-01', 'anthropic',
+         'claude-sonnet-4-5-20250929', 3000000, 1000000, 1000000, 100000, 15.6, 'import',
+         'anthropic.json', 'usage', 'catalog', 'standard', null),
+        ('anthropic:0d5bcbc4d65572697cfcca8ebd155cf5#1', '2026-03-01', 'anthropic',
+         'claude-sonnet-4-5-20250929', 1000000, 0, 0, 1000000, 21.0, 'import', 'anthropic.json',
+         'usage', 'catalog', 'batch', null),
+        ('generic:g-9', '2026-03-01', 'openai', 'gpt-4o', 1000, 0, 0, 100, 0.5, 'import', 'g.csv',
+         'call', 'reported', null, 1)""")
+    old.close()
+    ws = Workspace(path)
+    assert totals(ws)["cost_usd"] == pytest.approx(36.60 + 0.5)
+    doc = {"has_more": False, "data": [{"starting_at": "2026-03-01T00:00:00Z", "results": [
+        {"uncached_input_tokens": 1_000_000, "cache_read_input_tokens": 1_000_000,
+         "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 1_000_000},
+         "output_tokens": 100_000, "model": "claude-sonnet-4-5-20250929", "workspace_id": None,
+         "context_window": "0-200k", "service_tier": "standard"},
+        {"uncached_input_tokens": 1_000_000, "cache_creation": {"ephemeral_5m_input_tokens": 0,
+         "ephemeral_1h_input_tokens": 0}, "cache_read_input_tokens": 0, "output_tokens": 1_000_000,
+         "model": "claude-sonnet-4-5-20250929", "workspace_id": None, "context_window": "0-200k",
+         "service_tier": "batch"}]}]}
+    report_path = tmp_path / "anthropic.json"
+    report_path.write_text(json.dumps(doc))
+    report = import_file(ws, report_path)
+    assert (report.rows_added, report.duplicates) == (0, 2)
+    assert any("2 row(s) already in the ledger were catalog estimates: re-priced" in n for n in report.notes)
+    by_tier = spend_by(ws, ["service_tier"]).set_index("service_tier")["cost_usd"]
+    assert by_tier.to_dict() == {"batch": pytest.approx(9.00), "standard": pytest.approx(10.80 + 0.5)}
+    assert totals(ws)["cost_usd"] == pytest.approx(19.80 + 0.5)  # a reported cost is never touched
+    again = import_file(ws, report_path)
+    assert again.rows_added == 0 and not any("re-priced" in n for n in again.notes)
+    ws.close()
+
+
 def test_long_context_only_when_the_report_says_so(ws, tmp_path):
     doc = {"data": [{"starting_at": "2026-03-01T00:00:00Z", "results": [
         {"uncached_input_tokens": 1_000_000, "cache_read_input_tokens": 0, "output_tokens": 0,

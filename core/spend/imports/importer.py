@@ -31,6 +31,8 @@ at the tier their requests had (batch, long context, one-hour cache writes: see
 models) keep an unknown cost (``cost_basis='unknown'``, NULL), and the report says how to fix
 it. When a cost export for the same provider and day is imported too, those estimates and
 unknowns are set to 0 (``cost_basis='superseded'``) so the invoice amounts are not counted twice.
+Re-importing a file re-prices its rows the ledger holds as catalog estimates (e.g. those the last
+release priced as one giant request): no row is added, their cost follows today's rules.
 """
 from __future__ import annotations
 
@@ -147,6 +149,8 @@ def import_file(ws: Workspace, path: str | Path | bytes, format: str = "auto",
                 in_transaction = True
                 report.rows_added = insert_staged(cur, "incoming")
                 report.duplicates = report.rows_read - report.bad_rows - report.rows_added
+                if priced:
+                    _reprice_estimates(cur, report)
                 if fmt in ("openai", "anthropic"):
                     _supersede_estimates(cur)
                 cur.execute("commit")
@@ -216,6 +220,31 @@ def _note_unpriced(cur, report: ImportReport) -> None:
     if tiers:
         report.notes.append(f"Rows of service tier {', '.join(repr(t) for t in tiers)} are priced "
                             "at the standard rates: the catalog has no separate price for them.")
+
+
+def _reprice_estimates(cur, report: ImportReport) -> None:
+    """Rows already in the ledger as catalog estimates take this import's estimate (today's
+    catalog, the tier the export states): re-importing a file re-prices what the last release
+    estimated (every usage row as one giant request, no batch or one-hour rates) or an older
+    price. Reported, invoiced and superseded costs are never touched."""
+    from core.spend.rollup import reaggregate_days
+
+    cur.execute("""
+        create or replace temp table _repriced as
+        select i.call_id, i.cost_usd, i.service_tier, cast(l.ts as date) as d
+        from incoming i join ledger l on l.call_id = i.call_id
+        where i.cost_basis = 'catalog' and l.cost_basis = 'catalog'
+          and (l.cost_usd is distinct from i.cost_usd or l.service_tier is distinct from i.service_tier)""")
+    n = cur.execute("select count(*) from _repriced").fetchone()[0]
+    if n:
+        cur.execute("""update ledger set cost_usd = r.cost_usd, service_tier = r.service_tier
+                       from _repriced r where ledger.call_id = r.call_id""")
+        cur.execute("create or replace temp table _repriced_days as select distinct d from _repriced")
+        reaggregate_days(cur, "_repriced_days")
+        cur.execute("drop table _repriced_days")
+        report.notes.append(f"{n:,} row(s) already in the ledger were catalog estimates: re-priced "
+                            "at today's catalog and the tier the export states.")
+    cur.execute("drop table _repriced")
 
 
 def _supersede_estimates(cur) -> None:
