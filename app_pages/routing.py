@@ -10,6 +10,7 @@ from core.errors import InputError
 from core.routing.frontier import default_cascade, single_points
 from core.routing.policies import Oracle, TaskRouter, ValueTiers, WeightedSelection
 from core.routing.projections import cost_by_task, project_by_task
+from ui.deltas import signed
 from ui.frontier_figures import frontier_figure, share_figure
 from ui.policy_widgets import save_policy_panel
 from ui.routing_state import frontier_for
@@ -82,10 +83,10 @@ best = singles.sort_values(["quality", "cost_per_item"], ascending=[False, True]
 pct = outcome.latency_percentiles()
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Quality", f"{outcome.quality:.3f}",
-          delta=f"{outcome.quality - best.quality:+.3f} vs {best.model}")
+          **signed(outcome.quality - best.quality, "{:.3f}", best.model, same=f"same quality as {best.model}"))
 m2.metric("Cost per item", f"${outcome.cost_per_item:.6f}",
-          delta=f"{(outcome.cost_per_item - best.cost_per_item) / best.cost_per_item:+.1%} vs {best.model}"
-          if best.cost_per_item else None, delta_color="inverse")
+          **(signed((outcome.cost_per_item - best.cost_per_item) / best.cost_per_item, "{:.1%}", best.model,
+                    lower_is_better=True, same=f"same cost as {best.model}") if best.cost_per_item else {}))
 m3.metric("p50 latency", f"{pct[50]:,.0f} ms" if pct[50] == pct[50] else "n/a")
 m4.metric("p95 latency", f"{pct[95]:,.0f} ms" if pct[95] == pct[95] else "n/a")
 
