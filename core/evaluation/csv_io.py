@@ -38,34 +38,53 @@ DELIMITERS = (",", ";", "\t", "|")  # in order of preference
 SNIFF_ROWS = 50  # data rows read to confirm a delimiter
 
 
-def sniff_delimiter(head: bytes) -> str:
+DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "pipes ('|')"}
+
+
+def sniff_delimiter(head: bytes, label: str = "the file") -> str:
     r"""The delimiter of a CSV file, from its header and first rows (``head``: its first bytes).
 
     The first of ``,`` ``;`` tab ``|`` that splits the header into several columns and every
     sampled row into as many fields (quotes respected) wins; when none does, the first that
     splits the header (the reader then names the ragged rows); a one-column header means ``,``.
+    A header split by one delimiter over rows that are all split by another (and not by the
+    header's) is a file saved two ways: refused, naming both.
 
     >>> sniff_delimiter(b"item_id|model|score\ni1|a|1\n"), sniff_delimiter(b"a;b\n1,5;2\n")
     ('|', ';')
     >>> sniff_delimiter(b'M,M|model_response\n1,"x|y"\n')   # wide headers hold '|'
     ','
+    >>> sniff_delimiter(b"item_id|model|score\ni1,a,1\n", "f.csv")
+    Traceback (most recent call last):
+    core.errors.InputError: f.csv: the header is separated by pipes ('|') but the rows below it by commas; save the file with one delimiter (commas, semicolons, tabs or pipes)
     """
     text = head.decode("utf-8", "replace").lstrip("\ufeff")
     if len(head) >= (1 << 16) and "\n" in text:
         text = text[:text.rindex("\n")]  # the last line may be cut off
-    splits_header = []
+    splits_header, widths = [], {}
     for delim in DELIMITERS:
         reader = csv.reader(io.StringIO(text), delimiter=delim, quotechar='"')
         try:
             rows = [r for r in itertools.islice(reader, SNIFF_ROWS + 1) if r]
         except csv.Error:
             continue
+        widths[delim] = [len(r) for r in rows]
         if not rows or len(rows[0]) < 2:
             continue
         splits_header.append(delim)
         if all(len(r) == len(rows[0]) for r in rows[1:]):
             return delim
-    return splits_header[0] if splits_header else ","
+    if not splits_header:
+        return ","
+    header = splits_header[0]
+    rows = widths[header][1:]
+    other = next((d for d, w in widths.items() if d != header and len(w) > 1 and w[1] > 1
+                  and len(set(w[1:])) == 1 and all(n == 1 for n in rows)), None)
+    if other is not None:
+        raise InputError(f"{label}: the header is separated by {DELIMITER_NAMES[header]} but the "
+                         f"rows below it by {DELIMITER_NAMES[other]}; save the file with one "
+                         "delimiter (commas, semicolons, tabs or pipes)")
+    return header
 
 
 def sniff_text(path: Path, label: str) -> str:
@@ -77,7 +96,7 @@ def sniff_text(path: Path, label: str) -> str:
                 "UTF-16 text" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "binary data")
         raise InputError(f"{label}: not a CSV text file (it looks like {kind}); expected "
                          "comma-separated UTF-8 text with a header row")
-    return sniff_delimiter(head)
+    return sniff_delimiter(head, label)
 
 
 def read_text_table(path: Path, label: str, delim: str = ",") -> pa.Table:

@@ -126,6 +126,12 @@ def test_pipe_and_tab_separated_files_load_the_right_models():
     assert es.models == ("M",)
 
 
+def test_header_and_rows_with_different_delimiters_are_refused_naming_both():
+    # it loaded as '|' and reported each row as "expected 3 fields, got 1 fields"
+    err = error_of(b"item_id|model|score\ni1,a,1\ni2,a,0\n")
+    assert "the header is separated by pipes ('|') but the rows below it by commas" in str(err)
+
+
 def test_unknown_delimiter_is_refused_naming_it():
     err = error_of(b"item_id:model:score\ni1:a:1\n")
     assert "separated by ':'" in str(err) and "'|'" in str(err)

@@ -140,6 +140,14 @@ def test_pipe_separated_usage_file_is_read_by_its_columns(ws, tmp_path):
     spaced.write_text("ts model cost_usd\n2026-01-05 m 0.5\n")
     with pytest.raises(InputError, match="header has one column"):
         import_file(ws, spaced)
+    # a header saved with one delimiter over rows saved with another: refused, both named (it
+    # was DuckDB's "Error when sniffing file" with the path of the upload's temporary copy)
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("call_id;ts;model;cost_usd\np2,2026-01-05,m,0.25\np3,2026-01-05,m,0.5\n")
+    with pytest.raises(InputError, match=r"mixed.csv: the header is separated by semicolons but "
+                                         r"the rows below it by commas") as err:
+        import_file(ws, mixed.read_bytes(), name="mixed.csv")
+    assert "upload" not in str(err.value) and "sniffing" not in str(err.value)
 
 
 # -- 6. usage that cannot be priced -------------------------------------------------------------
