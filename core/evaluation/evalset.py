@@ -3,11 +3,15 @@
 Three CSV layouts load into the same :class:`EvalSet` (see DESIGN.md):
 
 * **long**: one row per (item, model): ``item_id, model`` plus any of ``input, task, label,
-  output, prediction, score, confidence, input_tokens, output_tokens, cached_input_tokens,
-  cost_usd, latency_ms``; other columns become item metadata;
+  reference, output, prediction, score, confidence, input_tokens, output_tokens,
+  cached_input_tokens, cost_usd, latency_ms``; other columns become item metadata;
 * **wide** (RouterBench): one row per item; per model ``M`` (score), ``M|model_response``,
   ``M|total_cost`` and any ``M|<field>``;
-* **inputs only**: ``input`` (+ ``item_id, label, task``, metadata) and no model columns.
+* **inputs only**: ``input`` (+ ``item_id, label, reference, task``, metadata) and no model
+  columns.
+
+``reference`` is the expected answer of an open-ended item (what scorers such as similarity,
+chrF or an LLM judge compare an output with); ``label`` is a class.
 
 >>> from core.evaluation.loading import load_csv
 >>> es = load_csv("tests/data/tiny_long.csv")
@@ -27,7 +31,7 @@ import pandas as pd
 from core.errors import InputError
 from core.evaluation.answers import answer_matrix
 
-ITEM_COLUMNS = ("item_id", "input", "task", "label")
+ITEM_COLUMNS = ("item_id", "input", "task", "label", "reference")
 NUMERIC_FIELDS = ("score", "confidence", "input_tokens", "output_tokens", "cached_input_tokens",
                   "cost_usd", "latency_ms")
 TEXT_FIELDS = ("prediction", "output")
@@ -42,7 +46,7 @@ class EvalSet:
     """A labeled eval set: items and, per model, aligned arrays ``[n_items, n_models]``."""
 
     name: str
-    items: pd.DataFrame  # item_id, input, task, label (+ metadata columns), row i = item i
+    items: pd.DataFrame  # item_id, input, task, label, reference (+ metadata), row i = item i
     models: tuple[str, ...]
     score: np.ndarray  # 0..1, NaN = missing
     cost: np.ndarray  # USD per call, NaN = unknown
@@ -74,6 +78,10 @@ class EvalSet:
     @property
     def has_labels(self) -> bool:
         return "label" in self.items and self.items["label"].notna().any()
+
+    @property
+    def has_references(self) -> bool:
+        return "reference" in self.items and self.items["reference"].notna().any()
 
     @property
     def tasks(self) -> np.ndarray:

@@ -1,11 +1,12 @@
 """Reading an eval set from CSV, in any of its three layouts (see :mod:`core.evaluation.evalset`).
 
 * **long**: one row per (item, model): ``item_id, model`` plus any of ``input, task, label,
-  output, prediction, score, confidence, input_tokens, output_tokens, cached_input_tokens,
-  cost_usd, latency_ms``; other columns become item metadata;
+  reference, output, prediction, score, confidence, input_tokens, output_tokens,
+  cached_input_tokens, cost_usd, latency_ms``; other columns become item metadata;
 * **wide** (RouterBench): one row per item; per model ``M`` (score), ``M|model_response``,
   ``M|total_cost`` and any ``M|<field>``;
-* **inputs only**: ``input`` (+ ``item_id, label, task``, metadata) and no model columns.
+* **inputs only**: ``input`` (+ ``item_id, label, reference, task``, metadata) and no model
+  columns.
 
 >>> es = load_csv("tests/data/tiny_long.csv")
 >>> es.models, es.score.shape

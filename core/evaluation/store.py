@@ -52,6 +52,15 @@ MIGRATIONS = [
         prediction varchar, output varchar
     );
     """,
+    # v2: the expected answer of open-ended items (scorers compare outputs with it). A file
+    # stored before this release kept a 'reference' column as metadata: it moves here.
+    """
+    alter table evalset_items add column reference varchar;
+    update evalset_items set reference = m.value from evalset_item_meta m
+        where m.evalset_id = evalset_items.evalset_id and m.idx = evalset_items.idx
+          and m.key = 'reference';
+    delete from evalset_item_meta where key = 'reference';
+    """,
 ]
 
 RESULT_COLUMNS = ["idx", "model", "score", "cost_usd", "latency_ms", "confidence", "input_tokens",
@@ -91,8 +100,8 @@ def save_evalset(ws: Workspace, evalset: EvalSet, name: str | None = None) -> in
              evalset.synthetic, json.dumps(evalset.cost_source), json.dumps(list(evalset.notes))],
         ).fetchone()[0]
         cur.register("new_items", base)
-        cur.execute("insert into evalset_items select ?, idx, item_id, input, task, label from new_items",
-                    [set_id])
+        cur.execute("insert into evalset_items (evalset_id, idx, item_id, input, task, label, reference)"
+                    " select ?, idx, item_id, input, task, label, reference from new_items", [set_id])
         cur.register("new_meta", meta)
         cur.execute("insert into evalset_item_meta select ?, idx, key, value from new_meta", [set_id])
         cur.register("new_results", results[RESULT_COLUMNS] if len(results) else
@@ -123,7 +132,8 @@ def load_evalset(ws: Workspace, evalset_id: int) -> EvalSet:
         raise InputError(f"No eval set with id {evalset_id} in the workspace")
     name, fmt, synthetic, cost_source, notes = head
     items = cur.execute(
-        "select item_id, input, task, label from evalset_items where evalset_id = ? order by idx",
+        "select item_id, input, task, label, reference from evalset_items where evalset_id = ?"
+        " order by idx",
         [evalset_id]).df()
     items = items[[c for c in items.columns if items[c].notna().any() or c == "item_id"]]
     keys = [k for (k,) in cur.execute(
