@@ -158,7 +158,10 @@ def load_evalset(ws: Workspace, evalset_id: int) -> EvalSet:
 
 
 def delete_evalset(ws: Workspace, evalset_id: int) -> None:
+    from core.evaluation.score_store import delete_plan
+
     _ready(ws)
+    delete_plan(ws, evalset_id)
     with ws.transaction() as cur:
         for table in ("evalset_results", "evalset_item_meta", "evalset_items"):
             cur.execute(f"delete from {table} where evalset_id = ?", [evalset_id])
