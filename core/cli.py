@@ -79,6 +79,14 @@ def cmd_run(args) -> int:
     return run_cli(args.inputs, _models(args.models) or [], args.out, concurrency=args.concurrency)
 
 
+def cmd_rescore(args) -> int:
+    from core.live.scoring import rescore_cli
+
+    return rescore_cli(args.evalset, args.scorer, args.out, args.task, rubric_path=args.rubric,
+                       against=args.against, recheck=args.recheck, concurrency=args.concurrency,
+                       spend_cap=args.spend_cap, as_json=args.json)
+
+
 def cmd_ledger(args) -> int:
     from core.spend.imports.importer import import_file
     from core.workspace import open_workspace
@@ -135,6 +143,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--concurrency", type=int, default=8)
     s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("rescore", help="score an eval set's outputs with a scorer or an LLM judge")
+    s.add_argument("evalset")
+    s.add_argument("--scorer", required=True,
+                   help="exact | numeric[:TOL] | regex:PATTERN | choice[:LETTERS] | json | "
+                        "json-schema:FILE | similarity[:THRESHOLD] | chrf[:THRESHOLD] | "
+                        "judge:PROVIDER:MODEL")
+    s.add_argument("--task", help="score only this task's items (others keep the file's scores)")
+    s.add_argument("--out", required=True)
+    s.add_argument("--rubric", help="judge: a text file with the rubric")
+    s.add_argument("--against", help="judge: compare each answer with this model's (pairwise)")
+    s.add_argument("--recheck", type=int, default=20,
+                   help="judge: answers judged a second time to measure self-agreement")
+    s.add_argument("--concurrency", type=int, default=8)
+    s.add_argument("--spend-cap", type=float, help="judge: stop before spending more (USD)")
+    s.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    s.set_defaults(func=cmd_rescore)
 
     s = sub.add_parser("ledger", help="the spend ledger")
     lsub = s.add_subparsers(dest="ledger_command", required=True)

@@ -166,9 +166,11 @@ def score_task(ws: Workspace | None, evalset: EvalSet, scorer: Scorer,
     keys = score_store.answer_keys(evalset)
     stored = score_store.lookup_scores(ws, sid, keys)
     have = stored["stored"].to_numpy().reshape(n, m)
-    score = stored["score"].to_numpy(dtype=float).reshape(n, m)
-    parsed = stored["parsed"].fillna(True).to_numpy(dtype=bool).reshape(n, m)
-    detail = stored["detail"].astype(object).where(stored["detail"].notna(), None).to_numpy().reshape(n, m)
+    # copies: pandas hands out read-only views
+    score = np.array(stored["score"].to_numpy(dtype=float).reshape(n, m))
+    parsed = np.array(stored["parsed"].fillna(True).to_numpy(dtype=bool).reshape(n, m))
+    detail = np.array(stored["detail"].astype(object).where(stored["detail"].notna(), None)
+                      .to_numpy().reshape(n, m), dtype=object)
     need = rows & ~have.all(axis=1)
     computed = 0
     if need.any():

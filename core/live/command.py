@@ -99,7 +99,7 @@ def run_cli(inputs_path, models: list[str], out_path, concurrency: int = 8) -> i
     ws = open_workspace()
     run = LiveRun(ws, evalset, models, RunConfig(concurrency=concurrency), name=path.name,
                   run_id=cli_run_id(raw, models), keys=keys, base_urls=urls)
-    printer = _StderrProgress()
+    printer = StderrProgress()
     cancel = threading.Event()
 
     def on_interrupt(signum, frame):  # Ctrl-C: stop cleanly, keep every finished call
@@ -143,7 +143,7 @@ def _first_error(run) -> str | None:
         str(bad["status"].iloc[0])
 
 
-class _StderrProgress:
+class StderrProgress:
     """One line per second on stderr (and one per batch written, with the saved count)."""
 
     def __init__(self):
