@@ -39,9 +39,10 @@ class ChrF(Scorer):
         if not arg:
             return cls()
         try:
-            return cls(float(arg))
+            value = float(arg)
         except ValueError:
             raise InputError(f"chrf:{arg}: expected a threshold from 0 to 1, e.g. chrf:0.5") from None
+        return cls(value)
 
     @property
     def spec(self) -> str:

@@ -63,12 +63,11 @@ class NumericMatch(Scorer):
             return cls()
         text = arg.strip()
         try:
-            if text.endswith("%"):
-                return cls(relative=float(text[:-1]) / 100.0)
-            return cls(tolerance=float(text))
+            value = float(text[:-1] if text.endswith("%") else text)
         except ValueError:
             raise InputError(f"numeric:{arg}: expected a tolerance such as numeric:0.01 (absolute) "
                              "or numeric:1% (relative)") from None
+        return cls(relative=value / 100.0) if text.endswith("%") else cls(tolerance=value)
 
     @property
     def spec(self) -> str:

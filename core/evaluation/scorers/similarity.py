@@ -92,10 +92,11 @@ class Similarity(Scorer):
         if not arg:
             return cls()
         try:
-            return cls(float(arg))
+            value = float(arg)
         except ValueError:
             raise InputError(f"similarity:{arg}: expected a threshold such as similarity:0.8, or "
                              "'similarity' alone to calibrate it on rows with a human score") from None
+        return cls(value)
 
     @property
     def spec(self) -> str:
