@@ -23,7 +23,7 @@ import numpy as np
 from core.errors import InputError
 from core.evaluation import score_store
 from core.evaluation.evalset import EvalSet, to_long_csv
-from core.evaluation.rescore import Rescored, apply_parts, score_task, stored_task
+from core.evaluation.rescore import Rescored, apply_parts, score_task, stored_task, task_rows
 from core.evaluation.scorers import Scorer, parse_scorer
 from core.live.judge import RECHECK, Judge, JudgeJob
 from core.live.types import RunConfig
@@ -79,6 +79,7 @@ def _run_judge(ws, evalset: EvalSet, judge: Judge, task, recheck: int, concurren
                spend_cap: float | None) -> tuple[JudgeJob, object]:
     from core.live.command import StderrProgress, env_keys_and_urls
 
+    judge.check(evalset, task_rows(evalset, task))  # the eval set first, then the key
     provider = judge.model.split(":", 1)[0]
     keys, urls = env_keys_and_urls([provider])
     job = JudgeJob(ws, evalset, judge, task, recheck=recheck,
