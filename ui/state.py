@@ -11,6 +11,8 @@ import streamlit as st
 from core.errors import InputError
 from core.evaluation.evalset import EvalSet
 from core.evaluation.loading import load_csv
+from core.evaluation.rescore import Rescored, apply_plan
+from core.evaluation.score_store import plan_version
 from core.evaluation.store import list_evalsets, load_evalset, save_evalset
 from core.pricing.catalog import Catalog
 from core.pricing.edits import catalog_for
@@ -54,9 +56,32 @@ def _load(path: str, evalset_id: int, _version: int) -> EvalSet:
     return load_evalset(open_workspace(path), evalset_id)
 
 
-def get_evalset(evalset_id: int) -> EvalSet:
-    """The stored eval set, loaded once per server and shared by every session (it is immutable)."""
+def stored_evalset(evalset_id: int) -> EvalSet:
+    """The stored eval set as uploaded (the file's scores), loaded once per server and shared by
+    every session (it is immutable)."""
     return _load(str(default_path()), int(evalset_id), 0)
+
+
+@st.cache_resource(show_spinner="Scoring the answers...", max_entries=8)
+def _scored(path: str, evalset_id: int, version: str) -> Rescored:  # version: part of the key
+    return apply_plan(open_workspace(path), evalset_id, _load(path, evalset_id, 0))
+
+
+def evalset_version(evalset_id: int) -> str:
+    """Changes when the eval set's scores change (a scorer chosen, a judge's verdicts stored):
+    part of the key of every cached figure built on it."""
+    return plan_version(open_workspace(str(default_path())), int(evalset_id))
+
+
+def scored_evalset(evalset_id: int) -> Rescored:
+    """The stored eval set scored by the scorers chosen for its tasks (core.evaluation.rescore),
+    recomputed only when that choice changes or a judge's verdicts arrive."""
+    return _scored(str(default_path()), int(evalset_id), evalset_version(evalset_id))
+
+
+def get_evalset(evalset_id: int) -> EvalSet:
+    """The eval set every page works on: stored, with its tasks' scorers applied."""
+    return scored_evalset(evalset_id).evalset
 
 
 def store_upload(name: str, data: bytes) -> int:

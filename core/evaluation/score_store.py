@@ -189,12 +189,15 @@ def get_plan(ws: Workspace, evalset_id: int) -> pd.DataFrame:
 
 
 def plan_version(ws: Workspace, evalset_id: int) -> str:
-    """Changes whenever the eval set's scorer plan changes (a cache key for scored views)."""
+    """Changes whenever the eval set's scorer plan changes, or its scorers store new scores (a
+    judge's verdicts arriving): a cache key for scored views."""
     ensure_scores(ws)
     row = ws.cursor().execute(
-        "select count(*), max(updated_at) from evalset_scorers where evalset_id = ?",
-        [evalset_id]).fetchone()
-    return f"{row[0]}:{row[1]}"
+        "select count(*), max(updated_at),"
+        " (select count(*) from scores where scorer_id in"
+        "   (select scorer_id from evalset_scorers where evalset_id = ?))"
+        " from evalset_scorers where evalset_id = ?", [evalset_id, evalset_id]).fetchone()
+    return f"{row[0]}:{row[1]}:{row[2]}"
 
 
 def delete_plan(ws: Workspace, evalset_id: int) -> None:
