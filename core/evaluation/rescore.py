@@ -64,12 +64,27 @@ class Rescored:
 
     def scorer_of_task(self) -> dict[str, str]:
         """task -> the label of its scorer ('as in the file' when none)."""
-        tasks = pd.unique(self.evalset.tasks)
-        out = {str(t): "as in the file" for t in tasks}
-        for part in self.parts:
-            for t in pd.unique(self.evalset.tasks[part.rows]):
-                out[str(t)] = part.label
-        return out
+        table = self.task_table()
+        return dict(zip(table["task"], table["scorer"]))
+
+    def task_table(self) -> pd.DataFrame:
+        """Per task: its scorer and version, answers scored, unparsed (scored 0) and not scored
+        (an output without a score)."""
+        has_output = pd.notna(model_texts(self.original))
+        tasks = self.evalset.tasks
+        rows = []
+        for task in pd.unique(tasks):
+            in_task = tasks == task
+            part = next((p for p in reversed(self.parts) if (p.rows & in_task).any()), None)
+            score = self.evalset.score[in_task]
+            parsed = part.scores.parsed[in_task] if part else np.ones(score.shape, dtype=bool)
+            known = ~np.isnan(score)
+            rows.append({"task": str(task), "scorer": part.label if part else "as in the file",
+                         "version": part.version if part else "", "scored": int(known.sum()),
+                         "unparsed": int((known & ~parsed).sum()),
+                         "not scored": int((~known & has_output[in_task]).sum())})
+        return pd.DataFrame(rows, columns=["task", "scorer", "version", "scored", "unparsed",
+                                           "not scored"])
 
     def breakdown(self) -> pd.DataFrame:
         """Per scorer and model: quality, scored, unparsed (scored 0), not scored (an output
