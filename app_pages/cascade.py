@@ -15,7 +15,7 @@ from ui.deltas import signed
 from ui.frontier_figures import frontier_figure, share_figure
 from ui.policy_widgets import save_policy_panel
 from ui.routing_state import SIGNAL_LABELS, bootstrap_for, frontier_for
-from ui.state import evalset_picker
+from ui.state import evalset_picker, scored_evalset
 
 MAX_THRESHOLD = 1.01  # above any signal (0..1): the step never keeps an answer
 
@@ -35,6 +35,7 @@ if evalset.format == "inputs" or evalset.n_models < 2:
             "with at least two scored models.")
     st.stop()
 es_id = st.session_state["evalset_id"]
+judge_note = scored_evalset(es_id).caption()  # every figure on judged scores says how far to trust them
 
 # -- configuration -------------------------------------------------------------------------------
 try:
@@ -109,6 +110,8 @@ with left:
                help="APGR and CPT as RouteLLM defines them (weak = first model, strong = last; "
                     "n/a when the strong model is not better or the target is never reached); "
                     "AIQ as RouterBench defines it.")
+    if judge_note:
+        st.caption(f":material/gavel: {judge_note}")
 with right:
     m1, m2 = st.columns(2)
     m1.metric("Quality", f"{point['quality']:.3f}",
@@ -214,5 +217,6 @@ with st.expander("Recommend thresholds for a goal (held-out figures)", expanded=
             st.error(str(err))
         else:
             st.write(rec.summary_line())
-            st.caption("Held-out figures: each row scored by a policy fitted without it.")
+            st.caption("Held-out figures: each row scored by a policy fitted without it."
+                       + (f" {judge_note}" if judge_note else ""))
             st.json(rec.to_dict()["policy"], expanded=False)

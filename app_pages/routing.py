@@ -14,7 +14,7 @@ from ui.deltas import signed
 from ui.frontier_figures import frontier_figure, share_figure
 from ui.policy_widgets import save_policy_panel
 from ui.routing_state import frontier_for
-from ui.state import evalset_picker
+from ui.state import evalset_picker, scored_evalset
 
 st.title("Routing")
 st.caption("Send each request to one model by its task, or by what the item is worth.")
@@ -107,6 +107,9 @@ with left:
                                     {"quality": outcome.quality, "cost_per_item": outcome.cost_per_item},
                                     fr.threshold_columns if fr is not None else (),
                                     current_label="This routing"), key="routing_frontier_chart")
+    judge_note = scored_evalset(es_id).caption()
+    if judge_note:  # a frontier on judged scores says how far the judge can be trusted
+        st.caption(f":material/gavel: {judge_note}")
 with right:
     st.plotly_chart(share_figure({m: s for m, s in outcome.traffic_share().items()}),
                     key="routing_share_chart")

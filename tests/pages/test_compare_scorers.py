@@ -95,3 +95,32 @@ def test_a_judge_with_its_estimate_progress_and_trust(workspace_path, fake_llm_e
     assert len(vs_human) == 4
     assert set(vs_human["judge's reason"]) == {"fake judge: fail", "fake judge: pass"}
     assert len(fake_llm.calls) == 12
+
+
+@pytest.mark.parametrize("page_file", ["cascade.py", "routing.py"])
+def test_frontiers_on_judged_scores_carry_the_judges_agreement(workspace_path, fake_llm, page_file):
+    from core.evaluation.loading import load_csv
+    from core.evaluation.score_store import set_plan
+    from core.evaluation.store import save_evalset
+    from core.live.judge import Judge, JudgeJob
+    from core.workspace import open_workspace
+
+    ws = open_workspace(workspace_path)
+    lines = CSV.decode().splitlines()  # with costs and confidences, so a cascade can be drawn
+    rows = [lines[0] + ",cost_usd,confidence"] + [
+        line + (",0.01,0.9" if ",big," in line else ",0.001,0.6") for line in lines[1:]]
+    es = load_csv("\n".join(rows).encode(), name="open.csv")
+    set_id = save_evalset(ws, es)
+    job = JudgeJob(ws, es, Judge.from_spec("judge:openai:gpt-4o-mini"), recheck=0,
+                   keys={"openai": "sk-fake-0123456789"},
+                   base_urls={"openai": fake_llm.base_urls["openai"]})
+    job.run()
+    set_plan(ws, set_id, "*", job.scorer_id)
+    at = AppTest.from_file(str(REPO_ROOT / "app_pages" / page_file), default_timeout=180)
+    at.session_state["_sample_checked"] = True
+    at.session_state["evalset_id"] = set_id
+    at.run()
+    assert not at.exception, at.exception
+    captions = [c.value for c in at.caption]
+    assert any("Scores judged by judge:openai:gpt-4o-mini; agrees with the human scores on 33% "
+               "of 6 answers" in c for c in captions), captions
