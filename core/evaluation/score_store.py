@@ -82,25 +82,37 @@ def scorer_id(kind: str, version: str, params: dict) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
+def _digests(columns: list[np.ndarray], width: int) -> np.ndarray:
+    """A hex digest of each row of aligned columns, hashed once per distinct row."""
+    frame = pd.DataFrame({f"c{k}": pd.Series(col, dtype=object).map(
+        lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+        for k, col in enumerate(columns)})
+    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(frame.fillna("\x00none")))
+    table = np.array([hashlib.sha256(json.dumps(list(u)).encode()).hexdigest()[:width]
+                      for u in uniques], dtype=f"<U{width}")
+    return table[codes]
+
+
 def answer_keys(evalset: EvalSet, against: str | None = None) -> np.ndarray:
-    """One content key per (item, model) ``[n, m]``; ``against``: the model whose answer each
-    answer is compared with (pairwise judging), part of the key."""
+    """One content key per (item, model) ``[n, m]``: a digest of the item (input, reference,
+    label; ``against``: the answer of the model each answer is compared with, for pairwise
+    judging) joined to a digest of the answer (prediction, output). Each distinct item and each
+    distinct answer is hashed once.
+
+    >>> keys = answer_keys(es)
+    >>> keys.shape, len(keys[0, 0]), keys[0, 0] == answer_keys(es)[0, 0]
+    ((4, 3), 40, True)
+    """
+    n, m = evalset.n_items, evalset.n_models
     items = evalset.items
-    cols = [items[c].astype(object).where(items[c].notna(), None).to_numpy()
-            if c in items else np.full(evalset.n_items, None, dtype=object)
+    cols = [items[c].to_numpy(dtype=object) if c in items else np.full(n, None, dtype=object)
             for c in ("input", "reference", "label")]
-    other = (evalset.output[:, evalset.model_index(against)] if against is not None
-             else np.full(evalset.n_items, None, dtype=object))
-    keys = np.empty((evalset.n_items, evalset.n_models), dtype=object)
-    for i in range(evalset.n_items):
-        base = hashlib.sha256(json.dumps([cols[0][i], cols[1][i], cols[2][i], other[i]],
-                                         default=str).encode())
-        for j in range(evalset.n_models):
-            h = base.copy()
-            h.update(json.dumps([evalset.prediction[i, j], evalset.output[i, j]],
-                                default=str).encode())
-            keys[i, j] = h.hexdigest()[:40]
-    return keys
+    cols.append(evalset.output[:, evalset.model_index(against)] if against is not None
+                else np.full(n, None, dtype=object))
+    item_part = _digests(cols, 20)
+    answer_part = _digests([evalset.prediction.reshape(-1), evalset.output.reshape(-1)], 20)
+    keys = np.char.add(np.repeat(item_part, m), answer_part).reshape(n, m)
+    return keys.astype(object)
 
 
 def register_scorer(ws: Workspace, kind: str, spec: str, label: str, version: str, params: dict,
