@@ -208,7 +208,7 @@ def plan_version(ws: Workspace, evalset_id: int) -> str:
         "select count(*), max(updated_at),"
         " (select count(*) from scores where scorer_id in"
         "   (select scorer_id from evalset_scorers where evalset_id = ?))"
-        " from evalset_scorers where evalset_id = ?", [evalset_id, evalset_id]).fetchone()
+        " from evalset_scorers where evalset_id = ?", [evalset_id, evalset_id]).fetchall()[0]
     return f"{row[0]}:{row[1]}:{row[2]}"
 
 

@@ -243,8 +243,9 @@ class JudgeJob:
         texts = model_texts(evalset)
         target = rows[:, None] & pd.notna(texts)
         self.self_column = None
-        if judge.against is not None:
+        if judge.against is not None:  # only items the compared-with model answered
             self.self_column = evalset.model_index(judge.against)
+            target &= pd.notna(texts[:, self.self_column])[:, None]
             target[:, self.self_column] = False
         self.target = target
         stored = score_store.lookup_scores(ws, self.scorer_id, self.keys)
