@@ -34,12 +34,21 @@ def evalset_csv(tmp_path):
     return path
 
 
-def test_rescore_a_task_writes_a_long_eval_set_with_scores(tmp_path, evalset_csv):
+def in_process(capsys, *args) -> tuple[int, str, str]:
+    """The command's main() in this process (no interpreter start-up): (code, stdout, stderr)."""
+    from core.cli import main
+
+    code = main(["rescore", *map(str, args)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_rescore_a_task_writes_a_long_eval_set_with_scores(tmp_path, evalset_csv, capsys, workspace_path):
     out = tmp_path / "scored.csv"
-    done = rescore(tmp_path, evalset_csv, "--scorer", "numeric:0.01", "--task", "math", "--out", out,
-                   "--json")
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    code, stdout, stderr = in_process(capsys, evalset_csv, "--scorer", "numeric:0.01", "--task",
+                                      "math", "--out", out, "--json")
+    assert code == 0, stderr
+    report = json.loads(stdout)
     assert report["scorer"] == "numeric:0.01" and report["items"] == 1
     assert {m["model"]: (m["quality"], m["unparsed"]) for m in report["models"]} == {
         "big": (1.0, 0), "small": (0.0, 1)}
@@ -47,9 +56,9 @@ def test_rescore_a_task_writes_a_long_eval_set_with_scores(tmp_path, evalset_csv
     assert scored.format == "long" and scored.models == ("big", "small")
     assert scored.score.tolist() == [[1.0, 0.0], [1.0, 1.0]]  # geo keeps the file's scores
     assert scored.items["reference"].tolist() == ["4", "Paris"]
-    again = rescore(tmp_path, evalset_csv, "--scorer", "numeric:0.01", "--task", "math", "--out", out,
-                    "--json")
-    assert json.loads(again.stdout)["reused"] == 2
+    code, stdout, _ = in_process(capsys, evalset_csv, "--scorer", "numeric:0.01", "--task", "math",
+                                 "--out", out, "--json")
+    assert code == 0 and json.loads(stdout)["reused"] == 2
 
 
 @pytest.mark.parametrize("args, words", [
@@ -70,7 +79,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, evalset_csv, args, words, ca
     assert "Traceback" not in err and not out.exists()
 
 
-def test_a_judge_from_the_command_line(tmp_path, evalset_csv, fake_llm_env, fake_llm):
+def test_a_judge_from_the_command_line(tmp_path, evalset_csv, fake_llm_env, fake_llm, capsys,
+                                      monkeypatch):
     out = tmp_path / "judged.csv"
     done = rescore(tmp_path, evalset_csv, "--scorer", "judge:openai:gpt-4o-mini", "--recheck", "1",
                    "--out", out, "--json", env=dict(os.environ))
@@ -84,14 +94,15 @@ def test_a_judge_from_the_command_line(tmp_path, evalset_csv, fake_llm_env, fake
     assert report["trust"][0]["agreement"]["accuracy"] == 0.25
     assert load_csv(out).score.tolist() == [[0.0, 0.0], [1.0, 0.0]]  # "The answer is 4" != "4"
     assert "sk-fake" not in done.stderr + done.stdout + out.read_text()
-    again = rescore(tmp_path, evalset_csv, "--scorer", "judge:openai:gpt-4o-mini", "--recheck", "1",
-                    "--out", out, env=dict(os.environ))
-    assert again.returncode == 0 and "4 answer(s) already judged, 0 call(s) to make" in again.stderr
+    monkeypatch.setenv("TRADEOFF_WORKSPACE", str(tmp_path / "w.duckdb"))  # the same workspace
+    code, _, stderr = in_process(capsys, evalset_csv, "--scorer", "judge:openai:gpt-4o-mini",
+                                 "--recheck", "1", "--out", out)
+    assert code == 0 and "4 answer(s) already judged, 0 call(s) to make" in stderr
     assert fake_llm.count(status=200) == 5
 
 
-def test_a_judge_without_a_key_is_refused(tmp_path, evalset_csv, monkeypatch):
-    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
-    done = rescore(tmp_path, evalset_csv, "--scorer", "judge:openai:gpt-4o-mini", "--out",
-                   tmp_path / "o.csv", env=env)
-    assert done.returncode == 2 and "no API key for openai (set OPENAI_API_KEY)" in done.stderr
+def test_a_judge_without_a_key_is_refused(tmp_path, evalset_csv, monkeypatch, capsys, workspace_path):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    code, _, stderr = in_process(capsys, evalset_csv, "--scorer", "judge:openai:gpt-4o-mini",
+                                 "--out", tmp_path / "o.csv")
+    assert code == 2 and "no API key for openai (set OPENAI_API_KEY)" in stderr
