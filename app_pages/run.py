@@ -55,7 +55,8 @@ def results_summary(run_id: str) -> None:
     st.markdown(f"Status **{info['status']}** · {int(row['ok'])} answered, {int(row['cached'])} "
                 f"from cache, {int(row['failed'])} failed · {spend}")
     if info.get("message"):
-        st.caption(info["message"])
+        # why calls failed (e.g. 'connection: could not reach ...') must be seen, not a footnote
+        (st.warning if int(row["failed"]) else st.caption)(info["message"])
     results_id = info.get("results_evalset_id")
     if results_id is None or pd.isna(results_id):
         st.info("No answers to show yet.")
