@@ -10,6 +10,7 @@ import streamlit as st
 from core.evaluation import metrics
 from core.evaluation.evalset import to_long_csv
 from core.evaluation.store import delete_evalset
+from core.exports import csv_bytes
 from core.workspace import default_path
 from ui import compare_figures as figs
 from ui.state import evalset_picker, get_evalset, workspace
@@ -108,7 +109,7 @@ st.dataframe(
 )
 for note in _notes(ws_path, set_id, chosen):
     st.markdown(f":material/info: {note}")
-st.download_button("Download the leaderboard (CSV)", board.to_csv(index=False).encode("utf-8"),
+st.download_button("Download the leaderboard (CSV)", csv_bytes(board),
                    file_name="leaderboard.csv", mime="text/csv", key="compare_download_board",
                    icon=":material/download:")
 
