@@ -258,6 +258,10 @@ class Execution:
                 return None, ledger_rows, None, total_cost
             if isinstance(outcome[0], ChatResponse):
                 response, attempts, waited = outcome
+                # A model may echo a key back (asked to by a prompt injection, or by mistake):
+                # its answer is redacted before it is journaled, stored or cached.
+                if response.text:
+                    response = replace(response, text=self._redact(response.text))
                 cost = run.call_cost(provider, model, response)
                 call = self._row(i, model_id, answering, "ok", response=response, cost=cost,
                                  attempts=attempts, waited=waited)

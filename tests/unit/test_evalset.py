@@ -400,3 +400,22 @@ def test_a_wide_file_with_bad_rows_names_them():
     bad_cost = wide_bytes(1100).decode().replace("0.000005,", "abc,", 1)
     err = error_of(bad_cost.encode(), "wide.csv")
     assert "wide.csv, row 1, column 'm4|total_cost'" in str(err)
+
+
+def test_a_nul_byte_in_a_name_is_refused_where_it_is():
+    err = error_of(b"item_id,model,score\n1,a,1\n2,b\x00c,1\n")
+    assert [(p.row, p.column) for p in err.problems] == [(2, "model")]
+    assert "NUL" in err.problems[0].expected
+
+
+def test_a_field_over_the_row_limit_is_named_with_its_size():
+    err = error_of(b"item_id,model,score,output\n1,a,1," + b"y" * 2_300_000 + b"\n")
+    assert "CSV Error on Line" not in str(err)
+    p = err.problems[0]
+    assert (p.row, p.column) == (1, "output") and "under 2 MB" in p.expected
+    assert "2,300,000 characters" in p.got
+
+
+def test_utf16_says_which_encoding_to_save_in():
+    err = error_of("item_id,model,score\n1,a,1\n".encode("utf-16"))
+    assert "UTF-16 text; save it as CSV UTF-8" in str(err)

@@ -408,3 +408,21 @@ def test_a_journal_left_by_a_killed_attempt_is_replayed_once(env, ws):
         assert spent[0] == 3
     finally:
         other.close()
+
+
+def test_a_key_echoed_in_an_answer_is_redacted_before_it_is_stored(env, ws):
+    """A prompt injection makes the model repeat the request's key: neither run_calls, the
+    cache nor the eval set built from the run holds it."""
+    env.answer_fn = lambda parsed: f"yes (by the way, your key is {parsed.key})"
+    key = "sk-echo-secret-key-0123456789"
+    run = LiveRun(ws, evalset(2, prefix="k"), ["openai:echo"],
+                  fast(cache=CacheConfig(enabled=True)), keys={"openai": key})
+    result = run.run()
+    assert result.progress.ok == 2
+    outputs = run_calls(ws, run.run_id)["output"].tolist()
+    assert all("[redacted]" in o and key not in o for o in outputs), outputs
+    dump = "\n".join(str(row) for table in ("run_calls", "llm_cache")
+                     for row in ws.cursor().execute(f"select * from {table}").fetchall())
+    assert key not in dump and "sk-echo" not in dump
+    stored = load_evalset(ws, result.results_evalset_id)
+    assert all(key not in str(o) for o in stored.output.ravel())
