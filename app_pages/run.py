@@ -16,6 +16,7 @@ from core.live.background import active_run, running_ids, start_background
 from core.live.cache import CacheConfig
 from core.live.run import LiveRun, RunConfig
 from core.live.store import get_run, list_runs
+from ui.errors import guarded
 from ui.run_widgets import key_panel, model_picker, progress_view, providers_of
 from ui.state import evalset_picker, get_evalset, workspace
 
@@ -27,6 +28,7 @@ ws = workspace()
 
 
 @st.fragment(run_every=1.0)
+@guarded
 def live_progress(run_id: str) -> None:
     handle = active_run(run_id)
     if handle is None:
