@@ -154,3 +154,16 @@ def test_cli_interrupted_is_one_line(monkeypatch, capsys):
     monkeypatch.setattr(command, "cmd_summary", interrupted)
     assert command.main(["summary", "x.csv"]) == 130
     assert capsys.readouterr().err == "error: interrupted\n"
+
+
+def test_nan_and_absurd_token_counts_are_named_on_the_spend_page(workspace_path):
+    usage = (b"ts,model,input_tokens,output_tokens\n2026-01-05T10:00:00Z,gpt-4o,NaN,10\n"
+             b"2026-01-05T11:00:00Z,gpt-4o,1e20,10\n2026-01-05T12:00:00Z,gpt-4o,100,10\n")
+    at = open_page("app_pages/spend.py")
+    at.file_uploader(key="spend_import_file").set_value(("usage.csv", usage, "text/csv")).run()
+    at.button(key="spend_import_button").click().run()
+    assert not at.exception, at.exception
+    text = "\n".join(w.value for w in at.warning)
+    assert "3 rows read, 1 added" in text and "2 bad rows skipped" in text
+    assert "usage.csv, row 1, column 'input_tokens': expected a whole number of tokens" in text
+    assert "row 2, column 'input_tokens'" in text
