@@ -1,7 +1,9 @@
 """Tradeoff: which LLM should answer which request. ``streamlit run app.py``."""
 import streamlit as st
 
+from core.settings import debug
 from ui import budget_banner
+from ui.errors import boundary
 from ui.navigation import PAGES
 from ui.state import workspace
 
@@ -12,8 +14,11 @@ page = st.navigation({
     for section, pages in PAGES.items()
 })
 
-ws = workspace()
-with st.sidebar:
-    st.caption(f"Workspace: `{ws.path.name}`")
-    budget_banner.render(ws)  # 70/90/100% budget alerts on every page
-page.run()
+if debug():
+    st.set_option("client.showErrorDetails", "full")  # developers and tests see tracebacks
+with boundary():  # no error reaches the browser as a traceback (ui.errors)
+    ws = workspace()  # every page needs it: when it cannot be opened, that is said once, here
+    with st.sidebar, boundary():
+        st.caption(f"Workspace: `{ws.path.name}`")
+        budget_banner.render(ws)  # 70/90/100% budget alerts on every page
+    page.run()

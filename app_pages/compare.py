@@ -11,6 +11,7 @@ from core.evaluation import metrics
 from core.evaluation.evalset import to_long_csv
 from core.evaluation.score_views import judge_disagreements, model_disagreements
 from core.evaluation.store import delete_evalset
+from core.exports import csv_bytes
 from core.workspace import default_path
 from ui import compare_figures as figs
 from ui.scoring_widgets import scorer_panel
@@ -126,7 +127,7 @@ if scored.parts:
         st.caption("Unparsed: an output the scorer could not read (no number, no option letter, "
                    "not JSON), scored 0. Not scored: an output with no score (no reference, not "
                    "judged yet, or a judge reply that could not be read: never counted as 0).")
-st.download_button("Download the leaderboard (CSV)", board.to_csv(index=False).encode("utf-8"),
+st.download_button("Download the leaderboard (CSV)", csv_bytes(board),
                    file_name="leaderboard.csv", mime="text/csv", key="compare_download_board",
                    icon=":material/download:")
 

@@ -1,7 +1,8 @@
 """The command line. Stable: automation and checks call it (DESIGN.md, "Command line").
 
 Each command parses its arguments here and hands them to the module that owns the work; input
-problems print one readable line on stderr and exit 2, a locked workspace exits 3.
+problems print one readable line on stderr and exit 2, a workspace that cannot be used exits 3
+(:func:`main`); no error reaches the user as a traceback.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from core.errors import InputError, WorkspaceLockedError
+from core.errors import InputError, describe
 
 
 def _print_json(obj) -> None:
@@ -179,15 +180,42 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Every error is one line on stderr, never a traceback: 2 bad input,
+    3 the workspace could not be used (locked, unreadable, read-only), 1 anything unexpected
+    (``TRADEOFF_DEBUG=1`` shows its traceback), 130 interrupted."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except InputError as exc:
-        print(f"error: {exc.one_line()}", file=sys.stderr)
+        _error(exc.one_line())
         return 2
-    except WorkspaceLockedError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
-    except (OSError, ValueError) as exc:
-        print(f"error: {exc}".splitlines()[0], file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except Exception as exc:
+        from core.settings import debug
+
+        failure = describe(exc, _workspace_path())
+        if failure.kind == "store":
+            _error(failure.message)
+            return 3
+        if failure.kind == "input" or isinstance(exc, ValueError):  # a file, a bad value
+            _error(failure.message if failure.kind == "input" else str(exc))
+            return 2
+        if debug():
+            raise
+        _error(failure.message + " Rerun with TRADEOFF_DEBUG=1 to see where.")
+        return 1
+
+
+def _error(text: str) -> None:
+    from core.live.keys import redact
+
+    line = " ".join(redact(text).split())  # one line, no key
+    print(f"error: {line}", file=sys.stderr)
+
+
+def _workspace_path():
+    from core.workspace import default_path
+
+    return default_path()

@@ -63,5 +63,61 @@ class InputError(ValueError):
         return f"{self.headline}: {first}{more}"
 
 
-class WorkspaceLockedError(RuntimeError):
+class StoreError(RuntimeError):
+    """The workspace (the store) could not be opened, read or written: locked by another
+    process, unreadable, read-only, full. Not the user's input, and not a bug."""
+
+
+class WorkspaceLockedError(StoreError):
     """Another process holds the workspace file for writing."""
+
+
+# DuckDB errors that mean the store itself failed (the file, the disk, a lock, memory), as
+# opposed to a query that should not have been asked: matched by class name, so this module
+# needs no import of the store's library.
+_STORE_FAILURES = ("IOException", "PermissionException", "TransactionException",
+                   "OutOfMemoryException", "SerializationException", "FatalException")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What to tell a person about an error: ``kind`` is ``input`` (fix the input), ``store``
+    (the workspace failed) or ``bug`` (unexpected: the traceback goes to the log or, with
+    ``TRADEOFF_DEBUG=1``, to the screen; never to a user by default)."""
+
+    kind: str
+    message: str
+
+
+def describe(exc: BaseException, workspace: object = None) -> Failure:
+    """The one rule every surface (pages, the command line) uses to show an error.
+
+    >>> describe(InputError("evals.csv: the file is empty")).message
+    'evals.csv: the file is empty'
+    >>> describe(PermissionError(13, "Permission denied", "data/workspace.duckdb.wal"),
+    ...          workspace="data/workspace.duckdb").kind
+    'store'
+    >>> describe(FileNotFoundError(2, "No such file or directory", "evals.csv")).message
+    'evals.csv: No such file or directory'
+    >>> describe(KeyError("x")).message
+    "Something went wrong (KeyError: 'x'); it is not your input."
+    """
+    where = f" {workspace}" if workspace is not None else ""
+    if isinstance(exc, InputError):
+        return Failure("input", str(exc))
+    if isinstance(exc, StoreError):
+        return Failure("store", str(exc))
+    name = type(exc).__name__
+    first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else name
+    if type(exc).__module__.split(".")[0] in ("duckdb", "_duckdb") and name in _STORE_FAILURES:
+        return Failure("store", f"The workspace{where} could not be read or written ({first}). "
+                                "Nothing was changed; try again, or point TRADEOFF_WORKSPACE at "
+                                "another file.")
+    if isinstance(exc, OSError) and exc.strerror:
+        target = str(exc.filename) if exc.filename is not None else None
+        if workspace is not None and target and target.startswith(str(workspace)):
+            return Failure("store", f"Tradeoff cannot use the workspace {target} "
+                                    f"({exc.strerror}). Check its permissions and free space, "
+                                    "or point TRADEOFF_WORKSPACE at another file.")
+        return Failure("input", f"{target}: {exc.strerror}" if target else exc.strerror)
+    return Failure("bug", f"Something went wrong ({name}: {first}); it is not your input.")

@@ -30,6 +30,7 @@ import pandas as pd
 
 from core.errors import InputError
 from core.evaluation.answers import answer_matrix
+from core.exports import csv_bytes
 
 ITEM_COLUMNS = ("item_id", "input", "task", "label", "reference")
 NUMERIC_FIELDS = ("score", "confidence", "input_tokens", "output_tokens", "cached_input_tokens",
@@ -236,7 +237,7 @@ def to_long_csv(evalset: EvalSet) -> bytes:
     """
     items = evalset.items.reset_index(drop=True)
     if evalset.n_models == 0:
-        return items.to_csv(index=False).encode("utf-8")
+        return csv_bytes(items)
     long = evalset.to_long_frame()
     numeric = long[[_LONG_NAME.get(f, f) for f in MATRIX_FIELDS if f not in TEXT_FIELDS]]
     recorded = numeric.notna().any(axis=1) | long["prediction"].notna() | long["output"].notna()
@@ -249,5 +250,6 @@ def to_long_csv(evalset: EvalSet) -> bytes:
         long.drop(columns=["idx", "model"]).reset_index(drop=True),
     ], axis=1)
     # Catalog-priced costs are written out as reported costs: the file then stands on its own.
-    return out.to_csv(index=False).encode("utf-8")
+    # Text a spreadsheet would run (an output '=HYPERLINK(...)') is written with a leading quote.
+    return csv_bytes(out)
 
