@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest_plugins = ["tests.fixtures.workspace", "tests.fixtures.fake_llm", "tests.fixtures.app"]
+pytest_plugins = ["tests.fixtures.workspace", "tests.fixtures.fake_llm", "tests.fixtures.app",
+                  "tests.fixtures.gateway"]
 
 
 def pytest_collection_modifyitems(items):
