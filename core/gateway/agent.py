@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from core.errors import InputError
@@ -47,6 +48,19 @@ from core.workspace import Workspace
 
 log = logging.getLogger("tradeoff.gateway")
 Observer = Callable[[Workspace, pd.DataFrame], None]
+
+
+def open_store(path: Path, tries: int = 10) -> Workspace:
+    """A private handle on the workspace. Another thread of this process attaching the same file
+    at the same instant makes DuckDB refuse for a moment: that is retried, other errors are not."""
+    for attempt in range(tries):
+        try:
+            return Workspace(path)
+        except duckdb.Error as exc:
+            if "handle conflict" not in str(exc) or attempt == tries - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 class StoreAgent:
@@ -81,7 +95,7 @@ class StoreAgent:
             self._cycle += 1
             committed = 0
             try:
-                ws = Workspace(self.workspace_path)
+                ws = open_store(self.workspace_path)
             except Exception as exc:  # locked, unreadable, gone: keep spooling
                 self._unreachable(exc)
                 self.publish_if_needed(None)
@@ -130,11 +144,11 @@ class StoreAgent:
             for name, (policy, options, source) in list(self._pending_files.items()):
                 deploy_policy(ws, name, policy, source=source, options=options)
                 del self._pending_files[name]
-            version = deployments_version(ws)
+            prices = [dataclasses.asdict(p) for p in load_edits(ws)]
+            version = f"{deployments_version(ws)}|{hash(repr(prices))}"
             if version == self._version and self._published is not None:
                 return
             served = {**saved_policies(ws), **current_deployments(ws)}
-            prices = [dataclasses.asdict(p) for p in load_edits(ws)]
             self._version = version
         elif self._published is not None:
             return

@@ -84,7 +84,7 @@ def one_row(models, turn: Turn, extra: dict[str, Any] | None = None) -> EvalSet:
                 confidence[0, j] = answer.confidence
     return EvalSet.from_arrays("live request", models, score=np.full((1, m), np.nan),
                                items=pd.DataFrame(items), prediction=prediction, output=output,
-                               confidence=confidence)
+                               confidence=confidence, latency_ms=np.zeros((1, m)))
 
 
 class LiveExecutor(ABC):

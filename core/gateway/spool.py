@@ -62,9 +62,13 @@ class SpoolWriter:
         self.rows_appended = 0
 
     def _open(self) -> None:
-        self._path = self.directory / f"{os.getpid()}-{uuid.uuid4().hex[:12]}{OPEN}"
-        self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        # Locked under a name no flusher looks at, then renamed: an unlocked .open file is
+        # always a dead worker's.
+        stem = self.directory / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self._fd = os.open(stem.with_suffix(".new"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._path = stem.with_suffix(OPEN)
+        os.rename(stem.with_suffix(".new"), self._path)
         self._rows, self._opened = 0, time.monotonic()
 
     def _seal(self) -> None:
