@@ -131,7 +131,7 @@ def serve(settings: ServeSettings) -> int:
             from uvicorn.supervisors import Multiprocess
 
             sock = config.bind_socket()
-            Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+            Multiprocess(config, sockets=[sock]).run()
     finally:
         agent.stop(drain_s=settings.drain_s)
         if settings.workers > 1:
