@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import InputError
-from core.gateway.calls import CallSettings, Caller
+from core.gateway.calls import Caller, CallSettings
 from core.gateway.engine import Completion, Engine
 from core.gateway.errors import GatewayError
 from core.gateway.request import parse_chat_request

@@ -52,7 +52,7 @@ class ServeSettings:
 def build_gateway(settings: ServeSettings):
     """A worker's app: engine, upstream client, sink, reloading from the runtime folder."""
     from core.gateway.app import Gateway
-    from core.gateway.calls import CallSettings, Caller
+    from core.gateway.calls import Caller, CallSettings
     from core.gateway.engine import Engine
     from core.gateway.sink import open_sink
     from core.gateway.upstream import Upstream

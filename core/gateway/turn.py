@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from core.gateway.calls import CallOutcome, Caller
+from core.gateway.calls import Caller, CallOutcome
 from core.gateway.request import ChatInput
 from core.gateway.wire import UpstreamRequest, split_system
 from core.live.prompts import answer_schema, parse_answer, system_prompt

@@ -19,7 +19,14 @@ from collections.abc import Mapping
 import aiohttp
 import orjson
 
-from core.gateway.wire import UpstreamRequest, UpstreamResult, endpoint, error_message, read_body, request_body
+from core.gateway.wire import (
+    UpstreamRequest,
+    UpstreamResult,
+    endpoint,
+    error_message,
+    read_body,
+    request_body,
+)
 from core.live.keys import install_log_redaction, register_secret, resolve_key
 from core.live.providers.base import ProviderError
 from core.live.providers.common import base_url_for, kind_for_status, make_error, parse_retry_after
@@ -99,7 +106,7 @@ class Upstream:
                 raw = await resp.read()
                 status = resp.status
                 resp_headers = resp.headers
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             raise make_error(provider, "timeout", f"no answer within {timeout:g} s", key) from None
         except aiohttp.ClientError as exc:
             raise make_error(provider, "connection", f"could not reach {url.split('/v1')[0]}: "

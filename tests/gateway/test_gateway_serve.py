@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import duckdb
 import httpx
@@ -22,12 +23,12 @@ POLICY = {"kind": "fallback", "models": ["openai:gpt-4o-mini", "anthropic:claude
 
 def start(tmp_path, env, *args, workers: int = 1, wait: bool = True):
     port = free_port()
-    log = open(tmp_path / f"serve-{port}.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "core", "serve", "--port", str(port),
-                             "--workers", str(workers), "--drain", "5", "--timeout", "5", *args],
-                            cwd=REPO_ROOT, env={**os.environ, **env,
-                                                "TRADEOFF_WORKSPACE": str(tmp_path / "ws.duckdb")},
-                            stdout=log, stderr=subprocess.STDOUT)
+    with open(tmp_path / f"serve-{port}.log", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "core", "serve", "--port", str(port),
+                                 "--workers", str(workers), "--drain", "5", "--timeout", "5", *args],
+                                cwd=REPO_ROOT, env={**os.environ, **env,
+                                                    "TRADEOFF_WORKSPACE": str(tmp_path / "ws.duckdb")},
+                                stdout=log, stderr=subprocess.STDOUT)
     proc.url, proc.log_path = f"http://127.0.0.1:{port}", tmp_path / f"serve-{port}.log"
     deadline = time.monotonic() + 60
     while wait:
@@ -100,9 +101,9 @@ def test_sigkill_of_a_worker_under_load_loses_no_answered_call(tmp_path, fake_ll
     try:
         time.sleep(1.5)
         children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
-        workers = [int(p) for p in children if "core.gateway" in open(f"/proc/{p}/cmdline").read()
-                   or "multiprocessing" in open(f"/proc/{p}/cmdline").read()]
-        assert len(workers) >= 2, children
+        workers = [int(p) for p in children
+                   if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()]
+        assert len(workers) == 2, children
         os.kill(workers[0], signal.SIGKILL)
         time.sleep(2.0)  # the supervisor replaces it; load goes on
     finally:
