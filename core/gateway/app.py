@@ -89,7 +89,7 @@ class Gateway:
         while True:
             await asyncio.sleep(0.25)
             try:
-                self.sink.tick()
+                await asyncio.to_thread(self.sink.tick)  # sealing fsyncs: off the event loop
                 if self.runtime is not None and time.monotonic() - last_reload >= self.reload_s:
                     last_reload = time.monotonic()
                     if self.engine.reload_if_changed(self.runtime):

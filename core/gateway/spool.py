@@ -3,8 +3,8 @@
 A worker appends each answered request's ledger rows to its open segment with one ``write``
 (``spool/<pid>-<id>.open``, locked with ``flock`` while the worker lives). Written to the kernel,
 a row survives the worker being killed the next instant. Every ``rotate_s`` seconds or
-``rotate_rows`` rows the worker seals the segment (fsync, rename to ``.ready``) and opens the next,
-so a machine crash loses at most the last unsealed fraction of a second.
+``rotate_rows`` rows a timer thread seals the segment (fsync, rename to ``.ready``; appends go to
+the next one meanwhile), so a machine crash loses at most the last unsealed fraction of a second.
 
 A flusher (:mod:`core.gateway.flusher`) commits sealed segments to the ledger and deletes them.
 A segment still ``.open`` whose lock is free belongs to a worker that died: the flusher claims it.
@@ -71,17 +71,29 @@ class SpoolWriter:
         os.rename(stem.with_suffix(".new"), self._path)
         self._rows, self._opened = 0, time.monotonic()
 
-    def _seal(self) -> None:
+    def _detach(self) -> tuple[int, Path, int] | None:
+        """Take the open segment away from appenders (under the lock: no I/O but the swap)."""
         if self._fd is None:
-            return
-        fd, path, rows = self._fd, self._path, self._rows
+            return None
+        detached = (self._fd, self._path, self._rows)
         self._fd = self._path = None
-        if rows:
-            os.fsync(fd)
-            os.rename(path, path.with_suffix(READY))  # still locked: no flusher claims it half-way
-        else:
-            os.unlink(path)
-        os.close(fd)
+        return detached
+
+    @staticmethod
+    def _seal(detached: tuple[int, Path, int] | None) -> None:
+        """fsync and publish a detached segment (outside the lock: appends go on meanwhile).
+        It stays locked until closed, so no flusher takes it for an orphan half-way."""
+        if detached is None:
+            return
+        fd, path, rows = detached
+        try:
+            if rows:
+                os.fsync(fd)
+                os.rename(path, path.with_suffix(READY))
+            else:
+                os.unlink(path)
+        finally:
+            os.close(fd)
 
     def append(self, rows: list[dict]) -> None:
         data = encode(rows)
@@ -91,18 +103,20 @@ class SpoolWriter:
             os.write(self._fd, data)
             self._rows += len(rows)
             self.rows_appended += len(rows)
-            if self._rows >= self.rotate_rows:
-                self._seal()
 
     def rotate_if_due(self) -> None:
-        """Seal the open segment if it is older than ``rotate_s`` (call it on a timer)."""
+        """Seal the open segment if it is older than ``rotate_s`` or has ``rotate_rows`` rows
+        (call it on a timer, off the event loop: sealing fsyncs)."""
         with self._lock:
-            if self._fd is not None and self._rows and time.monotonic() - self._opened >= self.rotate_s:
-                self._seal()
+            due = self._fd is not None and self._rows and (
+                self._rows >= self.rotate_rows or time.monotonic() - self._opened >= self.rotate_s)
+            detached = self._detach() if due else None
+        self._seal(detached)
 
     def close(self) -> None:
         with self._lock:
-            self._seal()
+            detached = self._detach()
+        self._seal(detached)
 
 
 def read_rows(data: bytes) -> list[dict]:

@@ -36,12 +36,23 @@ class Answer:
     model_id: str
     outcome: CallOutcome
     text: str | None = None  # what the client gets if this answer is kept
-    conclusion: str | None = None  # what the answer concludes (the label, else the text)
     confidence: float | None = None
+    label: str | None = None  # the label read from a structured answer
 
     @property
     def ok(self) -> bool:
         return self.outcome.ok
+
+    @property
+    def conclusion(self) -> str | None:
+        """What the answer concludes: its label, else its text (read only when a policy
+        compares answers, so a plain pass-through never parses)."""
+        if not self.ok:
+            return None
+        if self.label is None:
+            parsed = parse_answer(self.model_id.split(":", 1)[0], self.outcome.result.text, None)
+            self.label = parsed.label if parsed.parse_ok else self.outcome.result.text
+        return self.label
 
 
 @dataclass
@@ -59,9 +70,17 @@ class Turn:
         """The answer of ``model_id`` (asked once per request, whoever asks again)."""
         key = (model_id, structured)
         found = self._answers.get(key)
-        if found is None:
-            found = self._answers[key] = asyncio.ensure_future(self._ask(model_id, structured))
-        return await asyncio.shield(found)
+        if found is not None:
+            return await asyncio.shield(found)
+        future = self._answers[key] = asyncio.get_running_loop().create_future()
+        try:
+            answer = await self._ask(model_id, structured)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody else waits
+            raise
+        future.set_result(answer)
+        return answer
 
     async def ask_all(self, model_ids, structured: bool = False) -> list[Answer]:
         """Several models at once (agreement, the ensemble)."""
@@ -107,10 +126,10 @@ class Turn:
         if not outcome.ok:
             return answer
         text = outcome.result.text
-        parsed = parse_answer(request.provider, text, None)
-        answer.conclusion = parsed.label if parsed.parse_ok else text
         if structured:
-            answer.text = parsed.label if parsed.parse_ok else text
+            parsed = parse_answer(request.provider, text, None)
+            answer.label = parsed.label if parsed.parse_ok else text
+            answer.text = answer.label
             confidence = parsed.confidence
             tokens = outcome.result.logprob_tokens
             logprob = label_token_probability(tokens) if tokens else None

@@ -34,7 +34,7 @@ def offline(models, answers=None, confidence=None, texts=QUESTIONS, **items) -> 
         np.full((n, m), None, dtype=object)
     conf = np.array(confidence, dtype=float).reshape(n, m) if confidence is not None else np.full((n, m), np.nan)
     return EvalSet.from_arrays("requests", models, score=np.ones((n, m)), items=frame,
-                               prediction=pred, confidence=conf)
+                               prediction=pred, confidence=conf, latency_ms=np.zeros((n, m)))
 
 
 def fake_says(model_id: str, text: str, system: str = "") -> tuple[str, float]:
