@@ -55,6 +55,20 @@ def wrk(url: str, body: dict, seconds: int, connections: int, threads: int) -> d
             "socket_errors": errors.group(1) if errors else "none"}
 
 
+def cpu_seconds(root: int) -> float:
+    """User + system CPU of a process and its children (the gateway's workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children = subprocess.run(["pgrep", "-P", str(root)], capture_output=True, text=True).stdout.split()
+    total = 0.0
+    for pid in [str(root), *children]:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def wait(url: str, proc, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -96,8 +110,10 @@ def main(argv=None) -> None:
         load_before = os.getloadavg()
         direct = wrk(f"http://127.0.0.1:{up_port}/v1/chat/completions", body, args.seconds,
                      args.connections, args.threads)
+        cpu_before = cpu_seconds(gateway.pid)
         through = wrk(f"http://127.0.0.1:{gw_port}/v1/chat/completions",
                       {**body, "model": "openai:gpt-4o-mini"}, args.seconds, args.connections, args.threads)
+        cpu = cpu_seconds(gateway.pid) - cpu_before
         load_after = os.getloadavg()
     finally:
         gateway.terminate()
@@ -115,7 +131,10 @@ def main(argv=None) -> None:
     print("|---|---|---|---|---|---|")
     for name, r in (("direct to the fake upstream", direct), ("through the gateway (ledger on)", through)):
         print(f"| {name} | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['non2xx']} | {r['socket_errors']} |")
-    print(f"\nadded latency: p50 +{through['p50'] - direct['p50']:.2f} ms, p99 +{through['p99'] - direct['p99']:.2f} ms")
+    print(f"\ngateway CPU: {cpu:.2f} s for {through['requests']:,} requests = "
+          f"{1000 * cpu / max(through['requests'], 1):.3f} ms per request "
+          f"(so {through['requests'] / max(cpu, 1e-9):,.0f} req/s per fully available core)")
+    print(f"added latency: p50 +{through['p50'] - direct['p50']:.2f} ms, p99 +{through['p99'] - direct['p99']:.2f} ms")
     print(f"ledger rows: {rows:,} (answered through the gateway in the measured run: {answered:,}, "
           "plus the warm-up run's)")
     shutil.rmtree(tmp, ignore_errors=True)
