@@ -137,3 +137,17 @@ def test_models_health_and_metrics(gateway_server, fake_llm):
     chat(gateway_server.client(), "openai:gpt-4o-mini", "x answer: y")
     text = httpx.get(gateway_server.url + "/metrics").text
     assert 'tradeoff_gateway_provider_calls_total{model="gpt-4o-mini",provider="openai",status="ok"}' in text
+
+
+def test_a_client_that_disconnects_mid_stream_is_still_billed(gateway_server, fake_llm):
+    import httpx
+
+    fake_llm.script("ok", model="gpt-4o-mini", text="word " * 400)
+    with httpx.stream("POST", gateway_server.url + "/v1/chat/completions", timeout=10, json={
+            "model": "openai:gpt-4o-mini", "stream": True,
+            "messages": [{"role": "user", "content": "talk"}]}) as resp:
+        request_id = resp.headers["x-tradeoff-request-id"]
+        next(resp.iter_bytes())  # read the first chunk, then hang up
+    rows = gateway_server.ledger_rows([request_id])
+    assert len(rows) == 1 and rows["output_tokens"].iloc[0] == 500
+    assert rows["cost_usd"].iloc[0] > 0
