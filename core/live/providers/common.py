@@ -8,6 +8,7 @@ import email.utils
 import json
 import time
 
+import aiohttp
 import httpx
 import pydantic
 from google.genai.errors import UnknownApiResponseError
@@ -23,9 +24,11 @@ from core.settings import PROVIDERS, env_text
 
 DEFAULT_TIMEOUT = 60.0  # seconds per call; the runner may pass its own
 
+# google-genai makes its async calls with aiohttp when aiohttp is installed (the gateway needs it)
 _TIMEOUTS = tuple(m.TimeoutException for m in (httpx, httpx2) if m is not None) + (
-    asyncio.TimeoutError, TimeoutError)
-_TRANSPORT = tuple(m.TransportError for m in (httpx, httpx2) if m is not None) + (ConnectionError,)
+    asyncio.TimeoutError, TimeoutError, aiohttp.ServerTimeoutError)
+_TRANSPORT = tuple(m.TransportError for m in (httpx, httpx2) if m is not None) + (
+    ConnectionError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError)
 
 # A body that is not JSON, or JSON of the wrong shape (pydantic), or google-genai's wrapper of either.
 _UNREADABLE: tuple = (json.JSONDecodeError, pydantic.ValidationError, UnknownApiResponseError)
