@@ -21,16 +21,18 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.live.providers.gemini_provider import THINKING_TOKEN_FLOOR
-from core.live.providers.openai_provider import REASONING_TOKEN_FLOOR
+from core.live.providers.families import (
+    REASONING_TOKEN_FLOOR,
+    THINKING_TOKEN_FLOOR,
+    is_reasoning,
+    is_thinking,
+)
 
 DEFAULT_MAX_TOKENS = 1024  # Anthropic requires max_tokens; what a request without one gets
 ANTHROPIC_VERSION = "2023-06-01"
 # Where each provider is when no *_BASE_URL is set (the SDKs' own defaults).
 DEFAULT_BASE_URLS = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com",
                      "gemini": "https://generativelanguage.googleapis.com"}
-_REASONING = re.compile(r"^(o\d|gpt-5)")
-_THINKING = re.compile(r"gemini-(2\.5|[3-9])")
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls",
            "STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter",
            "RECITATION": "content_filter"}
@@ -104,7 +106,7 @@ def request_body(req: UpstreamRequest) -> dict[str, Any]:
 def _openai_body(req: UpstreamRequest) -> dict[str, Any]:
     body: dict[str, Any] = dict(req.extra)
     body.update(model=req.model, messages=req.messages)
-    reasoning = req.provider == "openai" and bool(_REASONING.match(req.model))
+    reasoning = is_reasoning(req.provider, req.model)
     if req.max_tokens is not None:
         tokens = max(req.max_tokens, REASONING_TOKEN_FLOOR) if reasoning else req.max_tokens
         body["max_completion_tokens" if req.provider == "openai" else "max_tokens"] = tokens
@@ -162,7 +164,7 @@ def _gemini_body(req: UpstreamRequest) -> dict[str, Any]:
         config["temperature"] = req.temperature
     if req.max_tokens is not None:
         config["maxOutputTokens"] = (max(req.max_tokens, THINKING_TOKEN_FLOOR)
-                                     if _THINKING.search(req.model) else req.max_tokens)
+                                     if is_thinking(req.model) else req.max_tokens)
     if req.top_p is not None:
         config["topP"] = req.top_p
     if req.stop:

@@ -161,15 +161,18 @@ def test_an_unreachable_store_still_serves_and_catches_up(tmp_path, fake_llm_env
     assert len(rows) == len(fake_llm.calls) == 5
 
 
-def test_bad_command_lines_exit_2_with_one_line(tmp_path, fake_llm_env):
+def test_bad_command_lines_exit_2_with_one_line(tmp_path, workspace_path, capsys):
+    from core.cli import main
+
     bad = tmp_path / "oracle.json"
     bad.write_text(json.dumps({"kind": "oracle"}))
+    unprefixed = tmp_path / "plain.json"
+    unprefixed.write_text(json.dumps({"kind": "single", "model": "small"}))
     for args, message in [(["--policy", str(bad)], "cannot serve live traffic"),
+                          (["--policy", str(unprefixed)], "must be PROVIDER:MODEL"),
                           (["--policy", str(tmp_path / "missing.json")], "cannot read the policy file"),
-                          (["--workers", "0"], "--workers must be between 1 and 64")]:
-        res = subprocess.run([sys.executable, "-m", "core", "serve", "--port", str(free_port()), *args],
-                             cwd=REPO_ROOT, env={**os.environ, **fake_llm_env,
-                                                 "TRADEOFF_WORKSPACE": str(tmp_path / "ws.duckdb")},
-                             capture_output=True, text=True, timeout=60)
-        assert res.returncode == 2, res.stderr
-        assert message in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+                          (["--workers", "0"], "--workers must be between 1 and 64"),
+                          (["--timeout", "0"], "--timeout must be positive")]:
+        assert main(["serve", "--port", str(free_port()), *args]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
