@@ -2,12 +2,15 @@
 
     python -m bench.bench_gateway [--seconds 10] [--connections 64] [--workers 1]
 
-Starts a fast OpenAI-compatible upstream (:mod:`bench.fast_upstream`) and ``python -m core serve``
+Starts a fast OpenAI-compatible upstream (:mod:`bench.fast_upstream`), a bare pass-through proxy
+(:mod:`bench.passthrough`: Starlette + aiohttp + orjson, nothing else) and ``python -m core serve``
 pointed at it (ledger on: every request is spooled and committed to a fresh workspace), then runs
-Debian's ``wrk`` at ``--connections`` concurrent connections: first straight at the upstream
-(the reference), then through the gateway (``model: openai:gpt-4o-mini``). Prints requests per
-second, p50/p99 latency of both, the gateway's added p50/p99, that the ledger holds one row per
-answered request, and the machine's load average.
+Debian's ``wrk`` at ``--connections`` concurrent connections, one after the other in the same run:
+straight at the upstream (the reference for added latency), through the bare proxy (the
+reference for what the HTTP stack alone costs on this machine now), through the gateway
+(``model: openai:gpt-4o-mini``). Prints requests per second and p50/p99 of each, the CPU the
+proxy and the gateway spent per request, the gateway's added p50/p99, the ledger's row count
+and the machine's load average.
 """
 from __future__ import annotations
 
@@ -102,14 +105,24 @@ def main(argv=None) -> None:
     gateway = subprocess.Popen([sys.executable, "-m", "core", "serve", "--port", str(gw_port),
                                 "--workers", str(args.workers)], cwd=REPO_ROOT, env=env,
                                stdout=log, stderr=subprocess.STDOUT)
+    px_port = free_port()
+    proxy = subprocess.Popen([sys.executable, "-m", "bench.passthrough", "--port", str(px_port),
+                              "--upstream", f"http://127.0.0.1:{up_port}/v1/chat/completions"],
+                             cwd=REPO_ROOT)
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Capital of France?"}]}
     try:
+        wait(f"http://127.0.0.1:{px_port}/health", proxy)
         wait(f"http://127.0.0.1:{gw_port}/health", gateway)
+        wrk(f"http://127.0.0.1:{px_port}/v1/chat/completions", body, 2, 8, 1)
         wrk(f"http://127.0.0.1:{gw_port}/v1/chat/completions", {**body, "model": "openai:gpt-4o-mini"},
             2, 8, 1)  # warm up the gateway's connection pool
         load_before = os.getloadavg()
         direct = wrk(f"http://127.0.0.1:{up_port}/v1/chat/completions", body, args.seconds,
                      args.connections, args.threads)
+        px_cpu = cpu_seconds(proxy.pid)
+        bare = wrk(f"http://127.0.0.1:{px_port}/v1/chat/completions", body, args.seconds,
+                   args.connections, args.threads)
+        px_cpu = cpu_seconds(proxy.pid) - px_cpu
         cpu_before = cpu_seconds(gateway.pid)
         through = wrk(f"http://127.0.0.1:{gw_port}/v1/chat/completions",
                       {**body, "model": "openai:gpt-4o-mini"}, args.seconds, args.connections, args.threads)
@@ -120,6 +133,7 @@ def main(argv=None) -> None:
         gateway.wait(timeout=120)
         log.close()
         upstream.terminate()
+        proxy.terminate()
     con = duckdb.connect(str(tmp / "ws.duckdb"))
     rows = con.execute("select count(*) from ledger where source = 'gateway'").fetchone()[0]
     con.close()
@@ -129,9 +143,11 @@ def main(argv=None) -> None:
           f"gateway workers: {args.workers}\n")
     print("| path | req/s | p50 ms | p99 ms | non-2xx | socket errors |")
     print("|---|---|---|---|---|---|")
-    for name, r in (("direct to the fake upstream", direct), ("through the gateway (ledger on)", through)):
+    for name, r in (("direct to the fake upstream", direct), ("bare pass-through proxy", bare),
+                    ("through the gateway (ledger on)", through)):
         print(f"| {name} | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['non2xx']} | {r['socket_errors']} |")
-    print(f"\ngateway CPU: {cpu:.2f} s for {through['requests']:,} requests = "
+    print(f"\nbare proxy CPU: {1000 * px_cpu / max(bare['requests'], 1):.3f} ms per request")
+    print(f"gateway CPU: {cpu:.2f} s for {through['requests']:,} requests = "
           f"{1000 * cpu / max(through['requests'], 1):.3f} ms per request "
           f"(so {through['requests'] / max(cpu, 1e-9):,.0f} req/s per fully available core)")
     print(f"added latency: p50 +{through['p50'] - direct['p50']:.2f} ms, p99 +{through['p99'] - direct['p99']:.2f} ms")

@@ -21,23 +21,35 @@ LATENCY = Histogram("tradeoff_gateway_request_seconds", "Time from request to an
 SPOOLED = Counter("tradeoff_gateway_spooled_rows_total", "Ledger rows appended to the spool")
 
 
+_children: dict[tuple, object] = {}
+
+
+def child(metric, *labels):
+    """``metric.labels(*labels)``, remembered (the lookup costs more than the increment)."""
+    key = (metric, labels)
+    found = _children.get(key)
+    if found is None:
+        found = _children[key] = metric.labels(*labels)
+    return found
+
+
 def observe(done, seconds: float) -> None:
     """Count one finished request (a :class:`core.gateway.engine.Completion`)."""
     policy = done.target.policy or "direct"
-    REQUESTS.labels(policy, "ok" if done.ok else "error").inc()
+    child(REQUESTS, policy, "ok" if done.ok else "error").inc()
     for a in done.attempts:
-        CALLS.labels(a.provider, a.model, a.status).inc()
+        child(CALLS, a.provider, a.model, a.status).inc()
     cost = done.cost
     if cost:
-        COST.labels(policy).inc(float(cost))
+        child(COST, policy).inc(float(cost))
     tried = done.models_tried()
     if done.ok and tried and done.answer.model_id != tried[0]:
-        FALLBACKS.labels(policy).inc()
-    LATENCY.labels(policy).observe(seconds)
+        child(FALLBACKS, policy).inc()
+    child(LATENCY, policy).observe(seconds)
 
 
 def refused(status: int) -> None:
-    REQUESTS.labels("none", str(status)).inc()
+    child(REQUESTS, "none", str(status)).inc()
 
 
 def exposition() -> tuple[bytes, str]:

@@ -55,6 +55,7 @@ class Upstream:
         self.pool_size = pool_size
         self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
         self._endpoints: dict[tuple[str, str], tuple[str, dict[str, str]]] = {}
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     def session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
@@ -99,10 +100,12 @@ class Upstream:
             raise make_error(provider, "auth", missing)
         url, headers = self._endpoint(provider, req.model)
         data = orjson.dumps(request_body(req))
+        limit = self._timeouts.get(timeout)
+        if limit is None:
+            limit = self._timeouts[timeout] = aiohttp.ClientTimeout(total=timeout)
         started = time.perf_counter()
         try:
-            async with self.session().post(url, data=data, headers=headers,
-                                           timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+            async with self.session().post(url, data=data, headers=headers, timeout=limit) as resp:
                 raw = await resp.read()
                 status = resp.status
                 resp_headers = resp.headers
