@@ -81,6 +81,7 @@ class StoreAgent:
         self._published: dict[str, Any] | None = None
         self._cycle = 0
         self.rows_written = 0
+        self.orphans_recovered = 0
         self.store_state = "starting"
         self.store_error: str | None = None
         self.last_commit: str | None = None
@@ -118,6 +119,9 @@ class StoreAgent:
         total = 0
         while True:
             claim = claim_segments(self.spool, self.max_rows)
+            if claim.orphans:
+                self.orphans_recovered += claim.orphans
+                log.warning("recovered %d spool segment(s) of a worker that died", claim.orphans)
             if not claim.paths:
                 return total
             ok = False
@@ -174,6 +178,7 @@ class StoreAgent:
         return {"store": self.store_state, "store_error": self.store_error,
                 "backlog_segments": segments, "backlog_bytes": size,
                 "rows_committed": self.rows_written, "last_commit": self.last_commit,
+                "orphaned_segments_recovered": self.orphans_recovered,
                 "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "deployments_version": self._version}
 

@@ -73,6 +73,8 @@ class Gateway:
     async def lifespan(self, app):
         if self.runtime is not None:
             self.engine.reload_if_changed(self.runtime)
+        # Load the price data now, not on the first request (genai-prices takes a second).
+        await asyncio.to_thread(self.engine.caller.catalog.price_for, "openai:gpt-4o-mini")
         task = asyncio.create_task(self._background())
         try:
             yield

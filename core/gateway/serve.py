@@ -137,6 +137,7 @@ def serve(settings: ServeSettings) -> int:
         if settings.workers > 1:
             shutil.rmtree(runtime / f"prometheus-{os.getpid()}", ignore_errors=True)
         left = agent.status()
-        log.info("gateway stopped: %d row(s) committed, %d spool segment(s) left (%s)",
-                 left["rows_committed"], left["backlog_segments"], left["store"])
+        log.info("gateway stopped: %d row(s) committed, %d spool segment(s) left (%s), "
+                 "%d segment(s) of dead workers recovered", left["rows_committed"],
+                 left["backlog_segments"], left["store"], left["orphaned_segments_recovered"])
     return 0

@@ -166,6 +166,7 @@ class Claim:
     paths: list[Path] = field(default_factory=list)
     fds: list[int] = field(default_factory=list)
     rows: list[dict] = field(default_factory=list)
+    orphans: int = 0  # open segments of dead workers sealed on the way
 
     def release(self, committed: bool) -> None:
         """Delete the segments (their rows are in the ledger) or leave them for next time."""
@@ -181,7 +182,7 @@ def claim_segments(directory: str | Path, max_rows: int | None = None) -> Claim:
     """Sealed segments, oldest first, locked, with their rows (at least one segment, then up to
     ``max_rows`` rows). The caller commits the rows, then ``release(committed=True)``."""
     directory = Path(directory)
-    claim_orphans(directory)
+    orphans = claim_orphans(directory)
 
     def age(p: Path) -> int:
         try:
@@ -189,7 +190,7 @@ def claim_segments(directory: str | Path, max_rows: int | None = None) -> Claim:
         except OSError:
             return 0
 
-    claim = Claim()
+    claim = Claim(orphans=orphans)
     for path in sorted(directory.glob(f"*{READY}"), key=age):
         if max_rows is not None and claim.rows and len(claim.rows) >= max_rows:
             break

@@ -2,8 +2,10 @@
 draining, a store that cannot be reached, bad command lines."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,6 +20,19 @@ import pytest
 from core.settings import REPO_ROOT
 from tests.fixtures.app import free_port
 
+STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_server_left_behind():
+    """Whatever a test asserted, its servers and their workers are gone afterwards."""
+    yield
+    while STARTED:
+        proc = STARTED.pop()
+        if proc.poll() is None or proc.returncode is not None:
+            kill_all(proc)
+
+
 POLICY = {"kind": "fallback", "models": ["openai:gpt-4o-mini", "anthropic:claude-haiku-4-5"]}
 
 
@@ -28,8 +43,9 @@ def start(tmp_path, env, *args, workers: int = 1, wait: bool = True):
                                  "--workers", str(workers), "--drain", "5", "--timeout", "5", *args],
                                 cwd=REPO_ROOT, env={**os.environ, **env,
                                                     "TRADEOFF_WORKSPACE": str(tmp_path / "ws.duckdb")},
-                                stdout=log, stderr=subprocess.STDOUT)
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     proc.url, proc.log_path = f"http://127.0.0.1:{port}", tmp_path / f"serve-{port}.log"
+    STARTED.append(proc)
     deadline = time.monotonic() + 60
     while wait:
         try:
@@ -38,19 +54,25 @@ def start(tmp_path, env, *args, workers: int = 1, wait: bool = True):
         except httpx.HTTPError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
+            kill_all(proc)
             raise RuntimeError(f"serve did not start: {proc.log_path.read_text()[-2000:]}")
         time.sleep(0.1)
     return proc
 
 
-def stop(proc, sig=signal.SIGTERM, timeout: float = 30) -> int:
+def kill_all(proc) -> None:
+    """SIGKILL the server and its workers (its own process group), whatever state it is in."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+def stop(proc, sig=signal.SIGTERM, timeout: float = 60) -> int:
     proc.send_signal(sig)
     try:
         return proc.wait(timeout=timeout)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        kill_all(proc)  # workers left behind, if any
 
 
 def ask(url: str, text: str, model: str = "tradeoff/chain", timeout: float = 20) -> httpx.Response:
@@ -99,18 +121,28 @@ def test_sigkill_of_a_worker_under_load_loses_no_answered_call(tmp_path, fake_ll
     for t in threads:
         t.start()
     try:
-        time.sleep(1.5)
+        deadline = time.monotonic() + 60
+        while len(answered) < 30:  # both workers warm and serving
+            assert time.monotonic() < deadline, "no load got through"
+            time.sleep(0.1)
         children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
         workers = [int(p) for p in children
                    if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()]
         assert len(workers) == 2, children
-        os.kill(workers[0], signal.SIGKILL)
+        # the worker with rows in an open spool segment (named by its pid) is the one to kill
+        spool = tmp_path / "ws.duckdb.gateway" / "spool"
+        busy = [w for w in workers if any(spool.glob(f"{w}-*.open"))]
+        assert busy, sorted(p.name for p in spool.iterdir())
+        os.kill(busy[0], signal.SIGKILL)
         time.sleep(2.0)  # the supervisor replaces it; load goes on
     finally:
         stop_load.set()
         for t in threads:
             t.join()
-    assert stop(proc) == 0
+        code = stop(proc)
+    assert code == 0
+    recovered = re.search(r"(\d+) segment\(s\) of dead workers recovered", proc.log_path.read_text())
+    assert int(recovered.group(1)) >= 1  # the killed worker's open segment was taken over
     rows = ledger(tmp_path)
     assert len(answered) > 20
     assert set(answered) <= request_ids(rows)  # every answered call is in the ledger
