@@ -47,7 +47,7 @@ def test_router_from_a_file_sync_and_async_books_every_call(tmp_path, fake_llm_e
     rows = _ledger(workspace)
     assert len(rows) == len(fake_llm.calls)
     assert set(rows["source"]) == {"gateway"}
-    first = rows[rows["call_id"].str.startswith(f"gw-{result.request_id}-")]
+    first = rows[rows["eval_run"] == f"gw-{result.request_id}"]
     assert set(first["tags"]) == {"team:care,policy:support,policy_version:library"}
     assert set(first["task"]) == {"geo"}
 

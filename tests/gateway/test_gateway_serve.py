@@ -89,7 +89,7 @@ def ledger(tmp_path):
 
 
 def request_ids(frame) -> set[str]:
-    return set(frame["call_id"].str.split("-").str[1])
+    return set(frame["eval_run"].str.removeprefix("gw-"))
 
 
 @pytest.fixture
