@@ -151,3 +151,16 @@ def test_a_client_that_disconnects_mid_stream_is_still_billed(gateway_server, fa
     rows = gateway_server.ledger_rows([request_id])
     assert len(rows) == 1 and rows["output_tokens"].iloc[0] == 500
     assert rows["cost_usd"].iloc[0] > 0
+
+
+def test_a_refused_provider_key_is_a_502_that_never_shows_the_key(gateway_server, fake_llm):
+    fake_llm.valid_keys = {"openai": {"another-key"}}
+    with pytest.raises(openai.APIStatusError) as err:
+        chat(gateway_server.client(), "openai:gpt-4o-mini", "hi")
+    assert err.value.status_code == 502
+    message = err.value.body["message"]
+    assert "refused the gateway's API key" in message and "[redacted]" in message
+    assert "sk-fake" not in message and "6789" not in message
+    assert fake_llm.count(model="gpt-4o-mini") == 1  # an auth failure is not retried
+    spooled = b"".join(p.read_bytes() for p in (gateway_server.runtime / "spool").iterdir())
+    assert b"sk-fake" not in spooled
