@@ -34,7 +34,6 @@ from core.live.providers.base import ProviderError
 from core.pricing.catalog import Catalog
 from core.pricing.sources import ModelPrice, Tier
 from core.routing.policies import SingleModel, policy_from_dict
-from core.spend.ledger import request_call_id
 
 log = logging.getLogger("tradeoff.gateway")
 PREFIX = "tradeoff/"
@@ -115,12 +114,12 @@ class Completion:
     def ledger_rows(self) -> list[dict[str, Any]]:
         """One ledger row per provider request (failed ones too: the ledger counts what the
         providers saw), tagged with the request's team/user/feature/environment and policy.
-        ``eval_run`` is ``gw-<request id>`` on every row of the request; the call id is the
-        provider's request id (``req:<id>``, as every writer of the ledger names such a call),
-        else ``gw-<request id>-<n>``."""
+        ``eval_run`` is ``gw-<request id>`` on every row of the request and the call id
+        ``gw-<request id>-<n>``: never the provider's request id (kept in ``request_id``), which
+        OpenAI-compatible servers do not always make unique (one reused id would merge calls
+        and lose them)."""
         tags, team, run = self.tags(), self.chat.tags.get("team"), f"gw-{self.request_id}"
-        return [{"call_id": request_call_id(a.request_id) if a.request_id else f"{run}-{i}",
-                 "eval_run": run, "ts": a.ts, "provider": a.provider,
+        return [{"call_id": f"{run}-{i}", "eval_run": run, "ts": a.ts, "provider": a.provider,
                  "model": a.model, "task": self.chat.task, "input_tokens": a.input_tokens,
                  "cached_input_tokens": a.cached_read_tokens,
                  "cache_write_tokens": a.cached_write_tokens, "output_tokens": a.output_tokens,
