@@ -58,12 +58,12 @@ def wrk(url: str, body: dict, seconds: int, connections: int, threads: int) -> d
             "socket_errors": errors.group(1) if errors else "none"}
 
 
-def cpu_seconds(root: int) -> float:
+def cpu_seconds(root: int, children_only: bool = False) -> float:
     """User + system CPU of a process and its children (the gateway's workers), from /proc."""
     tick = os.sysconf("SC_CLK_TCK")
     children = subprocess.run(["pgrep", "-P", str(root)], capture_output=True, text=True).stdout.split()
     total = 0.0
-    for pid in [str(root), *children]:
+    for pid in children if children_only else [str(root), *children]:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
@@ -124,9 +124,11 @@ def main(argv=None) -> None:
                    args.connections, args.threads)
         px_cpu = cpu_seconds(proxy.pid) - px_cpu
         cpu_before = cpu_seconds(gateway.pid)
+        workers_before = cpu_seconds(gateway.pid, children_only=True)
         through = wrk(f"http://127.0.0.1:{gw_port}/v1/chat/completions",
                       {**body, "model": "openai:gpt-4o-mini"}, args.seconds, args.connections, args.threads)
         cpu = cpu_seconds(gateway.pid) - cpu_before
+        workers_cpu = cpu_seconds(gateway.pid, children_only=True) - workers_before
         load_after = os.getloadavg()
     finally:
         gateway.terminate()
@@ -150,6 +152,10 @@ def main(argv=None) -> None:
     print(f"gateway CPU: {cpu:.2f} s for {through['requests']:,} requests = "
           f"{1000 * cpu / max(through['requests'], 1):.3f} ms per request "
           f"(so {through['requests'] / max(cpu, 1e-9):,.0f} req/s per fully available core)")
+    if args.workers > 1:
+        n = max(through["requests"], 1)
+        print(f"  of which workers {1000 * workers_cpu / n:.3f} ms, the parent's store agent "
+              f"(spool -> ledger commits) {1000 * (cpu - workers_cpu) / n:.3f} ms per request")
     print(f"added latency: p50 +{through['p50'] - direct['p50']:.2f} ms, p99 +{through['p99'] - direct['p99']:.2f} ms")
     print(f"ledger rows: {rows:,} (answered through the gateway in the measured run: {answered:,}, "
           "plus the warm-up run's)")

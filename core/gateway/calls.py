@@ -87,6 +87,7 @@ class Caller:
         self.upstream = upstream
         self.catalog = catalog
         self.settings = settings or CallSettings()
+        upstream.timeout_s = self.settings.timeout_s
         self.rng = rng or random.Random()
         self.breakers: dict[str, CircuitBreaker] = {}
         self._costs: OrderedDict[tuple, float | None] = OrderedDict()

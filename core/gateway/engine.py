@@ -12,9 +12,11 @@ from the store), so a deploy reaches running workers without a restart::
 """
 from __future__ import annotations
 
+import itertools
 import logging
+import os
+import secrets
 import time
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -55,6 +57,23 @@ class Target:
         return f"{self.policy}@{self.revision}" if self.policy else "-"
 
 
+_ids = {"prefix": secrets.token_hex(6), "counter": itertools.count(1)}
+
+
+def _new_id_prefix() -> None:  # a forked child must not repeat its parent's ids
+    _ids.update(prefix=secrets.token_hex(6), counter=itertools.count(1))
+
+
+os.register_at_fork(after_in_child=_new_id_prefix)
+
+
+def new_request_id() -> str:
+    """A request id unique across processes (random per process, renewed in a forked child)
+    without a syscall per request (uuid4 reads the kernel's random source each time: a few
+    percent of the gateway's CPU)."""
+    return f"{_ids['prefix']}{next(_ids['counter']):010x}"
+
+
 @dataclass
 class Completion:
     """One request, answered or not: the answer kept and every provider call made for it."""
@@ -63,7 +82,7 @@ class Completion:
     target: Target
     turn: Turn
     answer: Answer | None
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    request_id: str = field(default_factory=new_request_id)
     created: int = field(default_factory=lambda: int(time.time()))
     swapped_from: str | None = None
     failure: str | None = None  # an internal error after calls were made (they are still billed)

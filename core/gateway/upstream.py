@@ -53,27 +53,32 @@ class Upstream:
             self.keys[provider] = key
             self.base_urls[provider] = base_url_for(provider, (base_urls or {}).get(provider))
         self.pool_size = pool_size
-        self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
-        self._endpoints: dict[tuple[str, str], tuple[str, dict[str, str]]] = {}
-        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        self._sessions: dict[tuple[asyncio.AbstractEventLoop, str], aiohttp.ClientSession] = {}
+        self.timeout_s = 60.0  # the sessions' time limit; Caller sets it from its settings
+        self._endpoints: dict[tuple[str, str], str] = {}
 
-    def session(self) -> aiohttp.ClientSession:
+    def session(self, provider: str = "openai") -> aiohttp.ClientSession:
+        """The pooled session of ``provider`` on the running loop. Its key headers and time
+        limit are the session's defaults, so a call passes only its URL and body."""
         loop = asyncio.get_running_loop()
-        session = self._sessions.get(loop)
+        key = (loop, provider)
+        session = self._sessions.get(key)
         if session is None or session.closed:
+            _, headers = endpoint(provider, "-", self.base_urls.get(provider), self.keys.get(provider))
             connector = aiohttp.TCPConnector(limit=self.pool_size, ttl_dns_cache=300,
                                              keepalive_timeout=30)
-            session = aiohttp.ClientSession(connector=connector, json_serialize=lambda o: orjson.dumps(o).decode(),
+            session = aiohttp.ClientSession(connector=connector, headers=headers,
+                                            timeout=aiohttp.ClientTimeout(total=self.timeout_s),
                                             skip_auto_headers=("User-Agent",))
-            self._sessions = {lp: s for lp, s in self._sessions.items() if not lp.is_closed()}
-            self._sessions[loop] = session
+            self._sessions = {k: v for k, v in self._sessions.items() if not k[0].is_closed()}
+            self._sessions[key] = session
         return session
 
     async def aclose(self) -> None:
+        """Close this loop's sessions."""
         loop = asyncio.get_running_loop()
-        session = self._sessions.pop(loop, None)
-        if session is not None:
-            await session.close()
+        for key in [k for k in self._sessions if k[0] is loop]:
+            await self._sessions.pop(key).close()
 
     def missing_key(self, provider: str) -> str | None:
         """Why ``provider`` cannot be called (no key where one is required), else None."""
@@ -82,11 +87,11 @@ class Upstream:
             return f"no API key for {provider}: set {settings.key_env[0]} where the gateway runs"
         return None
 
-    def _endpoint(self, provider: str, model: str) -> tuple[str, dict[str, str]]:
+    def _url(self, provider: str, model: str) -> str:
         key = (provider, model)
         found = self._endpoints.get(key)
         if found is None:
-            found = endpoint(provider, model, self.base_urls.get(provider), self.keys.get(provider))
+            found = endpoint(provider, model, self.base_urls.get(provider), self.keys.get(provider))[0]
             if len(self._endpoints) < 10_000:
                 self._endpoints[key] = found
         return found
@@ -98,14 +103,13 @@ class Upstream:
         missing = self.missing_key(provider)
         if missing:
             raise make_error(provider, "auth", missing)
-        url, headers = self._endpoint(provider, req.model)
+        url = self._url(provider, req.model)
         data = orjson.dumps(request_body(req))
-        limit = self._timeouts.get(timeout)
-        if limit is None:
-            limit = self._timeouts[timeout] = aiohttp.ClientTimeout(total=timeout)
+        session = self.session(provider)
         started = time.perf_counter()
         try:
-            async with self.session().post(url, data=data, headers=headers, timeout=limit) as resp:
+            async with session.post(url, data=data) if timeout == self.timeout_s else \
+                    session.post(url, data=data, timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
                 raw = await resp.read()
                 status = resp.status
                 resp_headers = resp.headers
