@@ -237,7 +237,8 @@ class Engine:
                                       entry.get("revision"), live.confidence_source)
             except (InputError, KeyError, TypeError, ValueError) as exc:
                 broken[name] = str(exc)
-                log.warning("deployment %s cannot serve: %s", name, exc)
+                if not str(entry.get("revision", "")).startswith("saved-"):  # a real deployment
+                    log.warning("deployment %s cannot serve: %s", name, exc)
         self.served, self.broken, self.version = served, broken, data.get("version")
         self.caller.catalog = catalog_with(data.get("prices") or [])
         self._direct.clear()
