@@ -4,7 +4,8 @@ Shared fixtures live in plugins (``tests/fixtures/``), registered here for every
 
 * ``tests.fixtures.workspace``: ``workspace_path``, ``ws``, the acceptance data files;
 * ``tests.fixtures.fake_llm``: ``fake_llm``, ``fake_llm_env`` (local wire-format servers);
-* ``tests.fixtures.app``: ``app_server``, ``browser``, ``page``, ``artifacts``.
+* ``tests.fixtures.app``: ``app_server``, ``browser``, ``page``, ``artifacts``;
+* ``tests.fixtures.gateway``: ``gateway_server`` (the gateway on uvicorn, one per test module).
 
 Tests in ``tests/browser`` are marked ``browser`` and those in ``tests/acceptance`` are marked
 ``acceptance`` by their folder, so ``-m "not browser"`` runs the rest. ``TRADEOFF_DEBUG=1`` is
@@ -20,7 +21,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest_plugins = ["tests.fixtures.workspace", "tests.fixtures.fake_llm", "tests.fixtures.app"]
+pytest_plugins = ["tests.fixtures.workspace", "tests.fixtures.fake_llm", "tests.fixtures.app",
+                  "tests.fixtures.gateway"]
 
 # Unexpected errors raise in tests (a page would show them as a one-line message): a bug fails
 # its test instead of hiding behind the error boundary. Tests of that boundary unset it.

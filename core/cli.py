@@ -108,6 +108,14 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from core.gateway.serve import ServeSettings, serve
+
+    return serve(ServeSettings(port=args.port, host=args.host, workers=args.workers,
+                               policies=list(args.policy or []), timeout_s=args.timeout,
+                               max_retries=args.max_retries, drain_s=args.drain))
+
+
 def build_parser() -> argparse.ArgumentParser:
     prog = "tradeoff" if Path(sys.argv[0]).name == "tradeoff" else "python -m core"
     p = argparse.ArgumentParser(prog=prog, description="Tradeoff: LLM routing console")
@@ -176,6 +184,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", required=True, choices=["csv", "xlsx", "html", "pdf"])
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("serve", help="serve deployed policies as an OpenAI-compatible gateway")
+    s.add_argument("--port", type=int, required=True)
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--workers", type=int, default=1, help="worker processes sharing the port")
+    s.add_argument("--policy", action="extend", nargs="+", metavar="POLICY.json",
+                   help="deploy a policy file under its file's stem (tradeoff/STEM)")
+    s.add_argument("--timeout", type=float, default=60.0, help="seconds per provider request")
+    s.add_argument("--max-retries", type=int, default=2, help="retries of a failed provider request")
+    s.add_argument("--drain", type=float, default=30.0,
+                   help="seconds in-flight requests get to finish after SIGTERM")
+    s.set_defaults(func=cmd_serve)
     return p
 
 

@@ -113,8 +113,10 @@ class Workspace:
             self._ensured.add(component)
 
     def close(self) -> None:
-        with _OPEN_LOCK:
-            _OPEN.pop(str(self.path.resolve()) if str(self.path) != ":memory:" else id(self), None)
+        with _OPEN_LOCK:  # forget it only if it is the process-wide one (not a private handle)
+            key = str(self.path.resolve()) if str(self.path) != ":memory:" else id(self)
+            if _OPEN.get(key) is self:
+                _OPEN.pop(key)
         self._con.close()
 
 
