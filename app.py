@@ -6,9 +6,11 @@ engine.preload(location.resolve().scanner)
 
 import streamlit as st  # noqa: E402
 
+from core.settings import debug  # noqa: E402
 from ui import budget_banner  # noqa: E402
+from ui.errors import boundary  # noqa: E402
 from ui.navigation import PAGES  # noqa: E402
-from ui.state import store_problem, workspace  # noqa: E402
+from ui.state import workspace  # noqa: E402
 
 st.set_page_config(page_title="Tradeoff", page_icon=":material/balance:", layout="wide")
 
@@ -17,14 +19,11 @@ page = st.navigation({
     for section, pages in PAGES.items()
 })
 
-try:
-    ws = workspace()
-    with st.sidebar:
+if debug():
+    st.set_option("client.showErrorDetails", "full")  # developers and tests see tracebacks
+with boundary():  # no error reaches the browser as a traceback (ui.errors)
+    ws = workspace()  # every page needs it: when it cannot be opened, that is said once, here
+    with st.sidebar, boundary():
         st.caption(f"Workspace: `{ws.path.name if ws.path else ws.label}`")
         budget_banner.render(ws)  # 70/90/100% budget alerts on every page
     page.run()
-except Exception as exc:  # a store outage: say so, never a traceback
-    message = store_problem(exc)
-    if message is None:
-        raise
-    st.error(message, icon=":material/database_off:")

@@ -10,11 +10,12 @@ from core.routing.frontier import default_cascade, default_voters, point_summary
 from core.routing.optimize.search import recommend
 from core.routing.projections import project_spend
 from core.routing.sla import sla_search
-from core.spend.reports import signed_money
+from core.spend.reports import money
+from ui.deltas import signed
 from ui.frontier_figures import frontier_figure, share_figure
 from ui.policy_widgets import save_policy_panel
 from ui.routing_state import SIGNAL_LABELS, bootstrap_for, frontier_for
-from ui.state import evalset_picker
+from ui.state import evalset_picker, scored_evalset
 
 MAX_THRESHOLD = 1.01  # above any signal (0..1): the step never keeps an answer
 
@@ -34,6 +35,7 @@ if evalset.format == "inputs" or evalset.n_models < 2:
             "with at least two scored models.")
     st.stop()
 es_id = st.session_state["evalset_id"]
+judge_note = scored_evalset(es_id).caption()  # every figure on judged scores says how far to trust them
 
 # -- configuration -------------------------------------------------------------------------------
 try:
@@ -108,13 +110,17 @@ with left:
                help="APGR and CPT as RouteLLM defines them (weak = first model, strong = last; "
                     "n/a when the strong model is not better or the target is never reached); "
                     "AIQ as RouterBench defines it.")
+    if judge_note:
+        st.caption(f":material/gavel: {judge_note}")
 with right:
     m1, m2 = st.columns(2)
     m1.metric("Quality", f"{point['quality']:.3f}",
-              delta=f"{point['quality'] - point['strong_quality']:+.3f} vs {point['strong_model']}")
+              **signed(point["quality"] - point["strong_quality"], "{:.3f}", point["strong_model"],
+                       same=f"same quality as {point['strong_model']}"))
     m1.caption(f"95% bootstrap interval {ci['quality'][0]:.3f} – {ci['quality'][1]:.3f}")
     m2.metric("Cost per item", f"${point['cost_per_item']:.6f}",
-              delta=f"{-point['savings']:+.1%} vs {point['strong_model']}", delta_color="inverse")
+              **signed(-point["savings"], "{:.1%}", point["strong_model"], lower_is_better=True,
+                       same=f"same cost as {point['strong_model']}"))
     m2.caption(f"95% interval ${ci['cost_per_item'][0]:.6f} – ${ci['cost_per_item'][1]:.6f}")
     m3, m4 = st.columns(2)
     m3.metric("Escalation rate", f"{point['escalation_rate']:.1%}")
@@ -184,8 +190,9 @@ with st.expander("Projection: what this costs at your volume", expanded=True):
     # A saving is a negative difference: "-$8.10", an arrow down, green (delta_color inverse).
     for col, (label, key) in zip(st.columns(3), [("Per day", "day"), ("Per month", "month"),
                                                  ("Per year", "year")]):
-        col.metric(label, f"${spend[key]:,.2f}", delta=signed_money(spend[key] - base[key]),
-                   delta_color="inverse")
+        col.metric(label, f"${spend[key]:,.2f}",
+                   **signed(spend[key] - base[key], money, lower_is_better=True,
+                            same=f"same as {point['strong_model']}"))
     st.caption(f"Deltas against {point['strong_model']} alone at the same volume: below zero "
                "(green) is a saving.")
 
@@ -210,5 +217,6 @@ with st.expander("Recommend thresholds for a goal (held-out figures)", expanded=
             st.error(str(err))
         else:
             st.write(rec.summary_line())
-            st.caption("Held-out figures: each row scored by a policy fitted without it.")
+            st.caption("Held-out figures: each row scored by a policy fitted without it."
+                       + (f" {judge_note}" if judge_note else ""))
             st.json(rec.to_dict()["policy"], expanded=False)

@@ -10,7 +10,7 @@ from core.experiments.store import list_experiments, load_experiment
 from ui.experiments_view import ab_record, sample_size_calculator, save_button, shadow_record, show_record
 from ui.experiments_widgets import ab_settings, guardrail_settings
 from ui.policy_widgets import policy_picker
-from ui.state import evalset_picker, workspace
+from ui.state import evalset_picker, evalset_version, workspace
 
 st.title("Experiments")
 st.caption("Before switching production to a cheaper policy: replay an A/B on a recorded eval set, "
@@ -36,7 +36,8 @@ with tab_ab:
     if control is not None and candidate is not None:
         try:
             record = ab_record(str(workspace().path), int(evalset_id), json.dumps(control, sort_keys=True),
-                               json.dumps(candidate, sort_keys=True), json.dumps(settings, sort_keys=True))
+                               json.dumps(candidate, sort_keys=True), json.dumps(settings, sort_keys=True),
+                               evalset_version(evalset_id))
         except InputError as err:
             st.error(str(err))
         else:

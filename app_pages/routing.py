@@ -10,10 +10,11 @@ from core.errors import InputError
 from core.routing.frontier import default_cascade, single_points
 from core.routing.policies import Oracle, TaskRouter, ValueTiers, WeightedSelection
 from core.routing.projections import cost_by_task, project_by_task
+from ui.deltas import signed
 from ui.frontier_figures import frontier_figure, share_figure
 from ui.policy_widgets import save_policy_panel
 from ui.routing_state import frontier_for
-from ui.state import evalset_picker
+from ui.state import evalset_picker, scored_evalset
 
 st.title("Routing")
 st.caption("Send each request to one model by its task, or by what the item is worth.")
@@ -82,10 +83,10 @@ best = singles.sort_values(["quality", "cost_per_item"], ascending=[False, True]
 pct = outcome.latency_percentiles()
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Quality", f"{outcome.quality:.3f}",
-          delta=f"{outcome.quality - best.quality:+.3f} vs {best.model}")
+          **signed(outcome.quality - best.quality, "{:.3f}", best.model, same=f"same quality as {best.model}"))
 m2.metric("Cost per item", f"${outcome.cost_per_item:.6f}",
-          delta=f"{(outcome.cost_per_item - best.cost_per_item) / best.cost_per_item:+.1%} vs {best.model}"
-          if best.cost_per_item else None, delta_color="inverse")
+          **(signed((outcome.cost_per_item - best.cost_per_item) / best.cost_per_item, "{:.1%}", best.model,
+                    lower_is_better=True, same=f"same cost as {best.model}") if best.cost_per_item else {}))
 m3.metric("p50 latency", f"{pct[50]:,.0f} ms" if pct[50] == pct[50] else "n/a")
 m4.metric("p95 latency", f"{pct[95]:,.0f} ms" if pct[95] == pct[95] else "n/a")
 
@@ -106,6 +107,9 @@ with left:
                                     {"quality": outcome.quality, "cost_per_item": outcome.cost_per_item},
                                     fr.threshold_columns if fr is not None else (),
                                     current_label="This routing"), key="routing_frontier_chart")
+    judge_note = scored_evalset(es_id).caption()
+    if judge_note:  # a frontier on judged scores says how far the judge can be trusted
+        st.caption(f":material/gavel: {judge_note}")
 with right:
     st.plotly_chart(share_figure({m: s for m, s in outcome.traffic_share().items()}),
                     key="routing_share_chart")

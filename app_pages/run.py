@@ -16,6 +16,7 @@ from core.live.background import active_run, running_ids, start_background
 from core.live.cache import CacheConfig
 from core.live.run import LiveRun, RunConfig
 from core.live.store import get_run, list_runs
+from ui.errors import guarded
 from ui.run_widgets import key_panel, model_picker, progress_view, providers_of
 from ui.state import evalset_picker, get_evalset, workspace
 
@@ -27,6 +28,7 @@ ws = workspace()
 
 
 @st.fragment(run_every=1.0)
+@guarded
 def live_progress(run_id: str) -> None:
     handle = active_run(run_id)
     if handle is None:
@@ -55,7 +57,8 @@ def results_summary(run_id: str) -> None:
     st.markdown(f"Status **{info['status']}** · {int(row['ok'])} answered, {int(row['cached'])} "
                 f"from cache, {int(row['failed'])} failed · {spend}")
     if info.get("message"):
-        st.caption(info["message"])
+        # why calls failed (e.g. 'connection: could not reach ...') must be seen, not a footnote
+        (st.warning if int(row["failed"]) else st.caption)(info["message"])
     results_id = info.get("results_evalset_id")
     if results_id is None or pd.isna(results_id):
         st.info("No answers to show yet.")

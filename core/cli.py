@@ -3,8 +3,9 @@
 Each command parses its arguments here and hands them to the module that owns the work; input
 problems print one readable line on stderr and exit 2; a store that cannot be used now (its
 catalog server unreachable, its disk full, an old workspace that cannot be converted) exits 3
-with a message that says what to do. Any number of these commands may run at once on one
-workspace, beside the console and the gateway.
+with a message that says what to do (:func:`main`); no error reaches the user as a traceback.
+Any number of these commands may run at once on one workspace, beside the console and the
+gateway.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from core.errors import InputError, StoreUnavailableError
+from core.errors import InputError, describe
 
 
 def _print_json(obj) -> None:
@@ -82,6 +83,14 @@ def cmd_run(args) -> int:
     return run_cli(args.inputs, _models(args.models) or [], args.out, concurrency=args.concurrency)
 
 
+def cmd_rescore(args) -> int:
+    from core.live.scoring import rescore_cli
+
+    return rescore_cli(args.evalset, args.scorer, args.out, args.task, rubric_path=args.rubric,
+                       against=args.against, recheck=args.recheck, concurrency=args.concurrency,
+                       spend_cap=args.spend_cap, as_json=args.json)
+
+
 def cmd_ledger(args) -> int:
     from core.spend.imports.importer import import_file
     from core.workspace import open_workspace
@@ -130,6 +139,14 @@ def cmd_store(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from core.gateway.serve import ServeSettings, serve
+
+    return serve(ServeSettings(port=args.port, host=args.host, workers=args.workers,
+                               policies=list(args.policy or []), timeout_s=args.timeout,
+                               max_retries=args.max_retries, drain_s=args.drain))
+
+
 def build_parser() -> argparse.ArgumentParser:
     prog = "tradeoff" if Path(sys.argv[0]).name == "tradeoff" else "python -m core"
     p = argparse.ArgumentParser(prog=prog, description="Tradeoff: LLM routing console")
@@ -167,6 +184,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--concurrency", type=int, default=8)
     s.set_defaults(func=cmd_run)
 
+    s = sub.add_parser("rescore", help="score an eval set's outputs with a scorer or an LLM judge")
+    s.add_argument("evalset")
+    s.add_argument("--scorer", required=True,
+                   help="exact | numeric[:TOL] | regex:PATTERN | choice[:LETTERS] | json | "
+                        "json-schema:FILE | similarity[:THRESHOLD] | chrf[:THRESHOLD] | "
+                        "judge:PROVIDER:MODEL")
+    s.add_argument("--task", help="score only this task's items (others keep the file's scores)")
+    s.add_argument("--out", required=True)
+    s.add_argument("--rubric", help="judge: a text file with the rubric")
+    s.add_argument("--against", help="judge: compare each answer with this model's (pairwise)")
+    s.add_argument("--recheck", type=int, default=20,
+                   help="judge: answers judged a second time to measure self-agreement")
+    s.add_argument("--concurrency", type=int, default=8)
+    s.add_argument("--spend-cap", type=float, help="judge: stop before spending more (USD)")
+    s.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    s.set_defaults(func=cmd_rescore)
+
     s = sub.add_parser("ledger", help="the spend ledger")
     lsub = s.add_subparsers(dest="ledger_command", required=True)
     li = lsub.add_parser("import", help="import a usage file into the ledger")
@@ -190,27 +224,58 @@ def build_parser() -> argparse.ArgumentParser:
         sc = ssub.add_parser(name, help=text)
         sc.add_argument("--json", action="store_true")
         sc.set_defaults(func=cmd_store)
+
+    s = sub.add_parser("serve", help="serve deployed policies as an OpenAI-compatible gateway")
+    s.add_argument("--port", type=int, required=True)
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--workers", type=int, default=1, help="worker processes sharing the port")
+    s.add_argument("--policy", action="extend", nargs="+", metavar="POLICY.json",
+                   help="deploy a policy file under its file's stem (tradeoff/STEM)")
+    s.add_argument("--timeout", type=float, default=60.0, help="seconds per provider request")
+    s.add_argument("--max-retries", type=int, default=2, help="retries of a failed provider request")
+    s.add_argument("--drain", type=float, default=30.0,
+                   help="seconds in-flight requests get to finish after SIGTERM")
+    s.set_defaults(func=cmd_serve)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Every error is one line on stderr, never a traceback: 2 bad input,
+    3 the workspace could not be used (locked, unreadable, read-only), 1 anything unexpected
+    (``TRADEOFF_DEBUG=1`` shows its traceback), 130 interrupted."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except InputError as exc:
-        print(f"error: {exc.one_line()}", file=sys.stderr)
+        _error(exc.one_line())
         return 2
-    except StoreUnavailableError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
-    except (OSError, ValueError) as exc:
-        print(f"error: {exc}".splitlines()[0], file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
     except Exception as exc:
-        from core.workspace.faults import store_fault_message
+        from core.settings import debug
 
-        message = store_fault_message(exc)
-        if message is None:
+        failure = describe(exc, _workspace_path())
+        if failure.kind == "store":
+            _error(failure.message)
+            return 3
+        if failure.kind == "input" or isinstance(exc, ValueError):  # a file, a bad value
+            _error(failure.message if failure.kind == "input" else str(exc))
+            return 2
+        if debug():
             raise
-        print(f"error: {message}", file=sys.stderr)
-        return 3
+        _error(failure.message + " Rerun with TRADEOFF_DEBUG=1 to see where.")
+        return 1
+
+
+def _error(text: str) -> None:
+    from core.live.keys import redact
+
+    line = " ".join(redact(text).split())  # one line, no key
+    print(f"error: {line}", file=sys.stderr)
+
+
+def _workspace_path():
+    from core.workspace import default_label
+
+    return default_label()

@@ -2,28 +2,39 @@
 
 A text cell beginning with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is prefixed
 with a single quote (OWASP's CSV-injection advice), in CSV and in XLSX alike; numbers, dates and
-booleans stay typed values, so ``-0.5`` the number is untouched but ``"-0.5"`` the text from a
-task name is neutralized::
+booleans stay typed values, and so does text that is a plain number (a label ``"-1"``: a
+spreadsheet reads it as the number, it cannot run), so ``-0.5`` is untouched while ``"-2+3"``
+or ``"-cmd"`` are neutralized::
 
     >>> safe_cell("=HYPERLINK(\\"http://x\\")"), safe_cell("-cmd"), safe_cell(-0.5), safe_cell("ok")
     ('\\'=HYPERLINK("http://x")', "'-cmd", -0.5, 'ok')
+    >>> safe_cell("-1"), safe_cell("+0.25"), safe_cell("-2+3"), safe_cell("-1e5")
+    ('-1', '+0.25', "'-2+3", '-1e5')
+
+Everything that leaves the product as a CSV or XLSX file is written here: :func:`csv_bytes`
+(downloads), :func:`write_csv`, :func:`write_xlsx`; a test keeps every other writer out of
+``core``, ``ui`` and ``app_pages``.
 """
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def safe_cell(value):
     """The value, with text that a spreadsheet would evaluate prefixed by ``'``."""
-    if isinstance(value, str) and value.startswith(DANGEROUS_PREFIXES):
+    if (isinstance(value, str) and value.startswith(DANGEROUS_PREFIXES)
+            and not _PLAIN_NUMBER.fullmatch(value)):
         return "'" + value
     return value
 
@@ -50,12 +61,27 @@ def safe_rows(frame: pd.DataFrame) -> list[list]:
     return [[safe_cell(_plain(v)) for v in row] for row in frame.itertuples(index=False, name=None)]
 
 
+def _write_rows(fh, frame: pd.DataFrame) -> None:
+    writer = csv.writer(fh)
+    writer.writerow([safe_cell(str(c)) for c in frame.columns])
+    writer.writerows(safe_rows(frame))
+
+
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
     """CSV with every text cell guarded (the header too)."""
     with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow([safe_cell(str(c)) for c in frame.columns])
-        writer.writerows(safe_rows(frame))
+        _write_rows(fh, frame)
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """The same CSV as :func:`write_csv`, as bytes for a download button.
+
+    >>> csv_bytes(pd.DataFrame({"model": ["=cmd()", "gpt"], "cost": [0.5, np.nan]}))
+    b"model,cost\\r\\n'=cmd(),0.5\\r\\ngpt,\\r\\n"
+    """
+    buffer = io.StringIO(newline="")
+    _write_rows(buffer, frame)
+    return buffer.getvalue().encode("utf-8")
 
 
 def write_xlsx(sheets: dict[str, pd.DataFrame], path: str | Path,

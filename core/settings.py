@@ -62,6 +62,7 @@ DATA_PATH_ENV = "TRADEOFF_DATA_PATH"
 SPOOL_DIR_ENV = "TRADEOFF_SPOOL_DIR"
 CACHE_DIR_ENV = "TRADEOFF_CACHE_DIR"
 PRICE_OVERRIDES_ENV = "TRADEOFF_PRICE_OVERRIDES"  # the override price file (default data/...)
+DEBUG_ENV = "TRADEOFF_DEBUG"  # 1: show tracebacks of unexpected errors (developers, tests)
 DEFAULT_WORKSPACE = REPO_ROOT / "data" / "workspace"
 LEGACY_WORKSPACE = REPO_ROOT / "data" / "workspace.duckdb"  # the single file of releases <= 0.2
 DEFAULT_PRICE_OVERRIDES = REPO_ROOT / "data" / "price_overrides.json"
@@ -71,6 +72,11 @@ def env_text(name: str, environ: Mapping[str, str] | None = None) -> str | None:
     """A variable's value, stripped; None when unset or blank."""
     value = (os.environ if environ is None else environ).get(name, "")
     return value.strip() or None
+
+
+def debug(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether unexpected errors show their traceback (``TRADEOFF_DEBUG=1``); off for users."""
+    return (env_text(DEBUG_ENV, environ) or "0").lower() not in ("0", "false", "no", "off")
 
 
 def env_path(name: str, environ: Mapping[str, str] | None = None) -> Path | None:

@@ -31,9 +31,10 @@ BADGE_COLOR = {"go": "green", "no-go": "red", "inconclusive": "orange"}
 
 @st.cache_data(show_spinner="Replaying the A/B...", max_entries=32)
 def ab_record(workspace_path: str, evalset_id: int, control_json: str, candidate_json: str,
-              settings_json: str) -> dict:
+              settings_json: str, version: str = "") -> dict:
     """A replayed A/B as a record (cached: reruns of the page reuse it). ``workspace_path`` is
-    part of the cache key because eval-set ids are only unique within one workspace."""
+    part of the cache key because eval-set ids are only unique within one workspace, ``version``
+    because the eval set's scores change when a scorer is chosen for it."""
     evalset = get_evalset(evalset_id)
     control, candidate = json.loads(control_json), json.loads(candidate_json)
     settings = json.loads(settings_json)

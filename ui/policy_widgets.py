@@ -16,14 +16,15 @@ from core.errors import InputError
 from core.evaluation.evalset import EvalSet
 from core.routing.optimize.store import list_policies, load_policy, policy_json, save_policy
 from core.routing.policies import Policy, policy_from_dict
-from ui.state import get_evalset, workspace
+from ui.state import evalset_version, get_evalset, workspace
 
 KINDS = ("Single model", "Cascade", "Saved policy", "Policy file")
 DEFAULTS = ("best", "cheapest", "cascade")
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _suggest(workspace_path: str, evalset_id: int, steps: tuple[str, ...], signal_json: str) -> float | None:
+def _suggest(workspace_path: str, evalset_id: int, version: str, steps: tuple[str, ...],
+             signal_json: str) -> float | None:
     from core.routing.frontier import cascade_frontier
 
     evalset = get_evalset(evalset_id)
@@ -46,7 +47,7 @@ def suggested_threshold(evalset_id, steps: tuple[str, ...], signal_json: str, fa
         return fallback
     from core.workspace import default_path
 
-    t = _suggest(str(default_path()), int(evalset_id), steps, signal_json)
+    t = _suggest(str(default_path()), int(evalset_id), evalset_version(evalset_id), steps, signal_json)
     if t is None or not np.isfinite(t):
         return fallback
     return float(min(1.0, max(0.0, np.ceil(round(t * 100, 6)) / 100)))

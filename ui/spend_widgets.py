@@ -62,11 +62,13 @@ def filter_widgets(ws: Workspace, key: str = "spend") -> SpendFilter | None:
     c1, c2, c3 = st.columns([1, 1, 1])
     date_from = c1.date_input("From", value=default_from, key=f"{key}_from")
     date_to = c2.date_input("To", value=last, key=f"{key}_to")
-    scope = c3.selectbox("Spend", ["production", "billable", "shadow", "simulation", "all"],
+    scope = c3.selectbox("Spend", ["production", "billable", "shadow", "evaluation", "simulation",
+                                   "all"],
                          key=f"{key}_scope",
-                         format_func={"production": "Production (no shadow, no simulation)",
+                         format_func={"production": "Production (no shadow, evaluation, simulation)",
                                       "billable": "Billable: every real dollar (incl. shadow)",
                                       "shadow": "Real shadow calls only",
+                                      "evaluation": "Evaluation only (LLM judges)",
                                       "simulation": "Simulations only (never billed)",
                                       "all": "All rows (incl. simulations)"}.get)
     with st.expander("Filter by task, model, provider and tags"):

@@ -4,16 +4,18 @@ The workspace opens once per server process (other processes, such as CLI import
 live runs and gateway workers, use it at the same time); the selected eval set lives in
 ``st.session_state["evalset_id"]`` so every page works on the same one. On first run an empty
 workspace is seeded with the shipped synthetic sample so the app never opens on nothing. A store
-that cannot be used (its server down, its disk full) shows a message, never a traceback
-(:func:`store_problem`).
+that cannot be used (its server down, its disk full) raises ``StoreUnavailableError``, which the
+page's error boundary (``ui.errors``) shows as a message, never a traceback.
 """
 from __future__ import annotations
 
 import streamlit as st
 
-from core.errors import InputError, StoreUnavailableError
+from core.errors import InputError
 from core.evaluation.evalset import EvalSet
 from core.evaluation.loading import load_csv
+from core.evaluation.rescore import Rescored, apply_plan
+from core.evaluation.score_store import plan_version
 from core.evaluation.store import list_evalsets, load_evalset, save_evalset
 from core.pricing.catalog import Catalog
 from core.pricing.edits import catalog_for
@@ -34,25 +36,12 @@ def _workspace(key: str) -> Workspace:
 
 
 def workspace() -> Workspace:
-    try:
+    ws = _workspace(default_path())
+    if ws.closed:  # closed by its owner (tests do): open it again
+        _workspace.clear()
         ws = _workspace(default_path())
-        if ws.closed:  # closed by its owner (tests do): open it again
-            _workspace.clear()
-            ws = _workspace(default_path())
-        _seed_sample(ws)
-    except StoreUnavailableError as exc:
-        st.error(str(exc), icon=":material/database_off:")
-        st.stop()
+    _seed_sample(ws)
     return ws
-
-
-def store_problem(exc: BaseException) -> str | None:
-    """What to tell the user when ``exc`` means the store cannot be used now (else None)."""
-    from core.workspace.faults import store_fault_message
-
-    if isinstance(exc, StoreUnavailableError):
-        return str(exc)
-    return store_fault_message(exc)
 
 
 def catalog() -> Catalog:
@@ -77,9 +66,32 @@ def _load(key: str, evalset_id: int, _version: int) -> EvalSet:
     return load_evalset(workspace(), evalset_id)
 
 
-def get_evalset(evalset_id: int) -> EvalSet:
-    """The stored eval set, loaded once per server and shared by every session (it is immutable)."""
+def stored_evalset(evalset_id: int) -> EvalSet:
+    """The stored eval set as uploaded (the file's scores), loaded once per server and shared by
+    every session (it is immutable)."""
     return _load(default_path(), int(evalset_id), 0)
+
+
+@st.cache_resource(show_spinner="Scoring the answers...", max_entries=8)
+def _scored(key: str, evalset_id: int, version: str) -> Rescored:  # version: part of the key
+    return apply_plan(workspace(), evalset_id, _load(key, evalset_id, 0))
+
+
+def evalset_version(evalset_id: int) -> str:
+    """Changes when the eval set's scores change (a scorer chosen, a judge's verdicts stored):
+    part of the key of every cached figure built on it."""
+    return plan_version(workspace(), int(evalset_id))
+
+
+def scored_evalset(evalset_id: int) -> Rescored:
+    """The stored eval set scored by the scorers chosen for its tasks (core.evaluation.rescore),
+    recomputed only when that choice changes or a judge's verdicts arrive."""
+    return _scored(default_path(), int(evalset_id), evalset_version(evalset_id))
+
+
+def get_evalset(evalset_id: int) -> EvalSet:
+    """The eval set every page works on: stored, with its tasks' scorers applied."""
+    return scored_evalset(evalset_id).evalset
 
 
 def store_upload(name: str, data: bytes) -> int:

@@ -3,11 +3,15 @@
 Three CSV layouts load into the same :class:`EvalSet` (see DESIGN.md):
 
 * **long**: one row per (item, model): ``item_id, model`` plus any of ``input, task, label,
-  output, prediction, score, confidence, input_tokens, output_tokens, cached_input_tokens,
-  cost_usd, latency_ms``; other columns become item metadata;
+  reference, output, prediction, score, confidence, input_tokens, output_tokens,
+  cached_input_tokens, cost_usd, latency_ms``; other columns become item metadata;
 * **wide** (RouterBench): one row per item; per model ``M`` (score), ``M|model_response``,
   ``M|total_cost`` and any ``M|<field>``;
-* **inputs only**: ``input`` (+ ``item_id, label, task``, metadata) and no model columns.
+* **inputs only**: ``input`` (+ ``item_id, label, reference, task``, metadata) and no model
+  columns.
+
+``reference`` is the expected answer of an open-ended item (what scorers such as similarity,
+chrF or an LLM judge compare an output with); ``label`` is a class.
 
 >>> from core.evaluation.loading import load_csv
 >>> es = load_csv("tests/data/tiny_long.csv")
@@ -26,8 +30,9 @@ import pandas as pd
 
 from core.errors import InputError
 from core.evaluation.answers import answer_matrix
+from core.exports import csv_bytes
 
-ITEM_COLUMNS = ("item_id", "input", "task", "label")
+ITEM_COLUMNS = ("item_id", "input", "task", "label", "reference")
 NUMERIC_FIELDS = ("score", "confidence", "input_tokens", "output_tokens", "cached_input_tokens",
                   "cost_usd", "latency_ms")
 TEXT_FIELDS = ("prediction", "output")
@@ -42,7 +47,7 @@ class EvalSet:
     """A labeled eval set: items and, per model, aligned arrays ``[n_items, n_models]``."""
 
     name: str
-    items: pd.DataFrame  # item_id, input, task, label (+ metadata columns), row i = item i
+    items: pd.DataFrame  # item_id, input, task, label, reference (+ metadata), row i = item i
     models: tuple[str, ...]
     score: np.ndarray  # 0..1, NaN = missing
     cost: np.ndarray  # USD per call, NaN = unknown
@@ -74,6 +79,10 @@ class EvalSet:
     @property
     def has_labels(self) -> bool:
         return "label" in self.items and self.items["label"].notna().any()
+
+    @property
+    def has_references(self) -> bool:
+        return "reference" in self.items and self.items["reference"].notna().any()
 
     @property
     def tasks(self) -> np.ndarray:
@@ -228,7 +237,7 @@ def to_long_csv(evalset: EvalSet) -> bytes:
     """
     items = evalset.items.reset_index(drop=True)
     if evalset.n_models == 0:
-        return items.to_csv(index=False).encode("utf-8")
+        return csv_bytes(items)
     long = evalset.to_long_frame()
     numeric = long[[_LONG_NAME.get(f, f) for f in MATRIX_FIELDS if f not in TEXT_FIELDS]]
     recorded = numeric.notna().any(axis=1) | long["prediction"].notna() | long["output"].notna()
@@ -241,5 +250,6 @@ def to_long_csv(evalset: EvalSet) -> bytes:
         long.drop(columns=["idx", "model"]).reset_index(drop=True),
     ], axis=1)
     # Catalog-priced costs are written out as reported costs: the file then stands on its own.
-    return out.to_csv(index=False).encode("utf-8")
+    # Text a spreadsheet would run (an output '=HYPERLINK(...)') is written with a leading quote.
+    return csv_bytes(out)
 

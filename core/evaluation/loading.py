@@ -1,11 +1,12 @@
 """Reading an eval set from CSV, in any of its three layouts (see :mod:`core.evaluation.evalset`).
 
 * **long**: one row per (item, model): ``item_id, model`` plus any of ``input, task, label,
-  output, prediction, score, confidence, input_tokens, output_tokens, cached_input_tokens,
-  cost_usd, latency_ms``; other columns become item metadata;
+  reference, output, prediction, score, confidence, input_tokens, output_tokens,
+  cached_input_tokens, cost_usd, latency_ms``; other columns become item metadata;
 * **wide** (RouterBench): one row per item; per model ``M`` (score), ``M|model_response``,
   ``M|total_cost`` and any ``M|<field>``;
-* **inputs only**: ``input`` (+ ``item_id, label, task``, metadata) and no model columns.
+* **inputs only**: ``input`` (+ ``item_id, label, reference, task``, metadata) and no model
+  columns.
 
 >>> es = load_csv("tests/data/tiny_long.csv")
 >>> es.models, es.score.shape
@@ -144,10 +145,6 @@ def _is_unnamed(column: str) -> bool:
     return not column.strip() or (column.startswith("column") and column[6:].isdigit())
 
 
-def _with_row_numbers(table: pa.Table) -> pa.Table:
-    return table.append_column("_row", pa.array(np.arange(1, table.num_rows + 1), pa.int64()))
-
-
 def _items_frame(frame: pd.DataFrame) -> pd.DataFrame:
     items = frame.reset_index(drop=True)
     for col in ITEM_COLUMNS[1:]:
@@ -161,22 +158,32 @@ def _parse_numbers(con: duckdb.DuckDBPyConnection, table: pa.Table, label: str,
     """Cast the numeric columns (column -> range key) in one scan; list every invalid cell.
 
     Returns column -> float array (NaN where blank) and the problems, row = 1-based data row.
+    The columns are stacked into one text column first, so the query has two expressions
+    whatever the width: a wide file with 10,000 models is one scan of 20,000 x n cells, not a
+    20,000-expression statement (whose planning grows with the square of its width).
     """
     if not fields:
         return {}, []
-    exprs = ", ".join(
-        f"try_cast(nullif(trim(\"{c}\"), '') as double) as v{i}, "
-        f"coalesce(trim(\"{c}\") <> '', false) as g{i}" for i, c in enumerate(fields))
-    # preserve_insertion_order (DuckDB's default) keeps the file's row order without a sort
-    res = con.execute(f"select {exprs} from t").fetchnumpy()
+    n = table.num_rows
+    names = list(fields)
+    stacked = pa.chunked_array([chunk.cast(pa.large_string()) for c in names
+                                for chunk in table.column(c).chunks], type=pa.large_string())
+    con.register("numbers_stacked", pa.table({"x": stacked}))
+    try:
+        # preserve_insertion_order (DuckDB's default) keeps the stacked order without a sort
+        res = con.execute("select try_cast(nullif(trim(x), '') as double) as v,"
+                          " coalesce(trim(x) <> '', false) as g from numbers_stacked").fetchnumpy()
+    finally:
+        con.unregister("numbers_stacked")
+    raw, raw_given = res["v"], res["g"]
+    all_values = np.asarray(np.ma.filled(raw.astype(float), np.nan) if np.ma.isMaskedArray(raw)
+                            else raw, dtype=float).reshape(len(names), n)
+    all_given = np.asarray(np.ma.filled(raw_given, False) if np.ma.isMaskedArray(raw_given)
+                           else raw_given, dtype=bool).reshape(len(names), n)
     values: dict[str, np.ndarray] = {}
     problems: list[Problem] = []
     for i, (column, key) in enumerate(fields.items()):
-        raw = res[f"v{i}"]
-        v = np.asarray(np.ma.filled(raw.astype(float), np.nan) if np.ma.isMaskedArray(raw) else raw,
-                       dtype=float)
-        given = np.asarray(np.ma.filled(res[f"g{i}"], False) if np.ma.isMaskedArray(res[f"g{i}"])
-                           else res[f"g{i}"], dtype=bool)
+        v, given = all_values[i], all_given[i]
         lo, hi, expected = _RANGES[key]
         with np.errstate(invalid="ignore"):
             ok = np.isfinite(v) & (v >= lo) & (v <= (np.inf if hi is None else hi))
@@ -342,53 +349,61 @@ _SIMPLE_LITERAL = r"^\[(?:'([^'\\]*)'|\"([^\"\\]*)\")\]$"
 
 
 def _from_wide(table: pa.Table, label: str, catalog: Catalog) -> EvalSet:
-    table = _with_row_numbers(table)
-    columns = [c for c in table.column_names if c != "_row"]
+    """Wide layout, linear in the number of columns: each column is looked up in a set, the
+    numbers of every model are cast in one stacked scan and the texts unwrapped in one pass."""
+    columns = list(table.column_names)
+    present = set(columns)
     suffixed = [c for c in columns if "|" in c]
     models = sorted({c.split("|", 1)[0] for c in suffixed})
-    fields = {c.split("|", 1)[1] for c in suffixed}
+    position = {m: j for j, m in enumerate(models)}
     aliases = {"total_cost": "cost_usd", "model_response": "output", "cost": "cost_usd",
                "response": "output", "latency": "latency_ms"}
+    id_col = next((c for c in ("item_id", "sample_id", "id") if c in present), None)
+    numeric_cols: dict[str, str] = {}  # column -> canonical numeric field
+    targets: dict[str, tuple[str, int]] = {}  # column -> (canonical field, model index)
+    for model in models:
+        if model in present:
+            numeric_cols[model] = "score"
+            targets[model] = ("score", position[model])
+    for col in suffixed:
+        model, f = col.split("|", 1)
+        canonical = aliases.get(f, f)
+        if canonical in NUMERIC_FIELDS:
+            numeric_cols[col] = canonical
+            targets[col] = (canonical, position[model])
+        elif canonical in TEXT_FIELDS:
+            targets[col] = (canonical, position[model])
     con = scratch_db()
     try:
-        con.register("t", table)
-        id_col = next((c for c in ("item_id", "sample_id", "id") if c in columns), None)
-        numeric_cols = {}
-        for model in models:
-            if model in columns:
-                numeric_cols[model] = "score"
-            for f in fields:
-                canonical = aliases.get(f, f)
-                if canonical in NUMERIC_FIELDS and f"{model}|{f}" in columns:
-                    numeric_cols[f"{model}|{f}"] = canonical
         parsed, problems = _parse_numbers(con, table, label, numeric_cols, id_col)  # one scan
-        if problems:
-            problems.sort(key=_file_order(columns))
-            raise InputError(f"{label}: bad values; nothing was stored", problems)
-        n = table.num_rows
-        arrays: dict[str, np.ndarray] = {f: np.full((n, len(models)), np.nan) for f in NUMERIC_FIELDS}
-        arrays.update({f: np.full((n, len(models)), None, dtype=object) for f in TEXT_FIELDS})
-        frame = table.select(columns).to_pandas()
-        for j, model in enumerate(models):
-            if model in columns:
-                arrays["score"][:, j] = parsed[model]
-            for f in fields:
-                col = f"{model}|{f}"
-                if col not in columns:
-                    continue
-                canonical = aliases.get(f, f)
-                if canonical in NUMERIC_FIELDS:
-                    arrays[canonical][:, j] = parsed[col]
-                elif canonical in TEXT_FIELDS:
-                    arrays[canonical][:, j] = _literal_text(frame[col]).astype(object).where(
-                        frame[col].notna(), None).to_numpy(dtype=object)
     finally:
         con.close()
+    if problems:
+        problems.sort(key=_file_order(columns))
+        raise InputError(f"{label}: bad values; nothing was stored", problems)
+    n = table.num_rows
+    arrays: dict[str, np.ndarray] = {f: np.full((n, len(models)), np.nan) for f in NUMERIC_FIELDS}
+    arrays.update({f: np.full((n, len(models)), None, dtype=object) for f in TEXT_FIELDS})
+    for col, values in parsed.items():
+        canonical, j = targets[col]
+        arrays[canonical][:, j] = values
+    text_cols = [c for c in suffixed if targets.get(c, ("",))[0] in TEXT_FIELDS]
+    if text_cols:
+        # every text cell of every model in one Series: one unwrapping pass, then scattered
+        stacked = pa.chunked_array([chunk.cast(pa.large_string()) for c in text_cols
+                                    for chunk in table.column(c).chunks], type=pa.large_string())
+        cells = pd.Series(stacked.to_numpy(zero_copy_only=False), dtype=object)
+        text = _literal_text(cells).astype(object).where(cells.notna(), None)
+        text = text.to_numpy(dtype=object).reshape(len(text_cols), n)
+        for k, col in enumerate(text_cols):
+            canonical, j = targets[col]
+            arrays[canonical][:, j] = text[k]
 
     model_cols = set(models) | set(suffixed)
     rename = {"sample_id": "item_id", "prompt": "input", "eval_name": "task"}
     keep = [c for c in columns if c not in model_cols and not _is_unnamed(c)]
-    items = frame[keep].rename(columns={k: v for k, v in rename.items() if k in keep and v not in keep})
+    items = table.select(keep).to_pandas() if keep else pd.DataFrame(index=range(n))
+    items = items.rename(columns={k: v for k, v in rename.items() if k in keep and v not in keep})
     if "item_id" not in items:
         items.insert(0, "item_id", [str(i) for i in range(1, n + 1)])
     if "input" in items:

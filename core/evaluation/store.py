@@ -17,6 +17,13 @@ from core.errors import InputError
 from core.evaluation.evalset import ITEM_COLUMNS, EvalSet, from_long_frame
 from core.workspace import Workspace
 
+MOVE_REFERENCE = """
+    update evalset_items set reference = m.value from evalset_item_meta m
+        where m.evalset_id = evalset_items.evalset_id and m.idx = evalset_items.idx
+          and m.key = 'reference';
+    delete from evalset_item_meta where key = 'reference';
+"""
+
 MIGRATIONS = [
     # v1, the DuckLake baseline: ids come from the 'evalsets' lock row (Workspace.next_id)
     """
@@ -52,6 +59,9 @@ MIGRATIONS = [
     );
     insert into store_locks values ('evalsets', 0);
     """,
+    # v2: the expected answer of open-ended items (scorers compare outputs with it). A file
+    # stored before this release kept a 'reference' column as metadata: it moves here.
+    "alter table evalset_items add column reference varchar;" + MOVE_REFERENCE,
 ]
 
 RESULT_COLUMNS = ["idx", "model", "score", "cost_usd", "latency_ms", "confidence", "input_tokens",
@@ -59,7 +69,8 @@ RESULT_COLUMNS = ["idx", "model", "score", "cost_usd", "latency_ms", "confidence
 
 
 def _ready(ws: Workspace) -> None:
-    ws.ensure("evalsets", MIGRATIONS)
+    # a workspace of the last release kept 'reference' as metadata: it moves when copied over
+    ws.ensure("evalsets", MIGRATIONS, legacy_fixups=[MOVE_REFERENCE])
 
 
 def save_evalset(ws: Workspace, evalset: EvalSet, name: str | None = None) -> int:
@@ -93,7 +104,7 @@ def save_evalset(ws: Workspace, evalset: EvalSet, name: str | None = None) -> in
             [set_id, name or evalset.name, evalset.format, evalset.n_items, evalset.n_models,
              evalset.synthetic, json.dumps(evalset.cost_source), json.dumps(list(evalset.notes))])
         for table, view, frame, cols in (
-                ("evalset_items", "new_items", base, "idx, item_id, input, task, label"),
+                ("evalset_items", "new_items", base, "idx, item_id, input, task, label, reference"),
                 ("evalset_item_meta", "new_meta", meta, "idx, key, value"),
                 ("evalset_results", "new_results", results, ", ".join(RESULT_COLUMNS))):
             cur.register(view, frame)
@@ -123,7 +134,8 @@ def load_evalset(ws: Workspace, evalset_id: int) -> EvalSet:
         raise InputError(f"No eval set with id {evalset_id} in the workspace")
     name, fmt, synthetic, cost_source, notes = head
     items = cur.execute(
-        "select item_id, input, task, label from evalset_items where evalset_id = ? order by idx",
+        "select item_id, input, task, label, reference from evalset_items where evalset_id = ?"
+        " order by idx",
         [evalset_id]).df()
     items = items[[c for c in items.columns if items[c].notna().any() or c == "item_id"]]
     keys = [k for (k,) in cur.execute(
@@ -148,9 +160,13 @@ def load_evalset(ws: Workspace, evalset_id: int) -> EvalSet:
 
 
 def delete_evalset(ws: Workspace, evalset_id: int) -> None:
+    from core.evaluation.score_store import delete_plan, ensure_scores
+
     _ready(ws)
+    ensure_scores(ws)  # before the write: a migration is a write of its own
 
     def body(cur):
+        delete_plan(ws, evalset_id, cur=cur)  # the scorers chosen for it go with it
         for table in ("evalset_results", "evalset_item_meta", "evalset_items"):
             cur.execute(f"delete from {table} where evalset_id = ?", [evalset_id])
         cur.execute("delete from evalsets where id = ?", [evalset_id])

@@ -4,8 +4,11 @@ Keys and base URLs come from the environment (DESIGN.md): ``ANTHROPIC_API_KEY``,
 ``OPENAI_API_KEY``, ``GEMINI_API_KEY`` and ``ANTHROPIC_BASE_URL``, ``OPENAI_BASE_URL``,
 ``GEMINI_BASE_URL``, ``LOCAL_BASE_URL``. The run id is derived from the inputs' content and the
 models, so running the same command again after a crash continues where it stopped: no answered
-call is made twice. Exit codes: 0 every call answered, 1 some calls failed (RESULTS.csv is still
-written), 2 bad input (one line on stderr), 3 workspace locked.
+call is made twice: every answer is journaled as it arrives, so even a SIGKILL loses only the
+calls in flight. Ctrl-C and SIGTERM stop cleanly: the calls in flight finish, RESULTS.csv is
+written with what was answered, and the exit code is 1. Exit codes: 0 every call answered,
+1 some calls failed or the run was stopped (RESULTS.csv is still written), 2 bad input (one
+line on stderr), 3 workspace locked.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
+from core.exports import write_csv
 from core.settings import PROVIDERS, env_text
 
 RESULT_COLUMNS = ["item_id", "model", "input", "task", "label", "output", "prediction", "score",
@@ -99,27 +103,31 @@ def run_cli(inputs_path, models: list[str], out_path, concurrency: int = 8) -> i
     ws = open_workspace()
     run = LiveRun(ws, evalset, models, RunConfig(concurrency=concurrency), name=path.name,
                   run_id=cli_run_id(raw, models), keys=keys, base_urls=urls)
-    printer = _StderrProgress()
+    printer = StderrProgress()
     cancel = threading.Event()
 
-    def on_interrupt(signum, frame):  # Ctrl-C: stop cleanly, keep every finished call
-        print("interrupted: finishing the calls in flight (Ctrl-C again to abort)",
+    def on_stop(signum, frame):  # Ctrl-C or SIGTERM: stop cleanly, keep every finished call
+        name = "terminated" if signum == signal.SIGTERM else "interrupted"
+        print(f"{name}: finishing the calls in flight, then writing {out_path} "
+              "(send it again to abort; the answers so far are saved either way)",
               file=sys.stderr, flush=True)
         cancel.set()
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
-    previous = signal.signal(signal.SIGINT, on_interrupt) \
-        if threading.current_thread() is threading.main_thread() else None
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, on_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         result = run.run(progress=printer, cancel=cancel)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     printer.done(result.progress)
     frame = results_csv(run)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out, index=False)
+    write_csv(frame, out)
     print(f"wrote {out} ({len(frame)} rows; run {run.run_id}, {result.status})", file=sys.stderr)
     if result.status == "cancelled":
         return 1
@@ -143,7 +151,7 @@ def _first_error(run) -> str | None:
         str(bad["status"].iloc[0])
 
 
-class _StderrProgress:
+class StderrProgress:
     """One line per second on stderr (and one per batch written, with the saved count)."""
 
     def __init__(self):

@@ -21,6 +21,7 @@ import pandas as pd
 
 from core.live import store as run_store
 from core.live.cache import ResponseCache
+from core.live.journal import RunJournal
 from core.live.keys import redact
 from core.live.limits import CircuitBreaker, TokenBucket, backoff_delay
 from core.live.providers.base import ChatRequest, ChatResponse, Provider, ProviderError
@@ -33,7 +34,8 @@ CANCEL_GRACE_S = 5.0  # in-flight calls get this long to finish (and be recorded
 
 
 class _Writer:
-    """Buffers finished calls and writes them in bulk every ``interval`` s or ``rows`` rows."""
+    """Journals each finished call at once (:mod:`core.live.journal`: on disk before it counts),
+    and writes them to the workspace in bulk every ``interval`` s or ``rows`` rows."""
 
     def __init__(self, execution: Execution, interval: float, rows: int):
         self.ex = execution
@@ -46,8 +48,12 @@ class _Writer:
         self.lock = asyncio.Lock()  # one flush at a time, so close() waits for a running one
         self.closed = False
         self.saved = 0
+        self.journal = RunJournal.open(execution.run.ws, execution.run.run_id)
+        self.error: BaseException | None = None  # a bulk write failed: its calls are only in the journal
 
     def add(self, call: dict, ledger_rows: list[dict], cache_entry: tuple | None) -> None:
+        if self.journal is not None:
+            self.journal.append(call, ledger_rows)
         self.calls.append(call)
         self.ledger.extend(ledger_rows)
         if cache_entry is not None:
@@ -70,19 +76,36 @@ class _Writer:
             self.calls, self.ledger, self.cache_entries = [], [], []
             run = self.ex.run
             # Shielded: cancelling the run must not abandon a batch half way to the disk.
-            await asyncio.shield(asyncio.to_thread(_write_with_retry, run.ws,
-                                                   pd.DataFrame(calls), pd.DataFrame(ledger)))
+            try:
+                await asyncio.shield(asyncio.to_thread(self._write, run.ws, calls, ledger))
+            except BaseException as exc:
+                self.error = self.error or exc  # the batch stays in the journal for the next attempt
+                raise
             self.saved += len(calls)
             if entries and self.ex.cache is not None:
                 await asyncio.shield(asyncio.to_thread(self.ex.cache.put_many, entries))
             self.ex.report(force=True)
 
+    def _write(self, ws, calls: list[dict], ledger: list[dict]) -> None:
+        if self.journal is not None:
+            self.journal.sync()  # what is journaled so far also survives a power loss
+        _write_with_retry(ws, pd.DataFrame(calls), pd.DataFrame(ledger))
+
     async def close(self, task: asyncio.Task) -> None:
-        """Stop the periodic loop (letting a running flush finish), then write what is left."""
+        """Stop the periodic loop (letting a running flush finish), then write what is left.
+        The journal is deleted only when everything it holds is in the workspace."""
         self.closed = True
         self.wake.set()
         await asyncio.gather(task, return_exceptions=True)
-        await self.flush()
+        written = False
+        try:
+            await self.flush()
+            written = self.error is None
+        finally:
+            if self.journal is not None:
+                self.journal.close(remove=written)
+        if self.error is not None:  # a periodic write failed: the run must not look finished
+            raise self.error
 
 
 class Execution:
@@ -109,6 +132,8 @@ class Execution:
         self.reserved = 0.0  # worst-case cost of the calls in flight (spend cap)
         self.stop_reason: str | None = None
         self.rng = random.Random()
+        self.last_errors: dict[str, ProviderError] = {}  # provider -> its last real failure
+        self.first_error: str | None = None  # the first failed pair's (redacted) reason
         self.secrets = run.secrets()
 
     # -- progress -------------------------------------------------------------------------------
@@ -169,7 +194,9 @@ class Execution:
             return "spend_cap", (f"stopped at the spend cap (${self.config.spend_cap_usd:g}); "
                                  f"spent ${self.spend:.4f}")
         failed = self.counts["failed"]
-        return "finished", (f"{failed} call(s) failed" if failed else None)
+        if not failed:
+            return "finished", None
+        return "finished", f"{failed} call(s) failed; first: {self.first_error or 'no reason given'}"
 
     async def _wait(self, workers: list[asyncio.Task]) -> None:
         """Wait for the workers; after a cancel, give in-flight calls a short grace period."""
@@ -203,6 +230,8 @@ class Execution:
             if call is None:  # cancelled mid-retry: nothing final to record
                 return
             self.writer.add(call, ledger_rows, entry)
+            if call["status"] not in run_store.SUCCESS and self.first_error is None:
+                self.first_error = call.get("error_message") or call["status"]
             self._count(call["status"], cost)
             if call["status"] == "cached":
                 await asyncio.sleep(0)  # a hit never awaited: let the writer and others run
@@ -229,6 +258,10 @@ class Execution:
                 return None, ledger_rows, None, total_cost
             if isinstance(outcome[0], ChatResponse):
                 response, attempts, waited = outcome
+                # A model may echo a key back (asked to by a prompt injection, or by mistake):
+                # its answer is redacted before it is journaled, stored or cached.
+                if response.text:
+                    response = replace(response, text=self._redact(response.text))
                 cost = run.call_cost(provider, model, response)
                 call = self._row(i, model_id, answering, "ok", response=response, cost=cost,
                                  attempts=attempts, waited=waited)
@@ -238,10 +271,10 @@ class Execution:
                          response.input_tokens, response.output_tokens, key)
                 return call, ledger_rows, entry, total_cost
             error, attempts, waited, latency = outcome
-            last = self._row(i, model_id, answering, error.kind if error.kind == "circuit_open"
-                             else "failed", error=error, attempts=attempts, waited=waited,
-                             latency=latency)
-            ledger_rows.append(self._ledger(last, provider, model, i, status=error.kind))
+            last = self._row(i, model_id, answering, "failed", error=error, attempts=attempts,
+                             waited=waited, latency=latency)
+            if attempts:  # a call that was never sent is not in the ledger: nothing was spent
+                ledger_rows.append(self._ledger(last, provider, model, i, status=error.kind))
         return last, ledger_rows, None, total_cost
 
     def _cache_lookup(self, provider: str, request: ChatRequest, i: int, key: str):
@@ -263,10 +296,15 @@ class Execution:
         started = time.perf_counter()
         while True:
             if not breaker.allow():
-                err = ProviderError(provider_name, "circuit_open",
-                                    f"{breaker.threshold} consecutive failures; failing fast for "
-                                    f"{self.config.breaker_cooldown_s:g}s", retryable=False)
-                return err, attempts, waited, (time.perf_counter() - started) * 1000
+                down = self._provider_down(provider_name, breaker)
+                if down is not None:
+                    return down, attempts, waited, (time.perf_counter() - started) * 1000
+                # Open: wait for the cool-down (a probe may be in flight: check back soon).
+                pause = min(max(breaker.retry_in(), 0.05), 1.0)
+                if not await self._sleep(pause):
+                    return None
+                waited += pause
+                continue
             if bucket is not None:
                 await bucket.acquire()
             attempts += 1
@@ -290,6 +328,7 @@ class Execution:
                 return response, attempts, waited
             if error.kind not in ("bad_request", "malformed"):
                 breaker.record_failure()
+                self.last_errors[provider_name] = error
             if not error.retryable or attempts > self.config.max_retries:
                 return error, attempts, waited, (time.perf_counter() - started) * 1000
             delay = backoff_delay(attempts - 1, self.config.backoff_base_s,
@@ -297,6 +336,20 @@ class Execution:
             if not await self._sleep(delay):
                 return None
             waited += delay
+
+    def _provider_down(self, provider: str, breaker: CircuitBreaker) -> ProviderError | None:
+        """The provider's own last error, once its breaker's probes failed ``breaker_probes``
+        times in a row: the calls still waiting are not sent, and say why in its words."""
+        if breaker.failed_probes < max(1, self.config.breaker_probes):
+            return None
+        last = self.last_errors.get(provider)
+        cause = str(last) if last is not None else "no answer"
+        return ProviderError(
+            provider, last.kind if last is not None else "connection",
+            f"not sent: {provider} failed {breaker.threshold} calls in a row, then "
+            f"{breaker.failed_probes} probe(s) after {self.config.breaker_cooldown_s:g} s "
+            f"cool-downs; last error: {cause}",
+            status=last.status if last is not None else None, retryable=False)
 
     async def _sleep(self, seconds: float) -> bool:
         """Sleep, waking early on cancel; False when cancelled."""

@@ -10,6 +10,7 @@ All three are small and deterministic given a clock, so they can be tested witho
 
     breaker = CircuitBreaker(threshold=5, cooldown=30.0)
     breaker.allow()      # True while closed; False while open; one probe when half-open
+    breaker.retry_in()   # seconds until the next probe may go (callers wait, they do not fail)
 """
 from __future__ import annotations
 
@@ -73,12 +74,20 @@ class CircuitBreaker:
     """Stop hammering a provider that keeps failing.
 
     * closed: calls go through; ``threshold`` consecutive failures open it;
-    * open: calls fail fast (``allow()`` is False) until ``cooldown`` seconds have passed;
-    * half-open: one probe call is let through; success closes the breaker, failure re-opens it.
+    * open: no call goes (``allow()`` is False) until ``cooldown`` seconds have passed; callers
+      wait ``retry_in()`` seconds, they do not fail (a burst of 429s is a reason to pause);
+    * half-open: one probe call is let through; success closes the breaker, failure re-opens it
+      and counts in ``failed_probes`` (reset by a success): a provider whose probes keep
+      failing is down, and the caller decides after how many probes to stop waiting.
 
-    >>> b = CircuitBreaker(threshold=2, cooldown=10, clock=lambda: 0.0)
-    >>> b.record_failure(); b.record_failure(); b.state
-    'open'
+    >>> now = [0.0]
+    >>> b = CircuitBreaker(threshold=2, cooldown=10, clock=lambda: now[0])
+    >>> b.record_failure(); b.record_failure(); b.state, b.retry_in()
+    ('open', 10.0)
+    >>> now[0] = 10.0; b.allow(), b.allow(), b.retry_in()    # one probe; the rest keep waiting
+    (True, False, 0.0)
+    >>> b.record_failure(); b.state, b.failed_probes, b.retry_in()
+    ('open', 1, 10.0)
     """
 
     def __init__(self, threshold: int = 5, cooldown: float = 30.0,
@@ -90,6 +99,7 @@ class CircuitBreaker:
         self._opened_at: float | None = None
         self._probing = False
         self.times_opened = 0
+        self.failed_probes = 0  # probes that failed since the last success
 
     @property
     def state(self) -> str:
@@ -108,13 +118,23 @@ class CircuitBreaker:
             return True
         return False
 
+    def retry_in(self) -> float:
+        """Seconds until the breaker lets a probe through (0 when closed or the cool-down is
+        over; a probe may then be in flight, so ``allow()`` can still say no for a moment)."""
+        if self._opened_at is None:
+            return 0.0
+        return max(0.0, self.cooldown - (self._clock() - self._opened_at))
+
     def record_success(self) -> None:
         self._failures = 0
         self._opened_at = None
         self._probing = False
+        self.failed_probes = 0
 
     def record_failure(self) -> None:
         self._failures += 1
+        if self._probing:
+            self.failed_probes += 1
         if self._probing or self._failures >= self.threshold:
             if self._opened_at is None or self._probing:
                 self.times_opened += 1

@@ -14,12 +14,17 @@ How it behaves:
   rate per provider (``rate_limits``);
 * retryable failures (429, 5xx, timeouts, dropped connections) are retried with exponential
   backoff and full jitter, never sooner than the server's ``retry-after``;
-* a circuit breaker per provider: after ``breaker_threshold`` consecutive failures calls fail fast
-  (recorded with status ``circuit_open``) until a probe succeeds after the cool-down;
+* a circuit breaker per provider: after ``breaker_threshold`` consecutive failures no call is
+  sent until the cool-down is over and a probe succeeds; calls wait for it, they do not fail (a
+  burst of 429s pauses the run). Only when ``breaker_probes`` probes in a row fail is the
+  provider taken as down: its remaining calls fail, unsent, with its own last error (HTTP
+  status and message);
 * an optional fallback chain per model: when a model fails for good, the next one is asked and
   the row says who answered;
-* every finished call (ok, cached, failed) is written in small bulk batches to ``run_calls`` and
-  the ledger; a rerun with the same ``run_id`` skips every (item, model) already answered;
+* every finished call (ok, cached, failed) is appended to the run's journal as it arrives, before
+  it counts as done (:mod:`core.live.journal`), and written in small bulk batches to
+  ``run_calls`` and the ledger; a rerun with the same ``run_id`` first writes what a killed
+  attempt journaled, then skips every (item, model) already answered;
 * a spend cap stops dispatching before the cap can be crossed (in-flight calls are budgeted at
   their worst case), and a cancel event stops cleanly;
 * at the end the answers become an EvalSet in the workspace (long format: prediction, score =
@@ -44,6 +49,7 @@ from core.errors import InputError
 from core.evaluation.evalset import EvalSet
 from core.live import store as run_store
 from core.live.execute import Execution
+from core.live.journal import replay
 from core.live.keys import redact
 from core.live.providers.base import ChatRequest, ChatResponse, Provider
 from core.live.types import Progress, RunConfig, RunResult, new_run_id
@@ -261,6 +267,9 @@ class LiveRun:
         run_store.create_run(self.ws, self.run_id, self.name, self.models, self.config.to_dict(),
                              len(self.item_ids), evalset_id=self.evalset_id,
                              source=self.config.source, experiment=self.config.experiment)
+        # Calls a killed attempt had journaled but not yet written: into the workspace first,
+        # so they count as answered and are never asked (nor paid for) again.
+        replay(self.ws, self.run_id)
         execution = Execution(self, progress=progress, cancel=cancel or threading.Event())
         try:
             status, message = await execution.execute()

@@ -1,9 +1,11 @@
 """Live runs in the workspace: one ``runs`` row per run, one ``run_calls`` row per (item, model).
 
-Every finished call is written as it arrives, in small bulk batches, to ``run_calls`` and to the
-spend ledger, so a crash loses at most the calls in flight. ``run_calls`` keeps the latest
+Every finished call is journaled as it arrives (:mod:`core.live.journal`) and written in small
+bulk batches to ``run_calls`` and to the spend ledger, so a crash loses at most the calls in
+flight. ``run_calls`` keeps the latest
 outcome per (run, item, model): a failure recorded before a crash is replaced by the success of
-a later resume, and a success is never asked for again (:func:`done_pairs`).
+a later resume, a success is never replaced by a failure, and never asked for again
+(:func:`done_pairs`).
 
 Keys never reach these tables; prompts stay in the eval set they came from, and the ledger gets
 only what was spent.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 
 from core.workspace import Workspace
@@ -47,7 +50,7 @@ MIGRATIONS = [
         answered_by varchar,             -- provider:model that answered (differs after a fallback)
         call_id varchar not null,        -- the ledger row of the answering call
         ts timestamp not null,
-        status varchar not null,         -- ok | cached | failed | circuit_open | cancelled
+        status varchar not null,         -- ok | cached | failed (circuit_open: older runs)
         error_kind varchar,
         error_message varchar,           -- redacted: never a key
         attempts integer not null default 0,
@@ -186,7 +189,10 @@ def write_calls(ws: Workspace, calls: pd.DataFrame, ledger_rows: pd.DataFrame) -
     if calls.empty and ledger_rows.empty:
         return
     frame = calls.reindex(columns=CALL_COLUMNS)
-    # A batch may hold two outcomes for one pair (a failure, then a fallback success): keep last.
+    # A batch may hold two outcomes for one pair (a failure, then a fallback success; a replayed
+    # journal): keep the last answer if there is one, else the last failure.
+    answered = frame["status"].isin(SUCCESS).to_numpy()
+    frame = frame.iloc[np.argsort(answered, kind="stable")]
     frame = frame.drop_duplicates(["run_id", "item_id", "model"], keep="last")
     ledger = _ledger_frame(ledger_rows) if len(ledger_rows) else None
     from core.spend.ledger import insert_staged
@@ -195,11 +201,16 @@ def write_calls(ws: Workspace, calls: pd.DataFrame, ledger_rows: pd.DataFrame) -
         if len(frame):
             ws.bump(cur, "runs")  # the latest outcome per pair, also with two resumes at once
             cur.register("incoming_run_calls", frame)
-            cur.execute("delete from run_calls where exists (select 1 from incoming_run_calls i"
-                        " where i.run_id = run_calls.run_id and i.item_id = run_calls.item_id"
-                        " and i.model = run_calls.model)")
+            # The latest outcome per pair, except that an answer is never replaced by a failure
+            # (a journal replayed late, or a second writer, cannot undo a paid-for answer).
+            match = ("i.run_id = run_calls.run_id and i.item_id = run_calls.item_id"
+                     " and i.model = run_calls.model")
+            cur.execute(f"delete from run_calls where exists (select 1 from incoming_run_calls i"
+                        f" where {match} and (run_calls.status not in ('ok', 'cached')"
+                        " or i.status in ('ok', 'cached')))")
             cur.execute(f"insert into run_calls ({', '.join(CALL_COLUMNS)})"
-                        f" select {', '.join(CALL_COLUMNS)} from incoming_run_calls")
+                        f" select {', '.join(CALL_COLUMNS)} from incoming_run_calls i"
+                        f" where not exists (select 1 from run_calls where {match})")
             cur.unregister("incoming_run_calls")
         if ledger is not None:
             cur.register("incoming_ledger_calls", ledger)

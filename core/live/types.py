@@ -25,6 +25,9 @@ class RunConfig:
     rate_limits: dict[str, float] = field(default_factory=dict)  # provider -> requests per second
     breaker_threshold: int = 5
     breaker_cooldown_s: float = 30.0
+    # An open breaker makes calls wait for the cool-down; after this many failed probes in a
+    # row the provider is taken as down and its remaining calls fail with its last error.
+    breaker_probes: int = 3
     timeout_s: float = 60.0
     max_tokens: int | None = None  # None: the prompt template's own
     temperature: float | None = None

@@ -8,10 +8,10 @@ Every query takes a :class:`SpendFilter` (date range, scope, tags) and returns a
     cache_stats(ws, flt)                     # hit rate and what the hits would have cost
     spend_page_data(ws, flt)                 # every query the Spend page shows, in one dict
 
-Scopes: ``production`` (default) excludes ``shadow`` and ``simulation`` rows; ``shadow`` is the
-cost of real shadow calls, kept apart; ``simulation`` is spend computed from eval sets (replays),
-never billed; ``billable`` is every real dollar (all but simulation: what budgets count); ``all``
-is everything.
+Scopes: ``production`` (default) excludes ``shadow``, ``evaluation`` and ``simulation`` rows;
+``shadow`` is the cost of real shadow calls and ``evaluation`` that of LLM judges scoring eval
+sets, each kept apart; ``simulation`` is spend computed from eval sets (replays), never billed;
+``billable`` is every real dollar (all but simulation: what budgets count); ``all`` is everything.
 
 A cost that is not known (NULL in the ledger) is never summed as $0: every grouping returns
 ``unknown_cost_rows`` beside ``cost_usd``, and ``cost_usd`` is NaN (None in :func:`totals`)
@@ -29,8 +29,9 @@ from core.spend.ledger import ensure_ledger
 from core.workspace import Workspace
 
 SCOPES = {
-    "production": "source not in ('shadow', 'simulation')",
+    "production": "source not in ('shadow', 'simulation', 'evaluation')",
     "shadow": "source = 'shadow'",
+    "evaluation": "source = 'evaluation'",  # LLM-judge calls that score eval sets
     "simulation": "source = 'simulation'",
     "billable": "source <> 'simulation'",
     "all": "true",

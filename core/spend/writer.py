@@ -29,6 +29,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -37,7 +38,7 @@ import pandas as pd
 from core.errors import InputError, StoreUnavailableError
 from core.spend.ledger import ALL_COLUMNS, ensure_ledger, ledger_row
 from core.spend.rollup import add_to_rollup
-from core.spend.spool import REJECTED, Spool, claimed
+from core.spend.spool import OPEN, REJECTED, Spool, claimed
 from core.workspace import Workspace, maintenance
 from core.workspace.faults import store_fault_message
 
@@ -64,12 +65,15 @@ class LedgerWriter:
     """Durable, batched ledger writes for one process (thread-safe)."""
 
     def __init__(self, ws: Workspace, *, interval: float = 0.5, batch_rows: int = 500,
-                 spool_dir: str | Path | None = None, background: bool = True):
+                 spool_dir: str | Path | None = None, background: bool = True,
+                 on_batch: Callable[[pd.DataFrame], None] | None = None):
         self.ws = ws
         self.interval = interval
         self.spool = Spool(spool_dir or ws.location.spool_dir, max_rows=batch_rows)
+        self.on_batch = on_batch  # sees each committed batch (after its commit)
         self.last_error: str | None = None
         self.flushed_rows = 0
+        self.adopted_segments = 0  # open segments of killed processes, committed by this writer
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -116,6 +120,11 @@ class LedgerWriter:
         self.spool.rotate()
         return self._flush_pending()
 
+    def commit_spooled(self) -> int:
+        """Commit the closed segments of the spool directory (any process's, and the open ones
+        of killed processes) without closing this writer's own; returns rows added."""
+        return self._flush_pending()
+
     def _flush_pending(self) -> int:
         try:
             return self._flush_claimed()
@@ -135,7 +144,11 @@ class LedgerWriter:
                 with claimed(pending) as mine:
                     if not mine:
                         break  # another process is flushing these
+                    adopted = sum(1 for p in mine if p.suffix == OPEN)
                     total += self._commit(mine)
+                    if adopted:
+                        self.adopted_segments += adopted
+                        log.warning("committed %d spool segment(s) of a process that died", adopted)
                 if len(pending) < MAX_SEGMENTS_PER_FLUSH:
                     break
         self.flushed_rows += total
@@ -180,6 +193,11 @@ class LedgerWriter:
                 return int(added)
 
             added = self.ws.write(body, cur=cur)
+            if self.on_batch is not None and added:
+                try:
+                    self.on_batch(cur.execute("select * from _batch").df())
+                except Exception:  # a hook must never cost a row
+                    log.exception("ledger batch hook failed")
         finally:
             cur.close()
         for path in segments:  # still holding their locks: no other flusher reads them again

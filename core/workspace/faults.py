@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import duckdb
 
+from core.errors import register_store_describer
 from core.workspace.location import Location, redact
 
 UNREACHABLE = ("Unable to connect to Postgres", "could not connect to server", "Connection refused",
@@ -48,3 +49,5 @@ def store_fault_message(exc: BaseException, location: Location | None = None) ->
 
 
 _NO_LOCATION = Location(kind="embedded", label="", key="")
+
+register_store_describer(store_fault_message)  # core.errors.describe words store faults this way

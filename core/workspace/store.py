@@ -34,7 +34,7 @@ from typing import TypeVar
 
 import duckdb
 
-from core.errors import StoreUnavailableError
+from core.errors import InputError, StoreUnavailableError
 from core.settings import DEFAULT_WORKSPACE
 from core.workspace import engine
 from core.workspace.faults import store_fault_message
@@ -58,6 +58,14 @@ def default_path() -> str:
     """The identity of the workspace the environment names (no password in it): a cache key
     that changes when TRADEOFF_STORE or TRADEOFF_WORKSPACE points elsewhere."""
     return resolve().key
+
+
+def default_label() -> str:
+    """How the workspace the environment names is shown to people (no password in it)."""
+    try:
+        return resolve().label
+    except InputError:  # a malformed TRADEOFF_STORE: its own error says what is wrong
+        return "named by TRADEOFF_STORE"
 
 
 def _quote(value: str) -> str:

@@ -38,6 +38,16 @@ a broken JSON body), ``auth`` (the provider's real wrong-key error), ``bad_reque
 Keys: a key is refused when it is empty or contains ``wrong`` or ``invalid``, or, when
 ``valid_keys[provider]`` is set, when it is not in it. The local route checks no key.
 
+Judges (a system prompt that starts "You are an impartial judge", as :mod:`core.live.judge`
+writes it) get a JSON verdict ``{"verdict": ..., "reason": ...}``: pointwise, ``pass`` when the
+``<answer>`` equals the ``<reference>`` (case and outer spaces ignored; any non-empty answer
+passes when there is no reference), else ``fail``; pairwise, ``A`` or ``B`` for the one of
+``<answer_a>`` / ``<answer_b>`` that equals the reference, ``tie`` when both or neither do.
+Judge model names compose too: ``-q<NN>`` gives the right verdict on NN% of questions (the
+others flipped), ``-first`` always prefers the answer shown first (position bias),
+``-garble<NN>`` replies with unreadable prose on NN% of questions. ``server.script_verdict``
+scripts one verdict (and reason) for the next matching request.
+
 Answers: the gold label is read from ``answer: X`` in the user text (so an eval set whose input
 says ``... answer: B`` has known correctness); the candidate labels from a ``Labels: a | b | c``
 line. The text comes back as JSON when JSON was asked for (OpenAI ``response_format``, Gemini
@@ -173,6 +183,39 @@ def default_answer(model: str, system: str, user: str) -> tuple[str, float]:
     return wrong, round(0.2 + 0.4 * _unit("conf", model, user), 2)
 
 
+JUDGE_MARK = "You are an impartial judge"
+
+
+def _between(text: str, tag: str) -> str | None:
+    match = re.search(rf"<{tag}>\n?(.*?)\n?</{tag}>", text, re.DOTALL)
+    return match.group(1).strip() if match else None
+
+
+def _same(answer: str | None, reference: str | None) -> bool:
+    if reference is None:
+        return bool(answer)
+    return (answer or "").strip().casefold() == reference.strip().casefold()
+
+
+def judge_reply(model: str, user: str) -> str:
+    """A fake judge's reply to a question written by core.live.judge (see the module docstring)."""
+    garble = re.search(r"-garble(\d{1,3})", model)
+    if garble and _unit("garble", model, user) * 100 < int(garble.group(1)):
+        return "Both answers have merit, so I would rather not pick one."
+    reference = _between(user, "reference")
+    if "<answer_a>" in user:
+        a_ok, b_ok = _same(_between(user, "answer_a"), reference), _same(_between(user, "answer_b"), reference)
+        verdict = "A" if "-first" in model else "A" if a_ok and not b_ok else "B" if b_ok and not a_ok \
+            else "tie"
+    else:
+        ok = _same(_between(user, "answer"), reference)
+        quality = re.search(r"-q(\d{1,3})(?![\d])", model)
+        if quality and _unit(model, user) * 100 >= int(quality.group(1)):
+            ok = not ok
+        verdict = "pass" if ok else "fail"
+    return json.dumps({"verdict": verdict, "reason": f"fake judge: {verdict}"})
+
+
 def render_answer(label: str, confidence: float, parsed: Parsed) -> str:
     if parsed.want_json:
         return json.dumps({"label": label, "confidence": confidence})
@@ -295,6 +338,13 @@ class FakeLLMServer:
         with self._lock:
             self._rules.append(Rule(kind, provider, model, contains, times, dict(params)))
 
+    def script_verdict(self, verdict: str, reason: str = "scripted", *, times: int = 1,
+                       **match: Any) -> None:
+        """Make the next ``times`` matching judge requests reply with this verdict (``verdict``
+        may also be any text, e.g. an unreadable reply, when ``reason`` is None)."""
+        text = verdict if reason is None else json.dumps({"verdict": verdict, "reason": reason})
+        self.script("ok", times=times, text=text, **match)
+
     def reset(self) -> None:
         """Forget calls, rules, caches and settings changed since construction."""
         initial_cache = getattr(self, "_initial_cache", False)
@@ -407,6 +457,9 @@ class FakeLLMServer:
             label, confidence = text, None
         elif self.answer_fn is not None:
             text = self.answer_fn(parsed)
+            label, confidence = text, None
+        elif parsed.system.startswith(JUDGE_MARK):
+            text = judge_reply(parsed.model, parsed.user)
             label, confidence = text, None
         else:
             label, confidence = default_answer(parsed.model, parsed.system, parsed.user)

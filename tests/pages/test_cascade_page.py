@@ -61,6 +61,16 @@ def test_projection_shows_a_saving_as_a_green_fall_and_a_loss_as_a_red_rise(tiny
     assert deltas(at)["Cost per item"][1:] == ("UP", "RED")
 
 
+def test_a_difference_that_rounds_to_zero_is_no_gain_and_no_loss(tiny_page):
+    """At threshold .5 the cascade's quality equals big's (.750): the delta read '+0.000 vs big'
+    with a green up arrow, a gain that is not there. Differences that show as zero are grey."""
+    at = tiny_page
+    assert deltas(at)["Quality"] == ("same quality as big", "NONE", "GRAY")
+    assert deltas(at)["Cost per item"] == ("-65.0% vs big", "DOWN", "GREEN")
+    at.slider[0].set_value(0.3).run()  # quality .5 against big's .75
+    assert deltas(at)["Quality"] == ("-0.250 vs big", "DOWN", "RED")
+
+
 def test_sla_panel_finds_and_applies_thresholds(tiny_page):
     at = tiny_page
     at.slider[0].set_value(0.3).run()

@@ -134,3 +134,21 @@ def test_fallback_chain_keys_and_semantic_measure(fake_llm_env, ws, monkeypatch)
     rates = [d.value for d in at.dataframe if "wrong_rate" in d.value.columns]
     assert rates and rates[0]["threshold"].tolist() == [0.8, 0.85, 0.9, 0.95, 0.98, 1.0]
     assert not at.exception
+
+
+def test_a_server_that_refuses_connections_is_named_on_the_page(fake_llm_env, ws, monkeypatch):
+    """Nothing listens at LOCAL_BASE_URL: the run ends with its two calls failed, and the page
+    says why in a warning (before: 'finished' and '2 call(s) failed', no reason)."""
+    from tests.fixtures.app import free_port
+
+    monkeypatch.setenv("LOCAL_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
+    at = _page(_store(ws, n=2))
+    at.text_input(key="run_models_extra").set_value("local:nobody-home")
+    at.number_input(key="run_retries").set_value(0).run()
+    at.button(key="start_run").click().run()
+    _wait(at)
+    at.run()
+    assert not at.exception, at.exception
+    warnings = "\n".join(w.value for w in at.warning)
+    assert "2 call(s) failed; first: local connection: could not reach" in warnings, _texts(at)
+    assert "Status **finished** · 0 answered, 0 from cache, 2 failed" in _texts(at)

@@ -126,6 +126,12 @@ def test_pipe_and_tab_separated_files_load_the_right_models():
     assert es.models == ("M",)
 
 
+def test_header_and_rows_with_different_delimiters_are_refused_naming_both():
+    # it loaded as '|' and reported each row as "expected 3 fields, got 1 fields"
+    err = error_of(b"item_id|model|score\ni1,a,1\ni2,a,0\n")
+    assert "the header is separated by pipes ('|') but the rows below it by commas" in str(err)
+
+
 def test_unknown_delimiter_is_refused_naming_it():
     err = error_of(b"item_id:model:score\ni1:a:1\n")
     assert "separated by ':'" in str(err) and "'|'" in str(err)
@@ -359,3 +365,63 @@ def test_wide_text_literals_unwrapped():
     es = load_csv(body, name="lit.csv")
     assert es.items["input"].tolist() == ["plain", "x\ny"]
     assert es.output[:, 0].tolist() == ["it's", "not a literal"]
+
+
+# -- very wide files (thousands of models) -------------------------------------------------------
+def wide_bytes(models: int, rows: list[list[str]] | None = None) -> bytes:
+    """sample_id, prompt, then per model M, M|model_response, M|total_cost; 3 items."""
+    header = ["sample_id", "prompt"]
+    for j in range(models):
+        header += [f"m{j}", f"m{j}|model_response", f"m{j}|total_cost"]
+    lines = [",".join(header)]
+    for i in range(3):
+        cells = [f"s{i}", f"['q{i}']"]
+        for j in range(models):
+            cells += [str((i + j) % 2), f"['ans {i}-{j}']", f"{(j + 1) * 1e-6:.6f}"]
+        lines.append(",".join(cells))
+    lines += [",".join(r) for r in rows or []]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_a_wide_file_of_thousands_of_models_loads_every_cell_in_place():
+    """1,200 models (3,602 columns, past csv_io.WIDE_COLUMNS): each value lands at its model.
+    (The time it takes, linear in the width, is measured by bench.bench_wide.)"""
+    es = load_csv(wide_bytes(1200), name="wide.csv")
+    assert es.format == "wide" and es.score.shape == (3, 1200)
+    j = es.models.index("m1037")
+    assert nan_equal(es.score[:, j], [(i + 1037) % 2 for i in range(3)])
+    assert es.cost[:, j] == pytest.approx([1038e-6] * 3)
+    assert list(es.output[:, j]) == [f"ans {i}-1037" for i in range(3)]
+    assert es.items["input"].tolist() == ["q0", "q1", "q2"]
+    assert es.items["item_id"].tolist() == ["s0", "s1", "s2"]
+
+
+def test_a_wide_file_with_bad_rows_names_them():
+    ragged = wide_bytes(1100).decode().rstrip("\n") + "\ns9,x\n"
+    err = error_of(ragged.encode(), "wide.csv")
+    assert "row 4" in str(err) and "3302 fields" in str(err)
+    unclosed = wide_bytes(1100).decode() + 's9,"never closed\n'
+    err = error_of(unclosed.encode(), "wide.csv")
+    assert "row 4" in str(err) and "properly quoted" in str(err)
+    bad_cost = wide_bytes(1100).decode().replace("0.000005,", "abc,", 1)
+    err = error_of(bad_cost.encode(), "wide.csv")
+    assert "wide.csv, row 1, column 'm4|total_cost'" in str(err)
+
+
+def test_a_nul_byte_in_a_name_is_refused_where_it_is():
+    err = error_of(b"item_id,model,score\n1,a,1\n2,b\x00c,1\n")
+    assert [(p.row, p.column) for p in err.problems] == [(2, "model")]
+    assert "NUL" in err.problems[0].expected
+
+
+def test_a_field_over_the_row_limit_is_named_with_its_size():
+    err = error_of(b"item_id,model,score,output\n1,a,1," + b"y" * 2_300_000 + b"\n")
+    assert "CSV Error on Line" not in str(err)
+    p = err.problems[0]
+    assert (p.row, p.column) == (1, "output") and "under 2 MB" in p.expected
+    assert "2,300,000 characters" in p.got
+
+
+def test_utf16_says_which_encoding_to_save_in():
+    err = error_of("item_id,model,score\n1,a,1\n".encode("utf-16"))
+    assert "UTF-16 text; save it as CSV UTF-8" in str(err)

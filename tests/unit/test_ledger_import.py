@@ -166,3 +166,52 @@ def test_bad_value_after_the_type_sniffing_sample_is_reported(ws, tmp_path):
         (30_001, "cost_usd", "abc")
     epoch = ws.cursor().execute("select ts from ledger where call_id = 'req:call-y'").fetchone()[0]
     assert epoch == dt.datetime(2026, 3, 1)  # epoch seconds read as UTC
+
+
+# -- files that are not what they seem: every message names the row, the column and the fix ----
+def import_error(ws, tmp_path, content: bytes, name: str = "usage.csv") -> str:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(InputError) as info:
+        import_file(ws, path)
+    assert rows(ws).empty  # nothing stored
+    return info.value.one_line()
+
+
+HEADER = b"ts,model,cost_usd,task\n"
+
+
+def test_ragged_rows_are_named_not_reported_as_missing_columns(ws, tmp_path):
+    message = import_error(ws, tmp_path, HEADER + b"2026-01-05T10:00:00Z,m,0.5,a\n"
+                           b"2026-01-05T11:00:00Z,m,0.5,a,extra\n2026-01-05T12:00:00Z,m\n")
+    assert "missing column" not in message
+    assert "usage.csv, row 2: expected 4 fields, as in the header, got '5 fields'" in message
+    assert "usage.csv, row 3, column 'cost_usd': expected 4 fields" in message
+
+
+def test_latin1_and_utf16_files_say_which_encoding_to_save_in(ws, tmp_path):
+    latin = (HEADER.decode() + "2026-01-05T10:00:00Z,m,0.5,café\n").encode("latin-1")
+    message = import_error(ws, tmp_path, latin)
+    assert "usage.csv, row 1, column 'task': expected UTF-8 text" in message
+    assert "save it as CSV UTF-8" in message and "byte e9" in message
+    utf16 = (HEADER.decode() + "2026-01-05T10:00:00Z,m,0.5,a\n").encode("utf-16")
+    assert "it looks like UTF-16 text; save it as CSV UTF-8" in import_error(ws, tmp_path, utf16)
+
+
+def test_an_unclosed_quote_is_refused_not_imported_as_a_model_name(ws, tmp_path):
+    message = import_error(ws, tmp_path, HEADER + b'2026-01-05T10:00:00Z,"m,0.5,a\n'
+                           b"2026-01-05T11:00:00Z,n,0.5,a\n")
+    assert "usage.csv, row 1: expected properly quoted fields" in message
+
+
+def test_a_nul_byte_inside_a_name_is_refused(ws, tmp_path):
+    message = import_error(ws, tmp_path, HEADER + b"2026-01-05T10:00:00Z,gpt\x00-4o,0.5,a\n")
+    assert "usage.csv, row 1, column 'model': expected text without NUL bytes" in message
+
+
+def test_a_field_over_the_row_limit_is_named_with_its_size(ws, tmp_path):
+    huge = b"2026-01-05T10:00:00Z,m,0.5," + b"x" * 2_200_000 + b"\n"
+    message = import_error(ws, tmp_path, HEADER + huge)
+    assert "CSV Error on Line" not in message
+    assert ("usage.csv, row 1, column 'task': expected a row under 2 MB (the CSV reader's limit "
+            "per row), got '2.1 MB, 2,200,000 characters in this column'") in message

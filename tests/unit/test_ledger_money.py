@@ -17,6 +17,7 @@ from core.spend.imports.importer import import_file
 from core.spend.ledger import record_calls
 from core.spend.queries import SpendFilter, spend_by, totals
 from core.spend.reports import spend_text
+from core.workspace import open_workspace
 
 DATA = REPO_ROOT / "tests" / "data" / "ledger"
 T = pd.Timestamp
@@ -139,6 +140,14 @@ def test_pipe_separated_usage_file_is_read_by_its_columns(ws, tmp_path):
     spaced.write_text("ts model cost_usd\n2026-01-05 m 0.5\n")
     with pytest.raises(InputError, match="header has one column"):
         import_file(ws, spaced)
+    # a header saved with one delimiter over rows saved with another: refused, both named (it
+    # was DuckDB's "Error when sniffing file" with the path of the upload's temporary copy)
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("call_id;ts;model;cost_usd\np2,2026-01-05,m,0.25\np3,2026-01-05,m,0.5\n")
+    with pytest.raises(InputError, match=r"mixed.csv: the header is separated by semicolons but "
+                                         r"the rows below it by commas") as err:
+        import_file(ws, mixed.read_bytes(), name="mixed.csv")
+    assert "upload" not in str(err.value) and "sniffing" not in str(err.value)
 
 
 # -- 6. usage that cannot be priced -------------------------------------------------------------
@@ -190,6 +199,49 @@ def test_anthropic_report_priced_per_tier_batch_and_one_hour_writes(ws, tmp_path
     by_tier = spend_by(ws, ["service_tier"]).set_index("service_tier")["cost_usd"]
     assert by_tier.to_dict() == {"batch": pytest.approx(9.00), "standard": pytest.approx(10.80)}
     assert totals(ws)["cost_usd"] == pytest.approx(19.80)
+
+
+def test_reimport_reprices_what_the_last_release_estimated(tmp_path):
+    """A ledger of the last release holds the report above at $36.60 (its two rows as it wrote
+    them: content ids, tokens, the one-giant-request estimate). Re-importing the report adds no
+    row and re-prices both estimates: $19.80, batch apart."""
+    ws = open_workspace(tmp_path / "old")
+    record_calls(ws, pd.DataFrame([  # the rows as the last release wrote them (no service tier)
+        {"call_id": "anthropic:8b6aa365756bcbfc983f0eeea35dfb12#1", "ts": pd.Timestamp("2026-03-01"),
+         "provider": "anthropic", "model": "claude-sonnet-4-5-20250929", "input_tokens": 3_000_000,
+         "cached_input_tokens": 1_000_000, "cache_write_tokens": 1_000_000, "output_tokens": 100_000,
+         "cost_usd": 15.6, "source": "import", "import_file": "anthropic.json", "kind": "usage",
+         "cost_basis": "catalog", "tags": "standard", "requests": None},
+        {"call_id": "anthropic:0d5bcbc4d65572697cfcca8ebd155cf5#1", "ts": pd.Timestamp("2026-03-01"),
+         "provider": "anthropic", "model": "claude-sonnet-4-5-20250929", "input_tokens": 1_000_000,
+         "cached_input_tokens": 0, "cache_write_tokens": 0, "output_tokens": 1_000_000,
+         "cost_usd": 21.0, "source": "import", "import_file": "anthropic.json", "kind": "usage",
+         "cost_basis": "catalog", "tags": "batch", "requests": None},
+        {"call_id": "generic:g-9", "ts": pd.Timestamp("2026-03-01"), "provider": "openai",
+         "model": "gpt-4o", "input_tokens": 1000, "cached_input_tokens": 0, "cache_write_tokens": 0,
+         "output_tokens": 100, "cost_usd": 0.5, "source": "import", "import_file": "g.csv",
+         "kind": "call", "cost_basis": "reported", "tags": None, "requests": 1}]))
+    assert totals(ws)["cost_usd"] == pytest.approx(36.60 + 0.5)
+    doc = {"has_more": False, "data": [{"starting_at": "2026-03-01T00:00:00Z", "results": [
+        {"uncached_input_tokens": 1_000_000, "cache_read_input_tokens": 1_000_000,
+         "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 1_000_000},
+         "output_tokens": 100_000, "model": "claude-sonnet-4-5-20250929", "workspace_id": None,
+         "context_window": "0-200k", "service_tier": "standard"},
+        {"uncached_input_tokens": 1_000_000, "cache_creation": {"ephemeral_5m_input_tokens": 0,
+         "ephemeral_1h_input_tokens": 0}, "cache_read_input_tokens": 0, "output_tokens": 1_000_000,
+         "model": "claude-sonnet-4-5-20250929", "workspace_id": None, "context_window": "0-200k",
+         "service_tier": "batch"}]}]}
+    report_path = tmp_path / "anthropic.json"
+    report_path.write_text(json.dumps(doc))
+    report = import_file(ws, report_path)
+    assert (report.rows_added, report.duplicates) == (0, 2)
+    assert any("2 row(s) already in the ledger were catalog estimates: re-priced" in n for n in report.notes)
+    by_tier = spend_by(ws, ["service_tier"]).set_index("service_tier")["cost_usd"]
+    assert by_tier.to_dict() == {"batch": pytest.approx(9.00), "standard": pytest.approx(10.80 + 0.5)}
+    assert totals(ws)["cost_usd"] == pytest.approx(19.80 + 0.5)  # a reported cost is never touched
+    again = import_file(ws, report_path)
+    assert again.rows_added == 0 and not any("re-priced" in n for n in again.notes)
+    ws.close()
 
 
 def test_long_context_only_when_the_report_says_so(ws, tmp_path):

@@ -105,3 +105,68 @@ def test_killed_run_resumes_without_repeating_or_losing_calls(server, tmp_path):
     assert rows == (2 * N_ITEMS, 2 * N_ITEMS, 1)
     assert calls == (2 * N_ITEMS, 2 * N_ITEMS)
     assert status == [("finished",)]
+
+
+def _held(server, concurrency: int = 4) -> bool:
+    """Every fast call answered, and every worker waiting on a held ([slow]) call: each worker
+    sends its next request only after it has recorded the answer before it."""
+    calls = server.calls
+    answered = sum(c["status"] == 200 for c in calls)
+    waiting = sum(c["status"] is None and "[slow]" in c["user"] for c in calls)
+    return answered == 2 * N_FAST and waiting == concurrency
+
+
+def _start_and_hold(server, tmp_path, name: str):
+    env = dict(os.environ, **server.env(), TRADEOFF_WORKSPACE=str(tmp_path / "ws.duckdb"))
+    inputs, out = _inputs(tmp_path / "inputs.csv"), tmp_path / "RESULTS.csv"
+    server.script("timeout", contains="[slow]", times=-1, hang=600)
+    stderr = tmp_path / f"{name}.stderr"
+    err = open(stderr, "wb")  # noqa: SIM115 - closed by the caller
+    proc = subprocess.Popen(_command(inputs, out), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=err)
+    deadline = time.monotonic() + 120
+    while not _held(server):
+        assert proc.poll() is None, stderr.read_text()
+        assert time.monotonic() < deadline, stderr.read_text()
+        time.sleep(0.01)
+    return proc, err, stderr, env, inputs, out
+
+
+def _rerun_answers_the_rest_once(server, first_calls, env, inputs, out) -> subprocess.CompletedProcess:
+    server.reset()  # the hold is lifted
+    second = subprocess.run(_command(inputs, out), cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=180)
+    assert second.returncode == 0, second.stderr
+    answered = Counter((c["provider"], c["model"], c["prompt_hash"])
+                       for c in first_calls + server.calls if c["status"] == 200)
+    assert len(answered) == 2 * N_ITEMS
+    assert set(answered.values()) == {1}, [k for k, n in answered.items() if n > 1]
+    results = pd.read_csv(out)
+    assert len(results) == 2 * N_ITEMS and (results["score"] == 1.0).all()
+    return second
+
+
+def test_sigkill_right_after_answers_arrive_loses_none_of_them(server, tmp_path):
+    """The kill comes as soon as the last fast answer is in, without waiting for a bulk write:
+    answers are saved as they arrive, so the rerun asks only for the calls that were in flight."""
+    proc, err, stderr, env, inputs, out = _start_and_hold(server, tmp_path, "killed")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    err.close()
+    assert proc.returncode == -signal.SIGKILL and not out.exists()
+    second = _rerun_answers_the_rest_once(server, server.calls, env, inputs, out)
+    assert f"{2 * N_FAST} from before" in second.stderr
+
+
+def test_sigterm_stops_like_ctrl_c_and_writes_the_results(server, tmp_path):
+    proc, err, stderr, env, inputs, out = _start_and_hold(server, tmp_path, "terminated")
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)  # the held calls get the cancel grace period, then the run stops
+    err.close()
+    text = stderr.read_text()
+    assert proc.returncode == 1, text
+    assert "terminated: finishing the calls in flight" in text and "Traceback" not in text
+    results = pd.read_csv(out)  # written, with what was answered before the signal
+    assert len(results) == 2 * N_FAST and results["prediction"].notna().all()
+    second = _rerun_answers_the_rest_once(server, server.calls, env, inputs, out)
+    assert f"{2 * N_FAST} from before" in second.stderr

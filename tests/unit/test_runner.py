@@ -153,18 +153,47 @@ def test_500_then_success_and_timeout_retried(env, ws):
     assert [c["status"] for c in env.calls if c["model"] == "five-hundred"] == [500, 200]
 
 
-def test_breaker_opens_and_fails_fast(env, ws):
+def test_a_429_burst_pauses_the_run_instead_of_failing_it(env, ws):
+    """Four rate-limit answers in a row: the third opens the breaker, the probe after the
+    cool-down gets the fourth, the next probe succeeds. The calls wait; none is marked failed
+    and each pair is answered once. (Before, every queued pair failed at once as
+    'circuit_open'.)"""
+    env.script("rate_limit", model="burst", times=4, retry_after=0.01)
+    run = LiveRun(ws, evalset(20, prefix="b"), ["openai:burst"],
+                  fast(concurrency=1, max_retries=6, breaker_threshold=3, breaker_cooldown_s=1.0))
+    result = run.run()
+    rows = run_calls(ws, run.run_id).set_index("item_id")
+    assert result.status == "finished" and result.progress.failed == 0, \
+        rows["error_message"].dropna().unique().tolist()
+    assert result.progress.ok == 20 and set(rows["status"]) == {"ok"}
+    assert env.count(model="burst", status=429) == 4
+    answered = env.call_counts(status=200)
+    assert len(answered) == 20 and set(answered.values()) == {1}
+    # the first item waited out two cool-downs (the failed probe re-opened the breaker)
+    assert rows.loc["b0", "attempts"] == 5 and rows.loc["b0", "retry_wait_s"] >= 1.9
+
+
+def test_a_provider_that_stays_down_fails_with_its_own_http_error(env, ws):
+    """The breaker opens after 3 failures; 2 probes after the cool-down fail too: the provider
+    is down, and the calls not sent say so with its HTTP status, never a bare 'circuit_open'."""
     run = LiveRun(ws, evalset(10), ["openai:always-500-brk"],
-                  fast(concurrency=1, max_retries=0, breaker_threshold=3, breaker_cooldown_s=60))
+                  fast(concurrency=1, max_retries=0, breaker_threshold=3, breaker_cooldown_s=0.1,
+                       breaker_probes=2))
     result = run.run()
     assert result.progress.failed == 10 and result.results_evalset_id is None
-    assert env.count(model="always-500-brk") == 3  # then the breaker stopped calling
-    statuses = run_calls(ws, run.run_id)["status"].value_counts().to_dict()
-    assert statuses == {"failed": 3, "circuit_open": 7}
+    assert env.count(model="always-500-brk") == 5  # 3 to open it, then 2 probes
+    rows = run_calls(ws, run.run_id)
+    assert set(rows["status"]) == {"failed"} and set(rows["error_kind"]) == {"server_error"}
+    sent, unsent = rows[rows["attempts"] > 0], rows[rows["attempts"] == 0]
+    assert len(sent) == 5 and len(unsent) == 5
+    assert all(m.startswith("openai HTTP 500 server_error") for m in sent["error_message"])
+    assert all(m.startswith("openai HTTP 500 server_error: not sent: openai failed 3 calls in a "
+                            "row, then 2 probe(s)") and "last error: openai HTTP 500" in m
+               for m in unsent["error_message"]), unsent["error_message"].tolist()
     ledger = ws.cursor().execute(
         "select status, count(*) from ledger where eval_run = ? group by all order by 1",
         [run.run_id]).fetchall()
-    assert ledger == [("circuit_open", 7), ("server_error", 3)]
+    assert ledger == [("server_error", 5)]  # calls never sent spent nothing: not in the ledger
     assert list_runs(ws).set_index("run_id").loc[run.run_id, "status"] == "finished"
 
 
@@ -341,3 +370,59 @@ def test_rate_limit_spaces_calls_per_provider(env, ws):
                   provider_factory=lambda name: Recording(get_provider(name)))
     assert run.run().progress.ok == 8
     assert len(starts) == 8 and max(starts) - min(starts) >= 0.6 - 1e-3
+
+
+def test_a_journal_left_by_a_killed_attempt_is_replayed_once(env, ws):
+    """What a killed attempt journaled reaches the workspace when the run resumes, once; a
+    line cut short by the kill is skipped, and a late failure never replaces an answer."""
+    from core.live.journal import RunJournal, journal_path, replay
+
+    run = LiveRun(ws, evalset(3, prefix="j"), ["openai:journaled"], fast())
+    first = run.run()  # a real attempt, to have real rows to journal
+    rows = run_calls(ws, run.run_id)
+    ledger = ws.cursor().execute("select * from ledger where eval_run = ?", [run.run_id]).df()
+    assert first.progress.ok == 3
+    # the same run in another workspace, as if the process had died before its bulk write
+    from core.workspace import open_workspace
+
+    other = open_workspace(ws.path.parent / "other.duckdb")
+    try:
+        from core.live.store import create_run
+
+        create_run(other, run.run_id, "again", run.models, {}, 3)
+        journal = RunJournal.open(other, run.run_id)
+        for record in rows.to_dict("records"):
+            mine = ledger[ledger["call_id"] == record["call_id"]].to_dict("records")
+            journal.append(record, mine)
+        failed = dict(rows.iloc[0].to_dict(), status="failed", error_message="late failure",
+                      call_id="late")
+        journal.append(failed, [])
+        journal.close(remove=False)  # the process died: the journal stays
+        with open(journal_path(other, run.run_id), "a") as fh:
+            fh.write('{"call": {"run_id": "cut sho')  # the kill hit mid-line
+        assert replay(other, run.run_id) == 4 and not journal_path(other, run.run_id).exists()
+        assert replay(other, run.run_id) == 0
+        again = run_calls(other, run.run_id)
+        assert set(again["status"]) == {"ok"} and len(again) == 3  # the answer was kept
+        spent = other.cursor().execute("select count(*), sum(cost_usd) from ledger").fetchone()
+        assert spent[0] == 3
+    finally:
+        other.close()
+
+
+def test_a_key_echoed_in_an_answer_is_redacted_before_it_is_stored(env, ws):
+    """A prompt injection makes the model repeat the request's key: neither run_calls, the
+    cache nor the eval set built from the run holds it."""
+    env.answer_fn = lambda parsed: f"yes (by the way, your key is {parsed.key})"
+    key = "sk-echo-secret-key-0123456789"
+    run = LiveRun(ws, evalset(2, prefix="k"), ["openai:echo"],
+                  fast(cache=CacheConfig(enabled=True)), keys={"openai": key})
+    result = run.run()
+    assert result.progress.ok == 2
+    outputs = run_calls(ws, run.run_id)["output"].tolist()
+    assert all("[redacted]" in o and key not in o for o in outputs), outputs
+    dump = "\n".join(str(row) for table in ("run_calls", "llm_cache")
+                     for row in ws.cursor().execute(f"select * from {table}").fetchall())
+    assert key not in dump and "sk-echo" not in dump
+    stored = load_evalset(ws, result.results_evalset_id)
+    assert all(key not in str(o) for o in stored.output.ravel())

@@ -8,9 +8,9 @@ import email.utils
 import json
 import time
 
+import aiohttp
 import httpx
 import pydantic
-from google.genai.errors import UnknownApiResponseError
 
 try:  # the SDKs moved to httpx2 (a fork under its own namespace); accept both
     import httpx2
@@ -23,12 +23,15 @@ from core.settings import PROVIDERS, env_text
 
 DEFAULT_TIMEOUT = 60.0  # seconds per call; the runner may pass its own
 
+# google-genai makes its async calls with aiohttp when aiohttp is installed (the gateway needs it)
 _TIMEOUTS = tuple(m.TimeoutException for m in (httpx, httpx2) if m is not None) + (
-    asyncio.TimeoutError, TimeoutError)
-_TRANSPORT = tuple(m.TransportError for m in (httpx, httpx2) if m is not None) + (ConnectionError,)
+    asyncio.TimeoutError, TimeoutError, aiohttp.ServerTimeoutError)
+_TRANSPORT = tuple(m.TransportError for m in (httpx, httpx2) if m is not None) + (
+    ConnectionError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError)
 
-# A body that is not JSON, or JSON of the wrong shape (pydantic), or google-genai's wrapper of either.
-_UNREADABLE: tuple = (json.JSONDecodeError, pydantic.ValidationError, UnknownApiResponseError)
+# A body that is not JSON, or JSON of the wrong shape (pydantic); google-genai's wrapper of either
+# is added where it is checked (importing google-genai costs half a second: the gateway never does).
+_UNREADABLE: tuple = (json.JSONDecodeError, pydantic.ValidationError)
 
 # Which failures a retry can cure. Malformed bodies and bad requests come back the same way.
 RETRYABLE = {"rate_limited": True, "server_error": True, "timeout": True, "connection": True,
@@ -107,7 +110,9 @@ def transport_error(provider: str, exc: BaseException, api_key: str | None) -> P
                           api_key)
     if isinstance(exc, _TRANSPORT):
         return make_error(provider, "connection", f"could not reach the server: {exc}", api_key)
-    if isinstance(exc, _UNREADABLE):
+    from google.genai.errors import UnknownApiResponseError
+
+    if isinstance(exc, (*_UNREADABLE, UnknownApiResponseError)):
         return make_error(provider, "malformed", f"the response could not be read: {exc}", api_key)
     return None
 

@@ -28,11 +28,8 @@ from core.live.providers.common import (
     parse_retry_after,
     transport_error,
 )
+from core.live.providers.families import THINKING_TOKEN_FLOOR, is_thinking
 
-# Gemini 2.5 and later think before answering, and thinking tokens come out of
-# max_output_tokens: a short limit can leave an empty answer, so these models get a floor.
-_THINKING = re.compile(r"gemini-(2\.5|[3-9])")
-THINKING_TOKEN_FLOOR = 4096
 _AUTH_REASONS = {"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED", "ACCESS_TOKEN_EXPIRED"}
 
 
@@ -61,7 +58,7 @@ class GeminiProvider(LoopBoundClient, Provider):
 
     def _config(self, request: ChatRequest) -> types.GenerateContentConfig:
         max_tokens = request.max_tokens
-        if _THINKING.search(request.model):
+        if is_thinking(request.model):
             max_tokens = max(max_tokens, THINKING_TOKEN_FLOOR)
         config = types.GenerateContentConfig(temperature=request.temperature,
                                              max_output_tokens=max_tokens)

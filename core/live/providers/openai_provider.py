@@ -10,7 +10,6 @@ the first token of the chosen label (see :mod:`core.live.providers.logprobs`).
 """
 from __future__ import annotations
 
-import re
 import time
 
 import openai
@@ -25,12 +24,9 @@ from core.live.providers.common import (
     make_error,
     parse_retry_after,
 )
+from core.live.providers.families import REASONING_TOKEN_FLOOR, is_reasoning
 from core.live.providers.logprobs import label_token_probability
 
-# Reasoning models refuse temperature and logprobs, and spend max_completion_tokens on hidden
-# reasoning before the answer: they get neither parameter and a token floor that leaves room.
-_REASONING = re.compile(r"^(o\d|gpt-5)")
-REASONING_TOKEN_FLOOR = 4096
 _LOCAL_KEY = "local-no-key"  # OpenAI-compatible local servers ignore the key, the SDK wants one
 
 
@@ -55,7 +51,7 @@ class OpenAIProvider(LoopBoundClient, Provider):
             messages.append({"role": "system", "content": request.system})
         messages.append({"role": "user", "content": request.user})
         params: dict = {"model": request.model, "messages": messages}
-        reasoning = self.name == "openai" and bool(_REASONING.match(request.model))
+        reasoning = is_reasoning(self.name, request.model)
         if self.name == "openai":
             params["max_completion_tokens"] = (max(request.max_tokens, REASONING_TOKEN_FLOOR)
                                                if reasoning else request.max_tokens)

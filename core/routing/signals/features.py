@@ -99,6 +99,11 @@ class ItemFeatures:
         self._cache[id(evalset)] = (evalset, X)
         return X
 
+    def forget_items(self) -> None:
+        """Drop the rows remembered from transformed items (keep the fitted state): a server
+        featurizing one new request at a time calls this so memory does not grow with traffic."""
+        self._cache, self._rows = {}, None
+
     def _transform(self, evalset: EvalSet) -> sp.csr_matrix:
         items = evalset.items
         n = len(items)

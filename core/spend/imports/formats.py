@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from core.errors import InputError
-from core.evaluation.csv_io import sniff_delimiter
+from core.evaluation.csv_io import sniff_delimiter, sniff_text
 from core.spend.imports import anthropic, generic, litellm, openai
 from core.spend.imports.staging import is_json, load_json, read_csv_text, stage_frame
 
@@ -79,7 +79,7 @@ def detect_format(path: Path, label: str) -> tuple[str, object | None]:
             doc = load_json(path, label)
             return _match(_json_fields(doc)), doc
         return _match(_json_fields(json.loads(first))), None
-    delim = sniff_delimiter(head)
+    delim = sniff_delimiter(head, label)
     header = head.decode("utf-8", "replace").lstrip("\ufeff").splitlines()[0]
     fields = {c.strip().strip('"').strip() for c in header.split(delim)}
     return _match(fields), None
@@ -99,7 +99,8 @@ def stage_file(cur, path: Path, label: str, fmt: str, doc=None, typed: bool = Tr
     if not head.strip():
         raise InputError(f"{label}: the file is empty")
     json_file = is_json(head)
-    delim = None if json_file else sniff_delimiter(head)
+    # CSV: refused here when it is not UTF-8 text (UTF-16, a spreadsheet, NUL bytes), as eval sets are
+    delim = None if json_file else sniff_text(path, label)
     if fmt == "generic":
         return generic.stage(cur, path, label, json_lines=json_file, typed=typed, delim=delim)
     parser = PARSERS[fmt]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.errors import InputError
+from core.evaluation.csv_io import refuse
 from core.spend.imports.staging import STAGE_COLUMNS
 
 # generic: canonical column <- accepted names (case-insensitive), first present wins.
@@ -50,7 +51,9 @@ def reader_sql(path: Path, json_lines: bool, typed: bool = True, delim: str | No
     # the type sniffed from the sample fails the read, and the importer retries as text. The
     # delimiter is the one every CSV reader of the product sniffs (core.evaluation.csv_io).
     sep = "" if delim is None else ", delim='" + delim.replace("'", "''") + "'"
-    return f"read_csv({quoted}, header=true{sep}{'' if typed else ', all_varchar=true'})"
+    # RFC 4180 quoting, strictly: an unclosed quote is an error (named by row), never a value
+    strict = ", quote='\"', escape='\"', strict_mode=true"
+    return f"read_csv({quoted}, header=true{sep}{strict}{'' if typed else ', all_varchar=true'})"
 
 
 def stage(cur, path: Path, label: str, json_lines: bool, typed: bool = True,
@@ -59,9 +62,14 @@ def stage(cur, path: Path, label: str, json_lines: bool, typed: bool = True,
     reader = reader_sql(path, json_lines, typed, delim)
     try:
         columns = [d[0] for d in cur.execute(f"select * from {reader} limit 0").description]
+        if not typed and not json_lines:  # the text read is the last resort: read it all now
+            cur.execute(f"select count(*) from {reader}").fetchone()
     except Exception as exc:  # duckdb.Error: a file DuckDB cannot parse at all
-        raise InputError(f"{label}: not a readable {'JSON lines' if json_lines else 'CSV'} file "
-                         f"({str(exc).splitlines()[0][:160]})") from None
+        if json_lines:
+            raise InputError(f"{label}: not a readable JSON lines file "
+                             f"({str(exc).splitlines()[0][:160]})") from None
+        # every broken row named: encoding (with the fix), NUL bytes, quotes, field counts
+        raise refuse(path, label, delim or ",", str(exc)) from None
     lower = {c.lower().strip(): c for c in columns}
     picked = {}
     for canon, names in GENERIC_COLUMNS.items():

@@ -31,6 +31,8 @@ at the tier their requests had (batch, long context, one-hour cache writes: see
 models) keep an unknown cost (``cost_basis='unknown'``, NULL), and the report says how to fix
 it. When a cost export for the same provider and day is imported too, those estimates and
 unknowns are set to 0 (``cost_basis='superseded'``) so the invoice amounts are not counted twice.
+Re-importing a file re-prices its rows the ledger holds as catalog estimates (e.g. those the last
+release priced as one giant request): no row is added, their cost follows today's rules.
 """
 from __future__ import annotations
 
@@ -143,9 +145,19 @@ def import_file(ws: Workspace, path: str | Path | bytes, format: str = "auto",
                 cur.execute("drop table stage")
             if priced:
                 _note_unpriced(cur, report)
-            supersede = _supersede_estimates if fmt in ("openai", "anthropic") else None
+            repriced = [0]
+
+            def then(c) -> None:  # in the import's write: all or nothing with its rows
+                repriced[0] = _reprice_estimates(c) if priced else 0
+                if fmt in ("openai", "anthropic"):
+                    _supersede_estimates(c)
+
             report.rows_added = commit_import(ws, cur, "incoming", file_name=label, format=fmt,
-                                              rows_read=report.rows_read, then=supersede)
+                                              rows_read=report.rows_read, then=then)
+            if repriced[0]:
+                report.notes.append(f"{repriced[0]:,} row(s) already in the ledger were catalog "
+                                    "estimates: re-priced at today's catalog and the tier the "
+                                    "export states.")
             report.duplicates = report.rows_read - report.bad_rows - report.rows_added
         finally:
             cur.close()  # temp tables, views and registrations go with the connection
@@ -210,6 +222,30 @@ def _note_unpriced(cur, report: ImportReport) -> None:
     if tiers:
         report.notes.append(f"Rows of service tier {', '.join(repr(t) for t in tiers)} are priced "
                             "at the standard rates: the catalog has no separate price for them.")
+
+
+def _reprice_estimates(cur) -> int:
+    """Rows already in the ledger as catalog estimates take this import's estimate (today's
+    catalog, the tier the export states): re-importing a file re-prices what the last release
+    estimated (every usage row as one giant request, no batch or one-hour rates) or an older
+    price. Reported, invoiced and superseded costs are never touched. Returns the rows re-priced."""
+    from core.spend.rollup import reaggregate_days
+
+    cur.execute("""
+        create or replace temp table _repriced as
+        select i.call_id, i.cost_usd, i.service_tier, cast(l.ts as date) as d
+        from incoming i join ledger l on l.call_id = i.call_id
+        where i.cost_basis = 'catalog' and l.cost_basis = 'catalog'
+          and (l.cost_usd is distinct from i.cost_usd or l.service_tier is distinct from i.service_tier)""")
+    n = cur.execute("select count(*) from _repriced").fetchone()[0]
+    if n:
+        cur.execute("""update ledger set cost_usd = r.cost_usd, service_tier = r.service_tier
+                       from _repriced r where ledger.call_id = r.call_id""")
+        cur.execute("create or replace temp table _repriced_days as select distinct d from _repriced")
+        reaggregate_days(cur, "_repriced_days")
+        cur.execute("drop table _repriced_days")
+    cur.execute("drop table _repriced")
+    return n
 
 
 def _supersede_estimates(cur) -> None:

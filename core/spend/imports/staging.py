@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from core.errors import InputError
+from core.evaluation.csv_io import refuse
 
 STAGE_COLUMNS = ["_row", "ts", "model", "provider", "task", "project", "cost_usd", "input_tokens",
                  "cached_input_tokens", "cache_write_tokens", "output_tokens", "requests",
@@ -54,9 +55,10 @@ def read_csv_text(cur, path: Path, label: str, delim: str | None = None) -> pd.D
     quoted = "'" + str(path).replace("'", "''") + "'"
     sep = "" if delim is None else ", delim='" + delim.replace("'", "''") + "'"
     try:
-        return cur.execute(f"select * from read_csv({quoted}, all_varchar=true, header=true{sep})").df()
-    except Exception as exc:
-        raise InputError(f"{label}: not a readable CSV file ({str(exc).splitlines()[0][:160]})") from None
+        return cur.execute(f"select * from read_csv({quoted}, all_varchar=true, header=true{sep},"
+                           " quote='\"', escape='\"', strict_mode=true)").df()
+    except Exception as exc:  # every broken row named, as for eval sets
+        raise refuse(path, label, delim or ",", str(exc)) from None
 
 
 def stage_frame(cur, frame: pd.DataFrame) -> None:

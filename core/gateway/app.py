@@ -1,0 +1,171 @@
+"""The OpenAI-compatible HTTP server (Starlette on uvicorn).
+
+=============================  ================================================================
+``POST /v1/chat/completions``  a chat completion through a policy or a model (``stream: true``
+                               answers as server-sent events); headers ``x-tradeoff-models``,
+                               ``x-tradeoff-cost-usd``, ``x-tradeoff-policy``, ...
+``GET /v1/models``             deployed policies (``tradeoff/NAME``) and known provider models
+``GET /health``                the store's state, the ledger backlog, what is deployed
+``GET /metrics``               Prometheus
+=============================  ================================================================
+
+Each answered request's ledger rows go to the sink before the answer leaves (so a killed worker
+loses no call it answered); a background task reloads deployments when they change.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from pathlib import Path
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from core.gateway import metrics
+from core.gateway.engine import PREFIX, Engine
+from core.gateway.errors import GatewayError
+from core.gateway.request import parse_chat_request
+from core.gateway.responses import completion_body, sse_events
+from core.gateway.runtime import read_json
+from core.gateway.sink import CallSink
+from core.settings import PROVIDERS
+
+log = logging.getLogger("tradeoff.gateway")
+JSON = "application/json"
+
+
+def json_response(data, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type=JSON, headers=headers)
+
+
+def error_response(err: GatewayError, headers: dict[str, str] | None = None) -> Response:
+    return json_response(err.body(), err.status, {**(headers or {}), **err.headers})
+
+
+class Gateway:
+    """The ASGI app around an :class:`Engine` and a :class:`CallSink`."""
+
+    def __init__(self, engine: Engine, sink: CallSink, runtime: Path | None = None,
+                 reload_s: float = 0.5):
+        self.engine = engine
+        self.sink = sink
+        self.runtime = runtime
+        self.reload_s = reload_s
+        self.started = time.time()
+        self._models_listing: list[dict] | None = None
+        self.app = Starlette(routes=[
+            Route("/v1/chat/completions", self.chat, methods=["POST"]),
+            Route("/v1/models", self.models, methods=["GET"]),
+            Route("/health", self.health, methods=["GET"]),
+            Route("/metrics", self.metrics, methods=["GET"]),
+        ], lifespan=self.lifespan)
+
+    async def __call__(self, scope, receive, send):
+        await self.app(scope, receive, send)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app):
+        if self.runtime is not None:
+            self.engine.reload_if_changed(self.runtime)
+        # Load the price data now, not on the first request (genai-prices takes a second).
+        await asyncio.to_thread(self.engine.caller.catalog.price_for, "openai:gpt-4o-mini")
+        task = asyncio.create_task(self._background())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            self.sink.close()
+            with contextlib.suppress(Exception):
+                await self.engine.caller.upstream.aclose()
+
+    async def _background(self) -> None:
+        last_reload = 0.0
+        while True:
+            await asyncio.sleep(0.25)
+            try:
+                await asyncio.to_thread(self.sink.tick)  # sealing fsyncs: off the event loop
+                if self.runtime is not None and time.monotonic() - last_reload >= self.reload_s:
+                    last_reload = time.monotonic()
+                    if self.engine.reload_if_changed(self.runtime):
+                        self._models_listing = None
+                        log.info("deployments reloaded: %s", ", ".join(sorted(self.engine.served)) or "none")
+            except Exception:
+                log.exception("gateway background task failed")
+
+    # -- routes -------------------------------------------------------------------------------
+    async def chat(self, request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            raw = await request.body()
+            try:
+                body = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise GatewayError(400, f"Invalid request: the body is not valid JSON ({exc})",
+                                   code="invalid_json") from None
+            chat = parse_chat_request(body, request.headers)
+            done = await self.engine.complete(chat, request.headers)
+        except GatewayError as err:
+            metrics.refused(err.status)
+            return error_response(err)
+        rows = done.ledger_rows()
+        if rows:
+            self.sink.append(rows)  # durable before the client hears anything
+            metrics.SPOOLED.inc(len(rows))
+        metrics.observe(done, time.perf_counter() - started)
+        headers = done.headers()
+        if not done.ok:
+            return error_response(done.error(), headers)
+        if chat.stream:
+            return StreamingResponse(sse_events(done), media_type="text/event-stream",
+                                     headers={**headers, "cache-control": "no-cache"})
+        return json_response(completion_body(done), headers=headers)
+
+    async def models(self, request: Request) -> Response:
+        if self._models_listing is None:
+            self._models_listing = self._listing()
+        return json_response({"object": "list", "data": self._models_listing})
+
+    def _listing(self) -> list[dict]:
+        data = [{"id": PREFIX + name, "object": "model", "created": int(self.started),
+                 "owned_by": "tradeoff", "policy_kind": t.executor.kind, "revision": t.revision,
+                 "models": list(t.executor.models())}
+                for name, t in sorted(self.engine.served.items())]
+        seen = set()
+        frame = self.engine.caller.catalog.frame()
+        frame = frame[frame["in_effect"] & frame["provider"].isin(list(PROVIDERS))]
+        for provider, model in zip(frame["provider"], frame["model"]):
+            model_id = model if ":" in model else f"{provider}:{model}"
+            if model_id not in seen:
+                seen.add(model_id)
+                data.append({"id": model_id, "object": "model", "created": int(self.started),
+                             "owned_by": provider})
+        return data
+
+    async def health(self, request: Request) -> Response:
+        status = (read_json(self.runtime / "status.json") if self.runtime is not None else None) or {}
+        store = status.get("store", "unknown")
+        backlog = {"segments": status.get("backlog_segments"), "bytes": status.get("backlog_bytes"),
+                   "rows_committed": status.get("rows_committed"),
+                   "last_commit": status.get("last_commit")}
+        body = {"status": "ok" if store == "ok" else "degraded",
+                "serving": True, "worker_pid": os.getpid(),
+                "store": {"state": store, "error": status.get("store_error"),
+                          "checked_at": status.get("checked_at")},
+                "ledger_backlog": backlog,
+                "spooled_rows_this_worker": getattr(self.sink, "rows_appended", None),
+                "deployments": {"version": self.engine.version,
+                                "serving": sorted(self.engine.served),
+                                "cannot_serve": self.engine.broken}}
+        return json_response(body)
+
+    async def metrics(self, request: Request) -> Response:
+        data, content_type = metrics.exposition()
+        return Response(data, media_type=content_type)
