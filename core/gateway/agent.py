@@ -70,16 +70,13 @@ class StoreAgent:
         self.ws: Workspace | None = None
         self.writer: LedgerWriter | None = None
         self.rows_written = 0
+        self.orphans_recovered = 0  # open segments of dead workers committed
         self.store_state = "starting"
         self.store_error: str | None = None
         self.last_commit: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-
-    @property
-    def orphans_recovered(self) -> int:
-        return self.writer.adopted_segments if self.writer is not None else 0
 
     # -- one cycle --------------------------------------------------------------------------
     def _attach(self) -> Workspace:
@@ -113,7 +110,11 @@ class StoreAgent:
 
     def commit(self, ws: Workspace) -> int:
         """Commit waiting spool rows to the ledger; returns rows added."""
-        added = self.writer.commit_spooled()
+        adopted = self.writer.adopted_segments
+        try:
+            added = self.writer.commit_spooled()
+        finally:
+            self.orphans_recovered += self.writer.adopted_segments - adopted
         if added:
             self.rows_written += added
             self.last_commit = datetime.now(UTC).isoformat(timespec="seconds")
