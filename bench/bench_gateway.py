@@ -25,7 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import duckdb
 import httpx
 
 from core.settings import REPO_ROOT
@@ -136,9 +135,11 @@ def main(argv=None) -> None:
         log.close()
         upstream.terminate()
         proxy.terminate()
-    con = duckdb.connect(str(tmp / "ws.duckdb"))
-    rows = con.execute("select count(*) from ledger where source = 'gateway'").fetchone()[0]
-    con.close()
+    from core.workspace import Workspace
+
+    ws = Workspace(tmp / "ws.duckdb")  # the embedded workspace serve wrote (tmp/ws/)
+    rows = ws.cursor().execute("select count(*) from ledger where source = 'gateway'").fetchone()[0]
+    ws.close()
     answered = through["requests"] - through["non2xx"] + 2 * 0  # warm-up rows are counted below
     print(f"machine: {os.cpu_count()} cores, load average {load_before[0]:.1f} before, "
           f"{load_after[0]:.1f} after; wrk -t{args.threads} -c{args.connections} -d{args.seconds}s; "
