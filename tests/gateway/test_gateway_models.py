@@ -162,5 +162,8 @@ def test_a_refused_provider_key_is_a_502_that_never_shows_the_key(gateway_server
     assert "refused the gateway's API key" in message and "[redacted]" in message
     assert "sk-fake" not in message and "6789" not in message
     assert fake_llm.count(model="gpt-4o-mini") == 1  # an auth failure is not retried
-    spooled = b"".join(p.read_bytes() for p in (gateway_server.runtime / "spool").iterdir())
+    spool = gateway_server.location.spool_dir
+    spooled = b"".join(p.read_bytes() for p in spool.iterdir() if p.is_file())
     assert b"sk-fake" not in spooled
+    stored = gateway_server.ledger().astype(str).to_csv()  # and what the spool committed
+    assert "sk-fake" not in stored and "refused" not in stored

@@ -154,12 +154,14 @@ def test_sigkill_of_a_worker_under_load_loses_no_answered_call(tmp_path, fake_ll
 
 def test_sigterm_drains_in_flight_requests(tmp_path, fake_llm_env, fake_llm, chain_file):
     proc = start(tmp_path, fake_llm_env, "--policy", str(chain_file))
-    fake_llm.latency = 1.0
+    fake_llm.latency = 3.0  # in flight for long enough to be there when SIGTERM comes
     result = {}
     thread = threading.Thread(target=lambda: result.update(r=ask(proc.url, "slow answer: done")))
     thread.start()
-    time.sleep(0.4)
-    assert fake_llm.count() == 1  # the request is with the provider now
+    deadline = time.monotonic() + 30
+    while fake_llm.count() < 1:  # wait until the request is with the provider
+        assert time.monotonic() < deadline, "the request never reached the provider"
+        time.sleep(0.02)
     assert stop(proc) == 0
     thread.join()
     assert result["r"].status_code == 200 and result["r"].json()["choices"][0]["message"]["content"] == "done"
