@@ -367,7 +367,7 @@ def _stderr_progress(message: str) -> None:
 
 
 _OPEN: dict[str, Workspace] = {}
-_OPEN_LOCK = threading.Lock()
+_OPEN_LOCK = threading.RLock()  # re-entered by a Workspace that fails to open and closes itself
 
 
 def open_workspace(path: str | os.PathLike | None = None, *,

@@ -1,8 +1,9 @@
 """No error reaches a page or the command line as a traceback (ui.errors, core.errors.describe).
 
-Every page is driven through app.py (its navigation and error boundary) with a workspace that
-another process holds, and with a store whose every read and write fails; each must end in a
-message that says what happened and what to do, never an exception.
+Every page is driven through app.py (its navigation and error boundary) with a store that cannot
+be reached (a team store whose server is down), and with a store whose every read and write
+fails; each must end in a message that says what happened and what to do, never an exception
+(nor the store's password).
 """
 from __future__ import annotations
 
@@ -33,28 +34,26 @@ def errors(at: AppTest) -> str:
     return "\n".join(e.value for e in at.error)
 
 
+UNREACHABLE = "postgresql://ana:s3cr3t-pw@127.0.0.1:9/tradeoff?data_path=/tmp/nowhere&connect_timeout=3"
+
+
 @pytest.fixture
-def held_workspace(workspace_path):
-    """The workspace file opened for writing by another process (as the app or a command would)."""
-    code = ("import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
-            "print('ready', flush=True); time.sleep(300)")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(workspace_path)],
-                            stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "ready"
-    yield workspace_path
-    proc.kill()
-    proc.wait(timeout=10)
+def unreachable_store(workspace_path, monkeypatch):
+    """A team store whose PostgreSQL server is down (nothing listens on its port)."""
+    monkeypatch.setenv("TRADEOFF_STORE", UNREACHABLE)
+    return UNREACHABLE
 
 
 @pytest.mark.parametrize("path", PAGE_FILES)
-def test_every_page_says_the_workspace_is_held_by_another_process(held_workspace, path):
+def test_every_page_says_the_store_cannot_be_reached(unreachable_store, path):
     """The page cannot open the workspace at all: said once, in the page's place."""
     at = open_page(path)
     assert not at.exception, at.exception
     text = errors(at)
     assert "The workspace cannot be used." in text
-    assert f"The workspace {held_workspace} is open in another process" in text
-    assert "TRADEOFF_WORKSPACE" in text  # what to do about it
+    assert "Cannot reach the team store postgresql://ana@127.0.0.1:9/tradeoff" in text
+    assert "TRADEOFF_STORE" in text  # what to do about it
+    assert "s3cr3t-pw" not in text
 
 
 @pytest.fixture
@@ -66,6 +65,8 @@ def failing_store(workspace_path, monkeypatch):
 
     def start() -> None:
         monkeypatch.setattr(Workspace, "cursor", fail)
+        monkeypatch.setattr(Workspace, "new_cursor", fail)
+        monkeypatch.setattr(Workspace, "write", fail)
         monkeypatch.setattr(Workspace, "transaction", fail)
         monkeypatch.setattr(Workspace, "ensure", fail)
     return start
@@ -82,8 +83,8 @@ def test_every_page_says_the_store_failed_instead_of_a_traceback(failing_store, 
     assert not at.exception, at.exception
     page = "\n".join(e.value for e in at.main.error)
     assert "The workspace cannot be used." in page, errors(at)
-    assert "could not be read or written (IO Error: Could not write file" in page
-    assert "No space left on device" in page and "Nothing was changed" in page
+    assert "cannot read or write its files (IO Error: Could not write file" in page
+    assert "No space left on device" in page and "nothing already stored was changed" in page
     assert "No space left on device" in "\n".join(e.value for e in at.sidebar.error)
 
 
@@ -118,15 +119,17 @@ def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
                           capture_output=True, timeout=120, env=dict(os.environ, **env))
 
 
-def test_cli_store_failures_are_one_line_and_exit_3(held_workspace, tmp_path):
+def test_cli_store_failures_are_one_line_and_exit_3(tmp_path):
     usage = tmp_path / "usage.csv"
     usage.write_text("ts,model,cost_usd\n2026-01-05T10:00:00Z,gpt-4o,0.5\n")
-    held = cli("ledger", "import", str(usage), env={"TRADEOFF_WORKSPACE": str(held_workspace)})
-    assert held.returncode == 3 and held.stderr.count("\n") == 1, held.stderr
-    assert "is open in another process" in held.stderr and "Traceback" not in held.stderr
-    folder = cli("ledger", "import", str(usage), env={"TRADEOFF_WORKSPACE": str(tmp_path)})
+    down = cli("ledger", "import", str(usage), env={"TRADEOFF_STORE": UNREACHABLE})
+    assert down.returncode == 3 and down.stderr.count("\n") == 1, down.stderr
+    assert "Cannot reach the team store" in down.stderr and "Traceback" not in down.stderr
+    assert "s3cr3t-pw" not in down.stderr
+    nowhere = "/proc/tradeoff-workspace"  # a directory that cannot be made
+    folder = cli("ledger", "import", str(usage), env={"TRADEOFF_STORE": "", "TRADEOFF_WORKSPACE": nowhere})
     assert folder.returncode == 3 and folder.stderr.count("\n") == 1, folder.stderr
-    assert folder.stderr.startswith(f"error: The workspace {tmp_path} could not be read or written")
+    assert folder.stderr.startswith(f"error: Cannot create the workspace directory {nowhere}")
     assert "Traceback" not in folder.stderr
 
 
