@@ -153,12 +153,14 @@ def test_sigkill_of_a_worker_under_load_loses_no_answered_call(tmp_path, fake_ll
 
 def test_sigterm_drains_in_flight_requests(tmp_path, fake_llm_env, fake_llm, chain_file):
     proc = start(tmp_path, fake_llm_env, "--policy", str(chain_file))
-    fake_llm.latency = 1.0
+    fake_llm.latency = 2.0
     result = {}
     thread = threading.Thread(target=lambda: result.update(r=ask(proc.url, "slow answer: done")))
     thread.start()
-    time.sleep(0.4)
-    assert fake_llm.count() == 1  # the request is with the provider now
+    deadline = time.monotonic() + 30
+    while fake_llm.count() == 0:  # wait until the request is with the provider (it holds it 2 s)
+        assert time.monotonic() < deadline, "the request never reached the provider"
+        time.sleep(0.01)
     assert stop(proc) == 0
     thread.join()
     assert result["r"].status_code == 200 and result["r"].json()["choices"][0]["message"]["content"] == "done"
@@ -174,8 +176,10 @@ def test_an_unreachable_store_still_serves_and_catches_up(tmp_path, fake_llm_env
     proc = start(tmp_path, fake_llm_env, "--policy", str(chain_file))
     try:
         ids = [ask(proc.url, f"q{i} answer: {i}").headers["x-tradeoff-request-id"] for i in range(5)]
-        time.sleep(1.0)
-        health = httpx.get(proc.url + "/health").json()
+        deadline = time.monotonic() + 30
+        while (health := httpx.get(proc.url + "/health").json())["store"]["state"] != "unreachable":
+            assert time.monotonic() < deadline, health  # the agent's first commit attempt fails
+            time.sleep(0.1)
         assert health["status"] == "degraded" and health["store"]["state"] == "unreachable"
         assert "lock" in health["store"]["error"].lower()
         assert health["ledger_backlog"]["segments"] >= 1
