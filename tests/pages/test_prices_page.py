@@ -99,12 +99,12 @@ def test_browser_edit_price_and_calculator(app_server, page, artifacts):
     model = page.get_by_label("Model", exact=True).first
     model.fill("local:llama-3.1-8b")
     model.press("Enter")
-    price_in = page.get_by_label("Input $/MTok", exact=True)
-    price_in.wait_for()
-    # The price inputs are rebuilt for the chosen model: wait until only the prefilled one is left.
+    # The price inputs are rebuilt for the chosen model (for a moment the old and the new input are
+    # both on the page): wait until only the prefilled one is left.
     page.wait_for_function(
         """() => { const el = document.querySelectorAll("input[aria-label='Input $/MTok']");
                    return el.length === 1 && el[0].value === '0.0300'; }""", timeout=30_000)
+    price_in = page.get_by_label("Input $/MTok", exact=True)
     price_in.fill("0.0500")
     price_in.press("Enter")
     page.get_by_role("button", name="Save price").click()
