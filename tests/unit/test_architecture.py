@@ -3,6 +3,7 @@ imported across modules, no sys.path edits in benchmarks."""
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -99,3 +100,39 @@ def test_no_private_name_crosses_a_module():
 def test_benchmarks_import_the_package_without_sys_path_edits():
     edits = [p.name for p in (REPO_ROOT / "bench").glob("*.py") if "sys.path" in p.read_text()]
     assert edits == []
+
+
+# SQL a DuckLake cannot run: uniqueness, sequences and insert-or-replace (docs/architecture.md, "The store").
+_NOT_DUCKLAKE = re.compile(r"\bPRIMARY\s+KEY\b|\bUNIQUE\b|\bnextval\s*\(|\bCREATE\s+(?:OR\s+REPLACE\s+)?SEQUENCE\b"
+                           r"|\bINSERT\s+OR\s+(?:REPLACE|IGNORE)\b|\bON\s+CONFLICT\b|\bCREATE\s+(?:UNIQUE\s+)?INDEX\b")
+# (case-sensitive: SQL is written in capitals here, prose such as "unique ids" is not SQL)
+
+
+def _not_ducklake(root: Path) -> list[str]:
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+                      and node.body and isinstance(node.body[0], ast.Expr)}
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+                    and (m := _NOT_DUCKLAKE.search(node.value))):
+                found.append(f"{path.relative_to(root.parent)}:{node.lineno}: {m.group(0)}")
+    return found
+
+
+def test_every_sql_string_in_core_runs_on_a_ducklake():
+    """A table written for the single-file store (a PRIMARY KEY, a sequence, INSERT OR REPLACE) fails
+    on the lake only when it is first created: catch it in the source."""
+    assert _not_ducklake(REPO_ROOT / "core") == []
+
+
+def test_the_ducklake_sql_check_can_fail(tmp_path):
+    (tmp_path / "core").mkdir()
+    (tmp_path / "core" / "old.py").write_text(
+        '"""The old store had a PRIMARY KEY (a docstring, not SQL)."""\n'
+        'DDL = """CREATE TABLE t (id BIGINT PRIMARY KEY DEFAULT nextval(\'s\'))"""\n'
+        'UPSERT = "INSERT OR REPLACE INTO t VALUES (?)"\n'
+        'OK = "one row per unique key"\n')
+    assert _not_ducklake(tmp_path / "core") == ["core/old.py:2: PRIMARY KEY", "core/old.py:3: INSERT OR REPLACE"]
