@@ -99,3 +99,16 @@ def test_no_private_name_crosses_a_module():
 def test_benchmarks_import_the_package_without_sys_path_edits():
     edits = [p.name for p in (REPO_ROOT / "bench").glob("*.py") if "sys.path" in p.read_text()]
     assert edits == []
+
+
+def test_doctests_of_core_are_collected_by_the_suite(pytestconfig):
+    """``python -m pytest -q`` runs the examples in core's docstrings: the project's own
+    configuration collects ``core`` with ``--doctest-modules`` (no flag given here)."""
+    assert pytestconfig.getoption("doctestmodules") is True
+    assert "core" in pytestconfig.getini("testpaths")
+    res = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                          "core/routing/router_metrics.py", "core/spend/ledger.py"],
+                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    items = {line for line in res.stdout.splitlines() if "::" in line}
+    assert {"core/routing/router_metrics.py::core.routing.router_metrics.apgr",
+            "core/spend/ledger.py::core.spend.ledger.record_calls"} <= items, res.stdout + res.stderr

@@ -70,6 +70,10 @@ def test_router_metrics_by_hand(fr):
 def test_metric_functions_on_their_own():
     assert apgr([0, 1], [0.5, 1.0], 0.5, 1.0) == pytest.approx(0.5)  # straight line: half the gap
     assert np.isnan(apgr([0, 1], [0.5, 0.4], 0.5, 0.4))  # strong no better: undefined
+    # A curve over part of the share range, [0.2, 0.6]: the area is taken over its own width.
+    # Trapezoids .2 * (.6 + .9) / 2 + .2 * (.9 + .8) / 2 = .32 over width .4: mean quality .8;
+    # weak .5, strong 1: APGR = (.8 - .5) / .5 = .6 (listed out of order on purpose)
+    assert apgr([0.6, 0.2, 0.4], [0.8, 0.6, 0.9], 0.5, 1.0) == pytest.approx(0.6)
     assert np.isnan(cpt([0, 1], [0.5, 0.6], 0.5, 1.0, 0.5))  # never recovers half the gap
     assert aiq([1, 2, 3], [0.5, 0.9, 0.6]) == pytest.approx((0.7 + 0.9) / 2)
     # a point under the chord is not on the convex hull: (0,0) (1,.2) (2,1) -> chord area 1
