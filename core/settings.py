@@ -42,6 +42,7 @@ PROVIDERS: dict[str, ProviderSettings] = {
 
 WORKSPACE_ENV = "TRADEOFF_WORKSPACE"  # the workspace file (default data/workspace.duckdb)
 PRICE_OVERRIDES_ENV = "TRADEOFF_PRICE_OVERRIDES"  # the override price file (default data/...)
+CLOCK_ENV = "TRADEOFF_NOW"  # an ISO instant taken as "now" for today's budgets (tests, demos)
 DEBUG_ENV = "TRADEOFF_DEBUG"  # 1: show tracebacks of unexpected errors (developers, tests)
 DEFAULT_WORKSPACE = REPO_ROOT / "data" / "workspace.duckdb"
 DEFAULT_PRICE_OVERRIDES = REPO_ROOT / "data" / "price_overrides.json"
