@@ -13,13 +13,17 @@ from core.routing.policies import policy_from_dict
 from core.spend.budgets import (
     PERIODS,
     budget_status,
+    daily_spend,
     delete_budget,
     forecast_month_end,
+    get_timezone,
     non_urgent_tasks,
     set_budget,
     set_task_urgency,
+    set_timezone,
 )
-from core.spend.queries import SpendFilter, filter_options, spend_by, totals
+from core.spend.clock import timezone_names
+from core.spend.queries import SpendFilter, filter_options, totals
 from core.spend.reports import money, signed_money
 from core.spend.throttle import throttle_ladder
 from ui.policy_widgets import policy_picker
@@ -30,24 +34,41 @@ st.title("Budgets")
 ws = workspace()
 opts = filter_options(ws)
 
+workspace_tz = get_timezone(ws)
+zones = timezone_names()
 st.subheader("Set a budget")
 with st.form("budget_form", border=True):
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3, c4 = st.columns(4)
     period = c1.selectbox("Period", PERIODS, key="budget_period")
     task_choice = c2.selectbox("Scope", ["Overall"] + opts["tasks"], key="budget_task")
     amount = c3.number_input("Amount (USD)", min_value=0.0, value=100.0, step=10.0, key="budget_amount")
+    own_tz = c4.selectbox("Days counted in", [None] + zones, key="budget_timezone",
+                          format_func=lambda z: f"Workspace timezone ({workspace_tz})" if z is None else z,
+                          help="The timezone whose midnight starts a budget's day, week and month.")
     if st.form_submit_button("Save budget", icon=":material/save:"):
         try:
-            set_budget(ws, period, amount, None if task_choice == "Overall" else task_choice)
+            set_budget(ws, period, amount, None if task_choice == "Overall" else task_choice,
+                       timezone=own_tz)
         except InputError as err:
             st.error(str(err))
         else:
             scope = "overall" if task_choice == "Overall" else f"task {task_choice}"
+            if own_tz:
+                scope += f", days in {own_tz}"
             # Rerun so the sidebar banner reflects the new budget; the confirmation rides along.
             st.session_state["budget_saved"] = f"Saved: {period} budget of {money(amount)} ({scope})."
             st.rerun()
 if saved := st.session_state.pop("budget_saved", None):
     st.success(saved)
+with st.expander(f"Workspace timezone: {workspace_tz}"):
+    st.caption("A product manager's today is not always UTC's: budgets count days from midnight in "
+               "this timezone, unless a budget names its own.")
+    chosen_tz = st.selectbox("Timezone", zones, index=zones.index(workspace_tz) if workspace_tz in zones else 0,
+                             key="workspace_timezone")
+    if st.button("Save timezone", key="workspace_timezone_save", icon=":material/schedule:"):
+        set_timezone(ws, chosen_tz)
+        st.session_state["budget_saved"] = f"Saved: budget days now start at midnight in {chosen_tz}."
+        st.rerun()
 
 status = budget_status(ws)
 st.subheader("This period")
@@ -63,7 +84,8 @@ else:
                                                                          min_value=0.0, max_value=1.0),
                                 "amount_usd": st.column_config.NumberColumn("budget", format="$%.2f"),
                                 "spent_usd": st.column_config.NumberColumn("spent", format="$%.2f"),
-                                "unknown_cost_rows": "rows of unknown cost (not in spent)"})
+                                "unknown_cost_rows": "rows of unknown cost (not in spent)",
+                                "timezone": "days counted in"})
     with st.expander("Remove a budget"):
         labels = [f"{r.period} · {r.task}" for r in view.itertuples()]
         gone = st.selectbox("Budget", labels, key="budget_delete_choice")
@@ -89,8 +111,9 @@ f[3].metric("Monthly budget", money(fc.budget_usd) if fc.budget_usd else "none",
 spend_metric(f[4], "Simulated (never billed)", simulated["cost_usd"], simulated["unknown_cost_rows"],
              help="Spend computed from eval sets this month (replays such as shadow comparisons): "
                   "recorded apart, not counted by budgets.")
-daily = spend_by(ws, ["day"], SpendFilter(date_from=fc.month_start, date_to=fc.today, scope="billable"))
-if not daily.empty:
+st.caption(f"Days and the month counted in {fc.timezone} (today there: {fc.today}).")
+daily = daily_spend(ws, fc.month_start, fc.today, SpendFilter(scope="billable"), timezone=fc.timezone)
+if daily["cost_usd"].any() or daily["unknown_cost_rows"].any():
     cum = daily.set_index("day")["cost_usd"].fillna(0.0).cumsum()  # known spend
     fig = go.Figure(go.Scatter(x=cum.index, y=cum.values, mode="lines+markers", name="spent"))
     end = pd.Timestamp(fc.today) + pd.Timedelta(days=fc.remaining_days)

@@ -62,6 +62,7 @@ DATA_PATH_ENV = "TRADEOFF_DATA_PATH"
 SPOOL_DIR_ENV = "TRADEOFF_SPOOL_DIR"
 CACHE_DIR_ENV = "TRADEOFF_CACHE_DIR"
 PRICE_OVERRIDES_ENV = "TRADEOFF_PRICE_OVERRIDES"  # the override price file (default data/...)
+CLOCK_ENV = "TRADEOFF_NOW"  # an ISO instant taken as "now" for today's budgets (tests, demos)
 DEBUG_ENV = "TRADEOFF_DEBUG"  # 1: show tracebacks of unexpected errors (developers, tests)
 DEFAULT_WORKSPACE = REPO_ROOT / "data" / "workspace"
 LEGACY_WORKSPACE = REPO_ROOT / "data" / "workspace.duckdb"  # the single file of releases <= 0.2

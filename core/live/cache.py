@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -106,15 +107,21 @@ def _vectorizer():
 
 
 class ResponseCache:
-    """The workspace cache. ``get`` / ``put`` by request; semantic lookups by input text."""
+    """The workspace cache. ``get`` / ``put`` by request; semantic lookups by input text.
 
-    def __init__(self, ws: Workspace, config: CacheConfig | None = None):
+    An entry is served while ``now < expires_at``: read at the instant it expires, it is not.
+    ``clock`` (naive UTC ``datetime``) is the real time unless a test freezes it.
+    """
+
+    def __init__(self, ws: Workspace, config: CacheConfig | None = None,
+                 clock: Callable[[], datetime] | None = None):
         self.ws = ws
         self.config = config or CacheConfig()
+        self.clock = clock or _now
         ws.ensure("llm_cache", MIGRATIONS)
         self._semantic: dict[tuple, tuple[list[str], list[CachedAnswer]]] = {}
         self._semantic_models: dict[tuple, object] = {}
-        self._memo: dict[str, CachedAnswer] = {}
+        self._memo: dict[str, tuple[CachedAnswer, datetime | None]] = {}
         self._prefetched = False
         # put_many runs in a writer thread while lookups run on the event loop.
         self._lock = threading.Lock()
@@ -130,12 +137,12 @@ class ResponseCache:
         cur = self.ws.cursor()
         cur.register("wanted_cache_keys", frame)
         rows = cur.execute(
-            "select c.key, c.text, c.input_tokens, c.output_tokens from llm_cache c"
+            "select c.key, c.text, c.input_tokens, c.output_tokens, c.expires_at from llm_cache c"
             " join wanted_cache_keys w using (key)"
-            " where c.expires_at is null or c.expires_at > ?", [_now()]).fetchall()
+            " where c.expires_at is null or c.expires_at > ?", [self.clock()]).fetchall()
         cur.unregister("wanted_cache_keys")
-        for key, text, tin, tout in rows:
-            self._memo[key] = CachedAnswer(text, int(tin or 0), int(tout or 0))
+        for key, text, tin, tout, expires_at in rows:
+            self._memo[key] = (CachedAnswer(text, int(tin or 0), int(tout or 0)), expires_at)
         self._prefetched = True
         return len(rows)
 
@@ -144,13 +151,14 @@ class ResponseCache:
             return None
         key = key or cache_key(provider, request)
         if key in self._memo:
-            return self._memo[key]
+            answer, expires_at = self._memo[key]
+            return answer if expires_at is None or self.clock() < expires_at else None
         if self._prefetched:
             return None
         row = self.ws.cursor().execute(
             "select text, input_tokens, output_tokens from llm_cache where key = ?"
             " and (expires_at is null or expires_at > ?)",
-            [key, _now()]).fetchall()
+            [key, self.clock()]).fetchall()
         row = row[0] if row else None
         return CachedAnswer(row[0], int(row[1] or 0), int(row[2] or 0)) if row else None
 
@@ -159,18 +167,18 @@ class ResponseCache:
         key]) with the key precomputed or not."""
         if not self.config.enabled or not entries:
             return
-        now = _now()
+        now = self.clock()
         rows = []
         for entry in entries:
             provider, request, task, text_in, text, tin, tout = entry[:7]
             ttl = self.config.ttl_for(task)
             key = entry[7] if len(entry) > 7 else cache_key(provider, request)
-            self._memo[key] = CachedAnswer(text, tin, tout)
+            expires_at = now + timedelta(seconds=ttl) if ttl is not None else None
+            self._memo[key] = (CachedAnswer(text, tin, tout), expires_at)
             rows.append({
                 "key": key, "provider": provider, "model": request.model,
                 "task": task, "input": text_in, "text": text, "input_tokens": tin,
-                "output_tokens": tout, "created_at": now,
-                "expires_at": now + timedelta(seconds=ttl) if ttl is not None else None})
+                "output_tokens": tout, "created_at": now, "expires_at": expires_at})
             self._remember(provider, request.model, task, text_in, CachedAnswer(text, tin, tout))
         frame = pd.DataFrame(rows).drop_duplicates("key", keep="last")
 
@@ -204,7 +212,7 @@ class ResponseCache:
             return
         frame = self.ws.cursor().execute(
             "select provider, model, task, input, text, input_tokens, output_tokens from llm_cache"
-            " where input is not null and (expires_at is null or expires_at > ?)", [_now()]).df()
+            " where input is not null and (expires_at is null or expires_at > ?)", [self.clock()]).df()
         self._semantic.clear()
         self._semantic_models.clear()
         for row in frame.itertuples(index=False):
@@ -249,7 +257,7 @@ class ResponseCache:
     def stats(self) -> dict:
         row = self.ws.cursor().execute(
             "select count(*), count(*) filter (where expires_at is null or expires_at > ?)"
-            " from llm_cache", [_now()]).fetchall()[0]
+            " from llm_cache", [self.clock()]).fetchall()[0]
         return {"entries": int(row[0]), "live": int(row[1])}
 
 

@@ -3,10 +3,14 @@
 Budgets are daily, weekly (ISO weeks, Monday first) or monthly, overall or per task, stored in
 the workspace. Spend against a budget is every real dollar in the ledger (scope ``billable``:
 production, shadow and playground calls; simulations excluded) from the start of the period to
-``today`` inclusive (UTC days)::
+``today`` inclusive, in days of the budget's timezone (its own, else the workspace's; UTC until
+one is set)::
 
     set_budget(ws, "daily", 50.0)                      # overall
     set_budget(ws, "monthly", 400.0, task="support")   # per task
+    set_timezone(ws, "America/New_York")               # the workspace's days (default UTC)
+    set_budget(ws, "daily", 20.0, task="ads", timezone="Europe/Paris")  # a budget's own
+    budget_spend(ws, "daily")  # today's spend of the daily budget in its timezone (gateway)
     alert_status(ws)          # [Alert(period='daily', task=None, level=90, ...)] at >= 70/90/100 %
     forecast_month_end(ws)    # month-to-date + trailing mean x remaining days, with an interval
 
@@ -24,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
-from core.spend.queries import SpendFilter, spend_by
+from core.spend import clock
+from core.spend.queries import SpendFilter, spend_in_windows
 from core.workspace import Workspace
 
 PERIODS = ("daily", "weekly", "monthly")
@@ -46,6 +51,16 @@ MIGRATIONS = [
     );
     insert into store_locks values ('budgets', 0);
     """,
+    # v2: the timezone budget days are counted in, per budget (NULL: the workspace's) and for the
+    # workspace (a setting row; UTC when there is none). No keys: written as delete + insert.
+    """
+    alter table budgets add column timezone varchar;
+    create table budget_settings (
+        name varchar not null,        -- timezone
+        value varchar not null,
+        updated_at timestamp not null default current_timestamp
+    );
+    """,
 ]
 
 
@@ -58,8 +73,51 @@ def _check_period(period: str) -> None:
         raise InputError(f"Budget period: expected one of {', '.join(PERIODS)}, got '{period}'")
 
 
-def set_budget(ws: Workspace, period: str, amount_usd: float, task: str | None = None) -> None:
-    """Create or replace the budget for (task, period). ``task=None`` is the overall budget."""
+# -- timezones -------------------------------------------------------------------------------
+def get_timezone(ws: Workspace) -> str:
+    """The workspace's timezone for budget days (``UTC`` until one is set)."""
+    _ready(ws)
+    rows = ws.cursor().execute(
+        "select value from budget_settings where name = 'timezone' order by updated_at desc").fetchall()
+    return rows[0][0] if rows else clock.DEFAULT_TIMEZONE
+
+
+def set_timezone(ws: Workspace, name: str) -> str:
+    """Set the workspace's timezone (an IANA name, checked); returns its canonical name. Budgets
+    without a timezone of their own count days in it."""
+    key = clock.zone(name).key
+    _ready(ws)
+
+    def body(cur):
+        ws.bump(cur, "budgets")  # two writers at once: the loser re-runs, one row is left
+        cur.execute("delete from budget_settings where name = 'timezone'")
+        cur.execute("insert into budget_settings (name, value) values ('timezone', ?)", [key])
+
+    ws.write(body)
+    return key
+
+
+def budget_timezone(ws: Workspace, period: str, task: str | None = None) -> str:
+    """The timezone the budget (``period``, ``task``) counts days in: its own, else the
+    workspace's (also when no such budget is set)."""
+    budgets = list_budgets(ws)
+    match = budgets[(budgets["period"] == period)
+                    & (budgets["task"].isna() if not task else budgets["task"] == task)]
+    return str(match["timezone"].iloc[0]) if len(match) else get_timezone(ws)
+
+
+def workspace_today(ws: Workspace, at: dt.datetime | None = None) -> dt.date:
+    """The date in the workspace's timezone at ``at`` (default now: :func:`core.spend.clock.now`)."""
+    return clock.local_today(get_timezone(ws), at)
+
+
+def set_budget(ws: Workspace, period: str, amount_usd: float, task: str | None = None,
+               timezone: str | None = None) -> None:
+    """Create or replace the budget for (task, period). ``task=None`` is the overall budget.
+
+    ``timezone``: the IANA zone its days are counted in; None follows the workspace's
+    (:func:`set_timezone`).
+    """
     _check_period(period)
     try:
         amount = float(amount_usd)
@@ -68,13 +126,14 @@ def set_budget(ws: Workspace, period: str, amount_usd: float, task: str | None =
     if not math.isfinite(amount) or amount <= 0:
         raise InputError(f"Budget amount: expected a positive number of US dollars, got '{amount_usd}'")
     task = task or None
+    tz = clock.zone(timezone).key if timezone else None
     _ready(ws)
 
     def body(cur):
         ws.bump(cur, "budgets")
         cur.execute("delete from budgets where task is not distinct from ? and period = ?", [task, period])
-        cur.execute("insert into budgets (task, period, amount_usd) values (?, ?, ?)",
-                    [task, period, amount])
+        cur.execute("insert into budgets (task, period, amount_usd, timezone) values (?, ?, ?, ?)",
+                    [task, period, amount, tz])
 
     ws.write(body)
 
@@ -87,11 +146,13 @@ def delete_budget(ws: Workspace, period: str, task: str | None = None) -> None:
 
 
 def list_budgets(ws: Workspace) -> pd.DataFrame:
-    """task (None = overall), period, amount_usd."""
+    """task (None = overall), period, amount_usd, timezone (the one its days are counted in:
+    its own, else the workspace's)."""
     _ready(ws)
     return ws.cursor().execute(
-        "select task, period, amount_usd from budgets order by task nulls first, "
-        "case period when 'daily' then 0 when 'weekly' then 1 else 2 end").df()
+        "select task, period, amount_usd, coalesce(timezone, ?) as timezone from budgets "
+        "order by task nulls first, case period when 'daily' then 0 when 'weekly' then 1 else 2 end",
+        [get_timezone(ws)]).df()
 
 
 def set_task_urgency(ws: Workspace, task: str, urgent: bool) -> None:
@@ -115,10 +176,6 @@ def non_urgent_tasks(ws: Workspace) -> list[str]:
 
 
 # -- periods and alerts ----------------------------------------------------------------------
-def utc_today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
-
-
 def period_start(period: str, today: dt.date) -> dt.date:
     """First day of the period containing ``today``."""
     _check_period(period)
@@ -155,6 +212,7 @@ class Alert:
     level: int  # 70 | 90 | 100
     since: dt.date
     unknown_cost_rows: int = 0
+    timezone: str = clock.DEFAULT_TIMEZONE  # the zone whose days the period counts
 
     @property
     def ratio(self) -> float:
@@ -168,38 +226,100 @@ class Alert:
                    "of unknown cost)") if self.unknown_cost_rows else ""
         return (f"{self.period.capitalize()} budget ({who}) {verb} {self.ratio:.0%}: "
                 f"${self.spent_usd:,.2f}{unknown} of ${self.budget_usd:,.2f} since "
-                f"{self.since.isoformat()}")
+                f"{self.since.isoformat()}"
+                + ("" if self.timezone == clock.DEFAULT_TIMEZONE else f" ({self.timezone})"))
+
+
+@dataclass(frozen=True)
+class BudgetSpend:
+    """A budget's billable spend so far this period, counted in its timezone's days."""
+
+    period: str
+    task: str | None
+    timezone: str
+    today: dt.date                # the date in ``timezone``
+    since: dt.date                # the period's first day there
+    start_utc: dt.datetime        # [start_utc, end_utc): the period to the end of today, in UTC
+    end_utc: dt.datetime          # (naive, as the ledger stores times)
+    spent_usd: float              # the known spend
+    unknown_cost_rows: int        # rows of the period whose cost is unknown (not in spent_usd)
+    amount_usd: float | None      # None: no such budget is set
+
+    @property
+    def level(self) -> int | None:
+        return None if self.amount_usd is None else alert_level(self.spent_usd, self.amount_usd)
+
+
+def _spend_to_date(ws: Workspace, wanted: list[tuple[str, str | None, str, dt.date]]) -> list[tuple]:
+    """(period, task, timezone, today) -> (window, known spend, unknown rows), one query for all."""
+    windows, keys = {}, []
+    for period, _task, tz, today in wanted:
+        key = f"{period}|{tz}|{today.isoformat()}"
+        windows[key] = clock.days_window(period_start(period, today), today, tz)
+        keys.append(key)
+    spent = spend_in_windows(ws, windows, SpendFilter(scope="billable"), dims=("task",))
+    out = []
+    for (_period, task, _tz, _today), key in zip(wanted, keys):
+        sel = spent[spent["key"] == key]
+        if task is not None:
+            sel = sel[sel["task"] == task]
+        out.append((windows[key], float(sel["cost_usd"].sum()), int(sel["unknown_cost_rows"].sum())))
+    return out
+
+
+def budget_spend(ws: Workspace, period: str = "daily", task: str | None = None,
+                 at: dt.datetime | None = None) -> BudgetSpend:
+    """The spend so far this period of the budget (``period``, ``task``) at the instant ``at``
+    (default now), counted in the budget's timezone: e.g. today's spend of the daily budget, what
+    a gateway asks before it admits a request. A budget that is not set has ``amount_usd`` None
+    and counts in the workspace's timezone.
+
+    >>> set_timezone(ws, "Asia/Tokyo")
+    'Asia/Tokyo'
+    >>> set_budget(ws, "daily", 10.0)
+    >>> at = dt.datetime(2026, 3, 10, 16, 0, tzinfo=dt.UTC)        # 01:00 on March 11 in Tokyo
+    >>> b = budget_spend(ws, "daily", at=at)
+    >>> b.today, b.start_utc, b.end_utc                            # Tokyo's March 11, in UTC
+    (datetime.date(2026, 3, 11), datetime.datetime(2026, 3, 10, 15, 0), datetime.datetime(2026, 3, 11, 15, 0))
+    """
+    _check_period(period)
+    task = task or None
+    budgets = list_budgets(ws)
+    match = budgets[(budgets["period"] == period)
+                    & (budgets["task"].isna() if task is None else budgets["task"] == task)]
+    tz = budget_timezone(ws, period, task)
+    today = clock.local_today(tz, at)
+    ((start, end), spent, unknown), = _spend_to_date(ws, [(period, task, tz, today)])
+    return BudgetSpend(period, task, tz, today, period_start(period, today), start, end, spent,
+                       unknown, float(match["amount_usd"].iloc[0]) if len(match) else None)
 
 
 def budget_status(ws: Workspace, today: dt.date | None = None) -> pd.DataFrame:
     """Every budget with its spend so far this period, ratio and alert level (None below 70%).
 
-    ``spent_usd`` is the known billable spend; ``unknown_cost_rows`` counts the rows of the
-    period whose cost is unknown (their spend is not in ``spent_usd``: it is not known, and is
-    never taken as $0 without saying so).
+    Each budget counts days in its timezone (``timezone``: its own, else the workspace's): its
+    period runs from the first local midnight of the period to the end of ``today`` there.
+    ``today`` (a date) is the same date for every budget; by default each budget's own today
+    (:func:`core.spend.clock.now` in its timezone). ``spent_usd`` is the known billable spend;
+    ``unknown_cost_rows`` counts the rows of the period whose cost is unknown (their spend is
+    not in ``spent_usd``: it is not known, and is never taken as $0 without saying so).
     """
-    today = today or utc_today()
     budgets = list_budgets(ws)
-    cols = ["task", "period", "amount_usd", "since", "spent_usd", "ratio", "level", "unknown_cost_rows"]
+    cols = ["task", "period", "amount_usd", "since", "spent_usd", "ratio", "level",
+            "unknown_cost_rows", "timezone"]
     if budgets.empty:
         return pd.DataFrame(columns=cols)
-    earliest = min(period_start(p, today) for p in budgets["period"].unique())
-    daily = spend_by(ws, ["day", "task"], SpendFilter(date_from=earliest, date_to=today, scope="billable"))
-    daily["day"] = daily["day"].dt.date
+    at = clock.now()
+    wanted = [(b.period, None if pd.isna(b.task) else b.task, b.timezone,
+               today or clock.local_today(b.timezone, at)) for b in budgets.itertuples(index=False)]
     rows = []
-    for b in budgets.itertuples(index=False):
-        since = period_start(b.period, today)
-        sel = daily[daily["day"] >= since]
-        if not pd.isna(b.task):
-            sel = sel[sel["task"] == b.task]
-            task = b.task
-        else:
-            task = None
-        spent = float(sel["cost_usd"].sum(min_count=0, skipna=True))  # the known spend
-        rows.append({"task": task, "period": b.period, "amount_usd": float(b.amount_usd),
-                     "since": since, "spent_usd": spent, "ratio": spent / float(b.amount_usd),
-                     "level": alert_level(spent, float(b.amount_usd)),
-                     "unknown_cost_rows": int(sel["unknown_cost_rows"].sum())})
+    for (period, task, tz, day), b, (_, spent, unknown) in zip(
+            wanted, budgets.itertuples(index=False), _spend_to_date(ws, wanted)):
+        amount = float(b.amount_usd)
+        rows.append({"task": task, "period": period, "amount_usd": amount,
+                     "since": period_start(period, day), "spent_usd": spent,
+                     "ratio": spent / amount, "level": alert_level(spent, amount),
+                     "unknown_cost_rows": unknown, "timezone": tz})
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -207,7 +327,7 @@ def alert_status(ws: Workspace, today: dt.date | None = None) -> list[Alert]:
     """Budgets at or above 70% of their amount this period, most severe first."""
     status = budget_status(ws, today)
     alerts = [Alert(r.period, None if pd.isna(r.task) else r.task, r.amount_usd, r.spent_usd,
-                    int(r.level), r.since, int(r.unknown_cost_rows))
+                    int(r.level), r.since, int(r.unknown_cost_rows), r.timezone)
               for r in status.itertuples(index=False) if r.level is not None and not pd.isna(r.level)]
     return sorted(alerts, key=lambda a: (-a.level, -a.ratio))
 
@@ -235,6 +355,7 @@ class Forecast:
     budget_usd: float | None
     method: str = "month-to-date + trailing daily mean × remaining days"
     unknown_cost_rows: int = 0  # rows of the month whose cost is unknown (not in the figures)
+    timezone: str = clock.DEFAULT_TIMEZONE  # the zone whose days and month are counted
 
     @property
     def over_budget_by(self) -> float | None:
@@ -243,16 +364,20 @@ class Forecast:
 
 def forecast_month_end(ws: Workspace, today: dt.date | None = None, window: int = 7,
                        task: str | None = None) -> Forecast:
-    """Forecast this month's billable spend at month end (``today`` counts as a full day)."""
-    today = today or utc_today()
+    """Forecast this month's billable spend at month end (``today`` counts as a full day). Days
+    and the month are those of the monthly budget's timezone (the workspace's when there is no
+    such budget); ``today`` defaults to the date there now."""
+    budgets = list_budgets(ws)
+    match = budgets[(budgets["period"] == "monthly") & (budgets["task"].isna() if task is None
+                                                          else budgets["task"] == task)]
+    tz = budget_timezone(ws, "monthly", task)
+    today = today or clock.local_today(tz)
     start = today.replace(day=1)
-    flt = SpendFilter(date_from=start, date_to=today, scope="billable", tasks=(task,) if task else ())
-    daily = spend_by(ws, ["day"], flt)
-    days = pd.date_range(start, today, freq="D")
+    daily = daily_spend(ws, start, today, SpendFilter(scope="billable", tasks=(task,) if task else ()),
+                        timezone=tz)
     # Known spend per day: a day without rows spent nothing; a day whose rows all have an unknown
     # cost has no known spend (counted in `unknown_cost_rows`, not dropped from the window).
-    known = daily.set_index("day")["cost_usd"].fillna(0.0)
-    series = known.reindex(days, fill_value=0.0).to_numpy(dtype=float)
+    series = daily["cost_usd"].to_numpy(dtype=float)
     window_days = min(window, len(series))
     recent = series[-window_days:]
     mean = float(recent.mean())
@@ -264,9 +389,22 @@ def forecast_month_end(ws: Workspace, today: dt.date | None = None, window: int 
     if sd is not None:
         half = 1.96 * sd * math.sqrt(remaining)
         low, high = max(mtd, forecast - half), forecast + half
-    budgets = list_budgets(ws)
-    match = budgets[(budgets["period"] == "monthly") & (budgets["task"].isna() if task is None
-                                                          else budgets["task"] == task)]
     budget = float(match["amount_usd"].iloc[0]) if len(match) else None
     return Forecast(start, today, mtd, mean, sd, window_days, remaining, forecast, low, high, budget,
-                    unknown_cost_rows=int(daily["unknown_cost_rows"].sum()))
+                    unknown_cost_rows=int(daily["unknown_cost_rows"].sum()), timezone=tz)
+
+
+def daily_spend(ws: Workspace, first: dt.date, last: dt.date,
+                flt: SpendFilter = SpendFilter(scope="billable"), timezone: str | None = None) -> pd.DataFrame:
+    """Known spend and rows of unknown cost per day ``first``..``last`` of ``timezone`` (default:
+    the workspace's), every day listed (0 when nothing was spent): ``day``, ``cost_usd``,
+    ``unknown_cost_rows``. ``flt`` gives the scope and filters, not the dates."""
+    tz = timezone or get_timezone(ws)
+    days = pd.date_range(first, last, freq="D").date
+    windows = {d.isoformat(): clock.days_window(d, d, tz) for d in days}
+    found = spend_in_windows(ws, windows, flt).set_index("key")
+    keys = [d.isoformat() for d in days]
+    return pd.DataFrame({
+        "day": pd.to_datetime(days),
+        "cost_usd": found["cost_usd"].reindex(keys, fill_value=0.0).to_numpy(dtype=float),
+        "unknown_cost_rows": found["unknown_cost_rows"].reindex(keys, fill_value=0).to_numpy(dtype=int)})

@@ -20,7 +20,7 @@ when a group has rows but no known cost. ``cost_usd`` is then the known part of 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -225,6 +225,68 @@ def top_calls(ws: Workspace, flt: SpendFilter = SpendFilter(), n: int = 20) -> p
         select ts, call_id, provider, model, task, cost_usd, requests, input_tokens,
                output_tokens, source, experiment, variant, kind
         from ledger where {where} order by cost_usd desc nulls last, ts desc limit {int(n)}""", params)
+
+
+def spend_in_windows(ws: Workspace, windows: dict[str, tuple[dt.datetime, dt.datetime]],
+                     flt: SpendFilter = SpendFilter(), dims: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Known spend (``cost_usd``) and rows of unknown cost per window of time and ``dims``
+    (any of DIMENSIONS but day/week/month): ``windows`` maps a key to [start, end) in UTC (naive,
+    as the ledger stores times), e.g. a budget period or a day in the workspace's timezone.
+    ``flt`` gives the scope and filters (not its dates).
+
+    Whole UTC days inside a window are read from the daily rollup; only the part-days at its
+    edges read the ledger itself, so a UTC window costs what it always did.
+
+    >>> from core.spend.ledger import record_calls
+    >>> _ = record_calls(ws, pd.DataFrame({"call_id": ["a", "b"], "model": ["m", "m"],
+    ...     "ts": [pd.Timestamp("2026-03-10 06:30"), pd.Timestamp("2026-03-10 07:30")],
+    ...     "cost_usd": [1.0, 2.0]}))
+    >>> la = (dt.datetime(2026, 3, 10, 7), dt.datetime(2026, 3, 11, 7))  # March 10 in Los Angeles
+    >>> spend_in_windows(ws, {"la": la, "utc": (dt.datetime(2026, 3, 10), dt.datetime(2026, 3, 11))},
+    ...                  SpendFilter(scope="all"))[["key", "cost_usd"]].values.tolist()
+    [['la', 2.0], ['utc', 3.0]]
+    """
+    days, edges = [], []
+    for key, (start, end) in windows.items():
+        first = start.date() if start.time() == dt.time() else start.date() + dt.timedelta(days=1)
+        last = end.date()  # exclusive
+        if first >= last:
+            edges.append((key, start, end))
+            continue
+        days.append((key, first, last))
+        if start < dt.datetime.combine(first, dt.time()):
+            edges.append((key, start, dt.datetime.combine(first, dt.time())))
+        if end > dt.datetime.combine(last, dt.time()):
+            edges.append((key, dt.datetime.combine(last, dt.time()), end))
+    bare = replace(flt, date_from=None, date_to=None)
+    where_days, params_days = bare.where()
+    where_raw, params_raw = bare.where(raw=True)
+    bad = [d for d in dims if d not in DIMENSIONS or d in ("day", "week", "month")]
+    if bad:
+        raise InputError(f"Unknown spend dimension(s) {bad} for a window of time")
+    inner = "".join(f", {d}" for d in dims)  # the ledger and its rollup share these columns
+    outer = "".join(f", {DIMENSIONS[d]} as {d}" for d in dims)
+    day_rows = days or [("", dt.date.min, dt.date.min)]          # never matches: an empty list
+    edge_rows = edges or [("", dt.datetime.min, dt.datetime.min)]
+    day_values = ", ".join(["(?, cast(? as date), cast(? as date))"] * len(day_rows))
+    edge_values = ", ".join(["(?, cast(? as timestamp), cast(? as timestamp))"] * len(edge_rows))
+    params = ([v for r in day_rows for v in r] + params_days
+              + [v for r in edge_rows for v in r] + params_raw)
+    return _query(ws, f"""
+        select key{outer}, coalesce(sum(cost_usd), 0) as cost_usd,
+               cast(coalesce(sum(unknown_cost_rows), 0) as bigint) as unknown_cost_rows,
+               cast(coalesce(sum(rows), 0) as bigint) as rows
+        from (
+            select w.key{inner}, cost_usd, unknown_cost_rows, rows
+            from (values {day_values}) w(key, d_from, d_to) join ledger_daily
+              on day >= w.d_from and day < w.d_to
+            where {where_days}
+            union all
+            select w.key{inner}, cost_usd, cast(cost_usd is null as int), 1
+            from (values {edge_values}) w(key, t_from, t_to) join ledger
+              on ts >= w.t_from and ts < w.t_to
+            where {where_raw}
+        ) group by all order by all""", params)
 
 
 def filter_options(ws: Workspace) -> dict:

@@ -21,7 +21,7 @@ import pandas as pd
 from core.errors import InputError
 from core.exports import pdf_text, write_csv, write_xlsx
 from core.pricing.catalog import price_snapshot_date
-from core.spend.budgets import budget_status, utc_today
+from core.spend.budgets import budget_status, workspace_today
 from core.spend.queries import SpendFilter, spend_by, top_calls, totals, traffic_share
 from core.workspace import Workspace
 
@@ -34,8 +34,11 @@ def report_data(ws: Workspace, date_from, date_to, top_n: int = 25) -> dict:
     flt.where()  # validates the dates (InputError on a bad or reversed range)
     by_model = spend_by(ws, ["model"], flt).merge(
         traffic_share(ws, flt)[["model", "request_share", "cost_share"]], on="model", how="left")
-    today = min(utc_today(), pd.Timestamp(flt.date_to).date()) if flt.date_to else utc_today()
-    status = budget_status(ws, today)
+    today = workspace_today(ws)  # the workspace's date (its timezone), not the server's
+    if flt.date_to and pd.Timestamp(flt.date_to).date() < today:
+        status = budget_status(ws, pd.Timestamp(flt.date_to).date())  # as of the report's end
+    else:
+        status = budget_status(ws)  # each budget's today
     return {
         "period": (str(date_from), str(date_to)),
         "generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -32,8 +32,9 @@ from core.errors import InputError
 from core.evaluation.evalset import EvalSet
 from core.routing.policies.base import Outcome, Policy
 from core.routing.projections import project_spend
-from core.spend.budgets import alert_status, non_urgent_tasks, period_start, utc_today
-from core.spend.queries import SpendFilter, spend_by
+from core.spend import clock
+from core.spend.budgets import alert_status, budget_timezone, non_urgent_tasks, period_start
+from core.spend.queries import SpendFilter, spend_in_windows
 from core.workspace import Workspace
 
 LEVEL_FOR_ALERT = {70: 1, 90: 2, 100: 3}
@@ -88,10 +89,12 @@ def _check_cost(outcome: Outcome, name: str) -> float:
 def throttle_ladder(ws: Workspace, evalset: EvalSet, current: Policy, cheaper: Policy,
                     today: dt.date | None = None, period: str = "daily") -> Ladder:
     """Savings and quality cost of each throttling level over ``period`` (to ``today``)."""
-    today = today or utc_today()
+    tz = budget_timezone(ws, period)  # the overall budget's days, else the workspace's
+    today = today or clock.local_today(tz)
     since = period_start(period, today)
-    flt = SpendFilter(date_from=since, date_to=today, scope="billable")
-    by_src = spend_by(ws, ["source", "experiment", "task"], flt)
+    window = {period: clock.days_window(since, today, tz)}
+    by_src = spend_in_windows(ws, window, SpendFilter(scope="billable"),
+                              dims=("source", "experiment", "task"))
     total = float(by_src["cost_usd"].sum())
     is_exp = (by_src["source"] == "shadow") | (by_src["experiment"] != "(none)")
     exp_spend = float(by_src.loc[is_exp, "cost_usd"].sum())

@@ -11,9 +11,18 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
+# The app's clock in every test here (TRADEOFF_NOW): four minutes past midnight UTC, when a UTC
+# day has just begun but New York's March 9 still has four hours to go.
+NOW = dt.datetime(2026, 3, 10, 0, 4, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def app_env():
+    return {"TRADEOFF_NOW": NOW.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
 
 def usage_csv(path, costs):
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    now = NOW
     lines = ["timestamp,model,provider,task,cost_usd,input_tokens,output_tokens,call_id"]
     for i, cost in enumerate(costs):
         ts = (now - dt.timedelta(minutes=5 * i)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -32,10 +41,19 @@ def open_page(page, title: str) -> None:
 def test_budget_import_banner_and_pdf_report(app_server, page, artifacts, tmp_path):
     url, _env = app_server
     usage = tmp_path / "usage.csv"
-    usage_csv(usage, [3.25, 2.5, 1.0])  # $6.75 today
+    # at 00:04, 23:59 and 23:54 UTC: two UTC days, but all of it on March 9 in New York
+    usage_csv(usage, [3.25, 2.5, 1.0])  # $6.75 today in New York ($3.25 in UTC's today)
 
     page.goto(url)
     open_page(page, "Budgets")
+    page.get_by_text("Workspace timezone: UTC").click()
+    zone = page.get_by_label("Timezone", exact=True)
+    zone.click()
+    page.keyboard.type("America/New_York")
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Save timezone").click()
+    page.get_by_text("Saved: budget days now start at midnight in America/New_York.").wait_for(
+        timeout=60_000)
     amount = page.get_by_label("Amount (USD)")
     amount.wait_for(timeout=120_000)
     amount.fill("7.5")
@@ -50,7 +68,8 @@ def test_budget_import_banner_and_pdf_report(app_server, page, artifacts, tmp_pa
 
     banner = page.locator("[data-testid='stSidebar']").get_by_text("90% budget alert", exact=False)
     banner.wait_for(timeout=60_000)  # $6.75 of $7.50 = 90%
-    assert "$6.75 of $7.50" in page.locator("[data-testid='stSidebar']").inner_text()
+    sidebar = page.locator("[data-testid='stSidebar']").inner_text()
+    assert "$6.75 of $7.50 since 2026-03-09 (America/New_York)" in sidebar, sidebar
     page.screenshot(path=str(artifacts / "spend_budget_banner.png"), full_page=True)
 
     with page.expect_download(timeout=120_000) as info:
@@ -78,7 +97,7 @@ def test_budget_import_banner_and_pdf_report(app_server, page, artifacts, tmp_pa
 
 def test_unknown_costs_and_simulations_read_right_in_the_browser(app_server, page, artifacts, tmp_path):
     url, _env = app_server
-    today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    today = NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
     usage = tmp_path / "mixed.csv"
     usage.write_text(
         "ts,model,cost_usd,input_tokens,source,service_tier,call_id\n"

@@ -1,14 +1,12 @@
 """The Budgets page and the sidebar banner, driven headlessly."""
 from __future__ import annotations
 
-import datetime as dt
-
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.settings import REPO_ROOT
-from core.spend.budgets import list_budgets, set_budget
+from core.spend.budgets import get_timezone, list_budgets, set_budget
 from core.spend.ledger import record_calls
 from core.workspace import open_workspace
 from tests.helpers.apptest import deltas, metrics
@@ -18,10 +16,14 @@ from tests.helpers.apptest import table_with as _table
 PAGE = str(REPO_ROOT / "app_pages" / "budgets.py")
 
 
+NOW = "2026-03-10T12:00:00Z"  # the clock of every test here (TRADEOFF_NOW): never near midnight
+
+
 @pytest.fixture
-def today_spend(workspace_path):
+def today_spend(workspace_path, monkeypatch):
+    monkeypatch.setenv("TRADEOFF_NOW", NOW)
     ws = open_workspace(workspace_path)
-    now = pd.Timestamp(dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    now = pd.Timestamp(NOW).tz_localize(None)
     record_calls(ws, pd.DataFrame({
         "call_id": ["a", "b", "c"], "ts": [now] * 3, "model": ["big", "big", "small"],
         "task": ["support_ticket", "lead_qualification", "support_ticket"],
@@ -52,7 +54,7 @@ def test_set_a_budget_and_see_the_alert_and_ladder(today_spend):
 
 
 def test_simulations_are_not_billed_and_unknown_costs_not_zero(today_spend):
-    now = pd.Timestamp(dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    now = pd.Timestamp(NOW).tz_localize(None)
     record_calls(today_spend, pd.DataFrame({
         "call_id": ["sim", "unpriced"], "ts": [now] * 2, "model": ["big", "mystery"],
         "cost_usd": [50.0, None], "source": ["simulation", "live"]}))
@@ -93,3 +95,25 @@ def test_banner_shows_on_every_page(today_spend):
     assert not any("support_ticket" in t for t in texts + [w.value for w in at.sidebar.warning])
     # (AppTest's switch_page runs the page file alone, without app.py's sidebar: the browser
     # test checks the banner on the Spend and Budgets pages)
+
+
+def test_a_timezone_for_the_workspace_and_for_one_budget(today_spend):
+    # the calls were made at 12:00 UTC on March 10; in Tokyo (UTC+9) the clock says 21:00, so
+    # they are today's there too; in Honolulu (UTC-10) it is 02:00 on the same day
+    at = _run(AppTest.from_file(PAGE, default_timeout=120))
+    assert at.selectbox(key="workspace_timezone").value == "UTC"
+    at.selectbox(key="workspace_timezone").set_value("Asia/Tokyo")
+    at.button(key="workspace_timezone_save").click()
+    _run(at)
+    assert get_timezone(today_spend) == "Asia/Tokyo"
+    assert "Saved: budget days now start at midnight in Asia/Tokyo." in [s.value for s in at.success]
+    at.selectbox(key="budget_period").set_value("weekly")
+    at.selectbox(key="budget_timezone").set_value("Pacific/Honolulu")
+    at.number_input(key="budget_amount").set_value(10.0)
+    next(b for b in at.button if b.label == "Save budget").click()
+    _run(at)
+    assert list_budgets(today_spend)["timezone"].tolist() == ["Pacific/Honolulu"]
+    status = _table(at, "spent_usd")
+    # $6 + $2 + the $1 shadow call this week (Monday March 9) in Honolulu
+    assert status[["timezone", "spent_usd", "level"]].values.tolist() == [["Pacific/Honolulu", 9.0, "90%"]]
+    assert "Days and the month counted in Asia/Tokyo (today there: 2026-03-10)." in [c.value for c in at.caption]

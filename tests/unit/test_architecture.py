@@ -136,3 +136,16 @@ def test_the_ducklake_sql_check_can_fail(tmp_path):
         'UPSERT = "INSERT OR REPLACE INTO t VALUES (?)"\n'
         'OK = "one row per unique key"\n')
     assert _not_ducklake(tmp_path / "core") == ["core/old.py:2: PRIMARY KEY", "core/old.py:3: INSERT OR REPLACE"]
+
+
+def test_doctests_of_core_are_collected_by_the_suite(pytestconfig):
+    """``python -m pytest -q`` runs the examples in core's docstrings: the project's own
+    configuration collects ``core`` with ``--doctest-modules`` (no flag given here)."""
+    assert pytestconfig.getoption("doctestmodules") is True
+    assert "core" in pytestconfig.getini("testpaths")
+    res = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                          "core/routing/router_metrics.py", "core/spend/ledger.py"],
+                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    items = {line for line in res.stdout.splitlines() if "::" in line}
+    assert {"core/routing/router_metrics.py::core.routing.router_metrics.apgr",
+            "core/spend/ledger.py::core.spend.ledger.record_calls"} <= items, res.stdout + res.stderr

@@ -3,6 +3,7 @@ measured error rate on a labeled set."""
 from __future__ import annotations
 
 import math
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -50,6 +51,27 @@ def test_exact_hit_and_ttl_per_task(ws):
     fresh.prefetch([cache_key("openai", _req("q1")), cache_key("openai", _req("zz"))])
     assert fresh.get("openai", _req("q1")).text == "answer-1"
     assert fresh.get("openai", _req("zz")) is None
+
+
+def test_an_entry_read_at_the_instant_it_expires_is_not_served(ws):
+    t0 = datetime(2026, 3, 10, 12, 0, 0)
+    now = [t0]
+    cache = ResponseCache(ws, CacheConfig(ttl_s={"*": 60.0}), clock=lambda: now[0])
+    cache.put("openai", _req("q1"), "faq", "q1", "answer-1", 10, 2)  # expires at t0 + 60 s
+    now[0] = t0 + timedelta(seconds=59, microseconds=999_999)  # one microsecond before
+    assert cache.get("openai", _req("q1")).text == "answer-1"
+    assert cache.stats() == {"entries": 1, "live": 1}
+    # a run that prefetched it keeps it in memory: still served just before it expires
+    run = ResponseCache(ws, cache.config, clock=lambda: now[0])
+    assert run.prefetch([cache_key("openai", _req("q1"))]) == 1
+    now[0] = t0 + timedelta(seconds=60)  # the instant it expires
+    assert cache.get("openai", _req("q1")) is None  # stored by this object, and in its memory
+    assert run.get("openai", _req("q1")) is None  # prefetched before it expired
+    assert ResponseCache(ws, cache.config, clock=lambda: now[0]).get("openai", _req("q1")) is None
+    assert cache.stats() == {"entries": 1, "live": 0}
+    later = ResponseCache(ws, cache.config, clock=lambda: now[0])
+    assert later.prefetch([cache_key("openai", _req("q1"))]) == 0
+    assert later.get("openai", _req("q1")) is None
 
 
 def test_disabled_cache_never_hits(ws):

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from core.errors import InputError
-from core.evaluation.intervals import bootstrap_interval, resample_weights
+from core.evaluation.intervals import bootstrap_interval, mean_interval, resample_weights
 from core.evaluation.loading import load_csv
 from core.routing.frontier import cascade_frontier, frontier_summary
 from core.routing.policies import Cascade, Oracle
@@ -70,6 +70,10 @@ def test_router_metrics_by_hand(fr):
 def test_metric_functions_on_their_own():
     assert apgr([0, 1], [0.5, 1.0], 0.5, 1.0) == pytest.approx(0.5)  # straight line: half the gap
     assert np.isnan(apgr([0, 1], [0.5, 0.4], 0.5, 0.4))  # strong no better: undefined
+    # A curve over part of the share range, [0.2, 0.6]: the area is taken over its own width.
+    # Trapezoids .2 * (.6 + .9) / 2 + .2 * (.9 + .8) / 2 = .32 over width .4: mean quality .8;
+    # weak .5, strong 1: APGR = (.8 - .5) / .5 = .6 (listed out of order on purpose)
+    assert apgr([0.6, 0.2, 0.4], [0.8, 0.6, 0.9], 0.5, 1.0) == pytest.approx(0.6)
     assert np.isnan(cpt([0, 1], [0.5, 0.6], 0.5, 1.0, 0.5))  # never recovers half the gap
     assert aiq([1, 2, 3], [0.5, 0.9, 0.6]) == pytest.approx((0.7 + 0.9) / 2)
     # a point under the chord is not on the convex hull: (0,0) (1,.2) (2,1) -> chord area 1
@@ -155,6 +159,21 @@ def test_bootstrap_interval(es, fr):
     flat = Cascade(["small", "big"], [1.01]).evaluate(es)
     constant = bootstrap_interval(flat.score, flat.cost, n_boot=200)
     assert constant["cost_per_item"] == pytest.approx((0.011, 0.011))
+
+
+def test_mean_interval_and_bootstrap_edges_by_hand():
+    # Two values 1 and 3: mean 2, sd sqrt 2, one degree of freedom: t(.975, 1) = 12.7062, so the
+    # half-width is 12.7062 * sqrt 2 / sqrt 2 = 12.7062 (found by mutation: df 2 or "n > 2" passed)
+    lo, hi = mean_interval([2.0, 2.0, 5.0, 7.0], [2 ** 0.5, 0.0, 1.0, 3.0], [2, 2, 1, 0])
+    assert lo[0] == pytest.approx(2 - 12.7062, abs=1e-4) and hi[0] == pytest.approx(2 + 12.7062, abs=1e-4)
+    assert (lo[1], hi[1]) == (2.0, 2.0)  # a constant sample: the point itself
+    assert np.isnan([lo[2], hi[2], lo[3], hi[3]]).all()  # fewer than 2 values: no interval
+    # at 90%: t(.95, 1) = 6.3138
+    lo90, hi90 = mean_interval(2.0, 2 ** 0.5, 2, alpha=0.10)
+    assert float(hi90) - 2 == pytest.approx(6.3138, abs=1e-4)
+    # nothing scored or priced: no interval, not an error
+    nan = bootstrap_interval(np.full(4, np.nan), np.full(4, np.nan), n_boot=50)
+    assert np.isnan(nan["quality"]).all() and np.isnan(nan["cost_per_item"]).all()
 
 
 def test_projections():

@@ -75,6 +75,22 @@ def test_record_calls_refuses_bad_numbers_naming_row_and_call(ws):
     assert totals(ws, SpendFilter(scope="all"))["rows"] == 0  # nothing stored
 
 
+def test_a_call_id_repeated_inside_one_batch_is_stored_once(ws):
+    # a, a, b at $1, $1, $2: the repeated call counts once, so 2 rows and $3
+    frame = pd.DataFrame({"call_id": ["a", "a", "b"], "ts": [T("2026-01-05")] * 3,
+                          "model": ["m"] * 3, "cost_usd": [1.0, 1.0, 2.0]})
+    assert record_calls(ws, frame) == 2
+    assert rows(ws)["call_id"].tolist() == ["a", "b"]
+    t = totals(ws, SpendFilter(scope="all"))
+    assert (t["rows"], t["cost_usd"]) == (2, 3.0)
+    # the same batch again adds nothing; with one new call only that call
+    assert record_calls(ws, frame) == 0
+    more = pd.DataFrame({"call_id": ["b", "c", "c"], "ts": [T("2026-01-05")] * 3,
+                         "model": ["m"] * 3, "cost_usd": [2.0, 0.5, 0.5]})
+    assert record_calls(ws, more) == 1
+    assert totals(ws, SpendFilter(scope="all"))["cost_usd"] == 3.5
+
+
 def test_missing_cost_is_unknown_never_zero(ws):
     record_calls(ws, pd.DataFrame({"call_id": ["a", "b", "c"], "ts": [T("2026-01-05"), T("2026-01-06"),
                                                                        T("2026-01-06")],

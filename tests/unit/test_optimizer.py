@@ -9,7 +9,7 @@ import pytest
 import core.routing.optimize.search as optimizer
 from core.errors import InputError
 from core.routing.optimize.candidates import Family, _FittedSingle
-from core.routing.optimize.goals import Goal, parse_goal, pick
+from core.routing.optimize.goals import Goal, parse_goal, pick, satisfied
 from core.routing.optimize.search import fit_goal, recommend, score_policy_file
 from core.routing.optimize.store import list_policies, load_policy, policy_json, save_policy
 from core.routing.policies import Cascade, SingleModel
@@ -56,6 +56,18 @@ def test_pick_cheapest_meeting_quality_and_best_within_budget():
     assert pick(Goal("cost", None, 0.5), q, c, None, None) == (0, False)  # none: cheapest
     share = np.array([0.0, 0.5, 1.0, 0.2])
     assert pick(Goal("share", "big", 0.3), q, c, share, None) == (3, True)
+
+
+def test_cost_goal_keeps_a_point_costing_exactly_the_budget():
+    goal = parse_goal("cost<=0.3")
+    q = np.array([0.70, 0.90, 0.95])
+    # a point costing exactly $0.30 is within "cost <= $0.30": the better of the two affordable
+    assert pick(goal, q, np.array([0.1, 0.3, 0.31]), None, None) == (1, True)
+    # ... also when its cost was summed in floats: 0.1 + 0.2 = 0.30000000000000004
+    noisy = np.array([0.1, 0.1 + 0.2, 0.31])
+    assert noisy[1] > 0.3
+    assert pick(goal, q, noisy, None, None) == (1, True)
+    assert satisfied(goal, q, noisy, None, None).tolist() == [True, True, False]
 
 
 # -- a set where the right answer is known -------------------------------------------------------

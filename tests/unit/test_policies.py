@@ -142,6 +142,15 @@ def test_value_tiers_global_and_per_task(es):
         ValueTiers([(0, "small")], value_column="revenue").evaluate(es)
 
 
+def test_value_tiers_an_item_worth_exactly_a_minimum_goes_to_that_tier(es):
+    # values 10, 500, 50, 2000: i1 is worth exactly 10, i2 exactly 500, i4 exactly 2000
+    out = ValueTiers([(0, "small"), (10, "mid"), (500, "big"), (2000, "small")]).evaluate(es)
+    assert kept_models(es, out) == ["mid", "big", "mid", "small"]
+    # one cent less than a minimum stays in the tier below
+    below = ValueTiers([(0, "small"), (10.01, "mid"), (500.01, "big")]).evaluate(es)
+    assert kept_models(es, below) == ["small", "mid", "mid", "big"]
+
+
 def test_weighted_selection(es):
     # task fit: billing small .5, mid 1, big 1; legal small 1 (.5/.5), mid 0, big 1.
     # cheapness (log10 scale): small 1, mid .398, big 0; with weight .1 the cheaper wins ties.
@@ -173,6 +182,17 @@ def test_fallback_chain_only_on_failure():
     assert list(out.latency_ms) == pytest.approx([100, 2500, 100])  # but it was waited for
     assert out.quality == pytest.approx(1 / 3)
     assert out.escalation_rate == pytest.approx(1 / 3)
+
+
+def test_fallback_chain_a_failed_call_that_was_billed_stays_in_the_cost():
+    # item 2's primary call failed (no score, no output) but the provider billed it $0.002
+    # (e.g. a timeout after the answer was generated): the item cost $0.002 + backup $0.01
+    es = load_csv(fallback_csv().replace(b"2,primary,,,,2000", b"2,primary,,,0.002,2000"),
+                  name="fallback.csv")
+    out = FallbackChain(["primary", "backup"]).evaluate(es)
+    assert [es.models[j] for j in out.kept] == ["primary", "backup", "primary"]
+    assert list(out.cost) == pytest.approx([0.001, 0.012, 0.001])
+    assert out.cost_per_item == pytest.approx(0.014 / 3)
 
 
 def test_majority_ensemble(es):

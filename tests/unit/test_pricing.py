@@ -228,3 +228,17 @@ def test_model_price_cost_accepts_scalars_and_arrays():
     p = ModelPrice("m", None, input_per_mtok=2.0, output_per_mtok=4.0)
     assert float(p.cost(500_000, 250_000)) == pytest.approx(2.0)
     assert p.cost(np.zeros((2, 3)), np.ones((2, 3)) * 1e6).shape == (2, 3)
+
+
+def test_batch_price_is_genai_prices_own_else_half():
+    # (found by mutation testing: nothing told genai-prices' own batch price from the 50% rule)
+    from dataclasses import replace
+
+    from core.pricing.usage import batch_price
+
+    grok = default_catalog().price_for("x-ai:grok-4.20")  # standard $1.25 in / $2.50 out per M
+    assert (grok.layer, grok.input_per_mtok, grok.output_per_mtok) == ("genai-prices", 1.25, 2.5)
+    own = batch_price(grok)  # genai-prices lists its batch price: $1.00 / $2.00 (80%, not 50%)
+    assert (own.input_per_mtok, own.output_per_mtok) == pytest.approx((1.0, 2.0))
+    local = batch_price(replace(grok, layer="override"))  # an override or edit: halved
+    assert (local.input_per_mtok, local.output_per_mtok) == pytest.approx((0.625, 1.25))

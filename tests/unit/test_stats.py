@@ -132,6 +132,25 @@ def test_paired_t_against_scipy():
     assert (c.low, c.high) == pytest.approx((ci.low, ci.high), rel=1e-9)
 
 
+def test_paired_p_values_on_correlated_pairs_equal_ttest_rel():
+    # Graded scores of two policies on the same 8 items (plus one item each side missed).
+    # Per-item differences .1 0 .1 -.1 .1 .1 0 .05: mean .04375, sd .0728869,
+    # t = .04375 / (.0728869 / sqrt 8) = 1.6977 on 7 df -> p = .1334 (two-sided);
+    # unpaired (Welch) the same numbers give p = .72: the pairing is what the test must use.
+    prod = np.array([0.2, 0.4, 0.5, 0.6, 0.8, 0.3, 0.7, 0.9])
+    cand = prod + np.array([0.1, 0.0, 0.1, -0.1, 0.1, 0.1, 0.0, 0.05])
+    ref = sps.ttest_rel(cand, prod)
+    assert ref.pvalue == pytest.approx(0.1334, abs=1e-4)
+    graded = stats.paired_scores(np.append(cand, [np.nan, 0.5]), np.append(prod, [0.3, np.nan]))
+    means = stats.paired_means(cand, prod)
+    for c in (graded, means):
+        assert c.test == "paired t-test" and c.n_control == c.n_candidate == 8
+        assert c.p_value == pytest.approx(ref.pvalue, rel=1e-9)
+        assert c.diff == pytest.approx(0.04375)
+        # 95% t-interval: .04375 -/+ 2.3646 * .0728869 / sqrt 8 = [-.0172, .1047]
+        assert (c.low, c.high) == pytest.approx((-0.0172, 0.1047), abs=1e-4)
+
+
 def test_sample_size_by_hand_and_statsmodels():
     # Var(2 asin sqrt p1 - 2 asin sqrt p2) = 1/n1 + 1/n2, so with equal arms
     # n = 2 ((z_{1-a/2} + z_{power}) / h)^2 per arm, h = Cohen's h
