@@ -38,6 +38,7 @@ from core.gateway.deployments import (
     deployments_version,
     saved_policies,
 )
+from core.gateway.experiment_agent import ExperimentControl
 from core.gateway.runtime import write_json
 from core.gateway.spool import backlog, claim_segments
 from core.live.keys import redact
@@ -85,6 +86,7 @@ class StoreAgent:
         self.store_state = "starting"
         self.store_error: str | None = None
         self.last_commit: str | None = None
+        self.experiments = ExperimentControl(self.workspace_path, runtime)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -106,6 +108,11 @@ class StoreAgent:
                 committed = self.commit(ws)
                 if force_poll or self._cycle % self.poll_every == 1 or self._published is None:
                     self.publish_if_needed(ws)
+                served = set((self._published or {}).get("deployments") or {}) or None
+                try:
+                    self.experiments.cycle(ws, served, force=force_poll)
+                except Exception:  # experiments must never stop the ledger's commits
+                    log.exception("live experiments cycle failed")
                 self.store_state, self.store_error = "ok", None
             except Exception as exc:
                 self._unreachable(exc)
