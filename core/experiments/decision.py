@@ -140,10 +140,9 @@ def evaluate(frame: pd.DataFrame, pairs: pd.DataFrame | None = None, settings: S
     n = {arm: int((frame["arm"] == arm).sum()) for arm in ("control", "candidate")}
     ea, eb = _col(frame, "control", "error"), _col(frame, "candidate", "error")
     err = sequential.difference(eb, ea, s.alpha, scale=s.error_ratio, shift=s.error_margin, binary=True)
+    limit = s.error_ratio * (ea.mean() if len(ea) else math.nan) + s.error_margin
     checks = [Check("error rate", _state(err, 0.0), float(eb.mean()) if len(eb) else math.nan,
-                    err.low + s.error_ratio * (ea.mean() if len(ea) else math.nan) + s.error_margin,
-                    err.high + s.error_ratio * (ea.mean() if len(ea) else math.nan) + s.error_margin,
-                    s.error_ratio * (ea.mean() if len(ea) else math.nan) + s.error_margin,
+                    max(0.0, err.low + limit), min(1.0, err.high + limit), limit,
                     f"candidate error rate above {s.error_ratio:g}x control + {s.error_margin:g}")]
     ca, cb = _col(frame, "control", "cost"), _col(frame, "candidate", "cost")
     cost = sequential.difference(cb, ca, s.alpha, scale=s.cost_ratio)

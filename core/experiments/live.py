@@ -138,6 +138,7 @@ class LiveSpec:
     shadow_budget_usd: float = 5.0  # shadow spend allowed per UTC day
     state: str = "running"
     webhooks: tuple[str, ...] = ()
+    stages: tuple[int, ...] = STAGES  # percent of units on the candidate, in order
     settings: Settings = field(default_factory=Settings)
     stage_started: str | None = None  # ISO time the current share began (evidence since then)
     note: str = ""                    # why the state is what it is, for people
@@ -153,7 +154,7 @@ class LiveSpec:
         return round(self.share * 100)
 
     def next_stage(self) -> int | None:
-        later = [s for s in STAGES if s > self.stage]
+        later = [s for s in self.stages if s > self.stage]
         return later[0] if later else None
 
     def check(self) -> LiveSpec:
@@ -174,6 +175,9 @@ class LiveSpec:
             raise InputError(f"The shadow budget must be 0 or more USD a day; got {self.shadow_budget_usd}")
         if not self.unit.strip():
             raise InputError("Name the header that identifies a unit (e.g. x-tradeoff-user), or 'request'")
+        if not self.stages or list(self.stages) != sorted(set(self.stages)) or self.stages[-1] != 100 \
+                or self.stages[0] <= 0:
+            raise InputError(f"Stages must rise from above 0 to 100 percent; got {list(self.stages)}")
         for url in self.webhooks:
             if not re.match(r"^https?://", url):
                 raise InputError(f"Webhook '{url}': expected an http:// or https:// URL")
@@ -181,13 +185,14 @@ class LiveSpec:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        return json_safe({**asdict(self), "webhooks": list(self.webhooks)})
+        return json_safe({**asdict(self), "webhooks": list(self.webhooks), "stages": list(self.stages)})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LiveSpec:
         data = dict(data)
         data["settings"] = Settings(**(data.get("settings") or {}))
         data["webhooks"] = tuple(data.get("webhooks") or ())
+        data["stages"] = tuple(data.get("stages") or STAGES)
         return cls(**data)
 
 

@@ -22,7 +22,7 @@ from dataclasses import replace
 
 from core.errors import InputError
 from core.experiments.decision import Decision
-from core.experiments.live import STAGES, LiveSpec, now
+from core.experiments.live import LiveSpec, now
 
 MANUAL = ("pause", "resume", "advance", "rollback", "stop")
 
@@ -60,7 +60,7 @@ def manual(spec: LiveSpec, action: str, reason: str = "") -> LiveSpec:
     if action == "pause":
         return replace(spec, state="paused", note=why)
     if action == "resume":
-        share = spec.share if spec.share > 0 and spec.state != "completed" else STAGES[0] / 100
+        share = spec.share if spec.share > 0 and spec.state != "completed" else spec.stages[0] / 100
         return replace(spec, state="running", share=share, stage_started=stamp, note=why)
     if action == "advance":
         stage = spec.next_stage()

@@ -37,7 +37,7 @@ def start_experiment(ws: Workspace, spec: LiveSpec, reason: str = "started") -> 
             if s.route == spec.route and s.state in ("running", "paused") and s.name != spec.name]
     if busy:
         raise InputError(f"Route '{spec.route}' already runs experiment '{busy[0]}': one at a time")
-    share = 0.05 if spec.mode == "rollout" else spec.share
+    share = spec.stages[0] / 100 if spec.mode == "rollout" else spec.share
     started = replace(spec, share=share, state="running",
                       stage_started=now().isoformat(timespec="microseconds"), note=reason)
     return save_spec(ws, started, action="created", reason=reason)

@@ -36,6 +36,7 @@ from core.experiments.live import (
     transitions,
 )
 from core.experiments.rollout import next_spec
+from core.exports import json_safe
 from core.gateway.experiments import EVENTS_DIR, EXPERIMENTS_FILE
 from core.gateway.runtime import write_json
 from core.gateway.spool import claim_segments
@@ -67,12 +68,12 @@ def send_transition(urls: list[str], payload: dict[str, Any], timeout_s: float =
 
 
 def transition_payload(row: dict[str, Any]) -> dict[str, Any]:
-    evidence = json.loads(row["evidence_json"]) if row.get("evidence_json") else None
-    return {"event": "experiment.transition", "experiment": row["experiment"],
+    evidence = json.loads(row["evidence_json"]) if isinstance(row.get("evidence_json"), str) else None
+    return json_safe({"event": "experiment.transition", "experiment": row["experiment"],
             "action": row["action"], "actor": row["actor"], "from_share": row["from_share"],
             "to_share": row["to_share"], "from_state": row["from_state"], "state": row["to_state"],
             "reason": row["reason"], "evidence": evidence, "revision": int(row["revision"]),
-            "ts": str(row["ts"])}
+            "ts": str(row["ts"])})
 
 
 class ExperimentControl:
@@ -84,6 +85,8 @@ class ExperimentControl:
         self._published: str | None = None
         self._sending: set[tuple[str, int]] = set()
         self._delivered: queue.Queue = queue.Queue()
+        self._outbox: queue.Queue = queue.Queue()  # sent in order by one thread
+        self._sender: threading.Thread | None = None
         self.transitions_made = 0
 
     def cycle(self, ws: Workspace, served: set[str] | None, force: bool = False) -> None:
@@ -146,7 +149,7 @@ class ExperimentControl:
         if pending.empty:
             return
         specs = current_specs(ws)
-        for row in pending.to_dict("records"):
+        for row in pending.iloc[::-1].to_dict("records"):  # oldest first
             key = (row["experiment"], int(row["revision"]))
             if key in self._sending:
                 continue
@@ -156,16 +159,23 @@ class ExperimentControl:
                 record_delivery(ws, key[0], key[1], "no webhook configured")
                 continue
             self._sending.add(key)
-            payload = transition_payload(row)
-            threading.Thread(target=self._send, args=(key, urls, payload), daemon=True,
-                             name="tradeoff-webhook").start()
+            self._outbox.put((key, urls, transition_payload(row)))
+            if self._sender is None or not self._sender.is_alive():
+                self._sender = threading.Thread(target=self._send_all, daemon=True,
+                                                name="tradeoff-webhooks")
+                self._sender.start()
 
-    def _send(self, key: tuple[str, int], urls: list[str], payload: dict[str, Any]) -> None:
-        try:
-            delivery = send_transition(urls, payload)
-        except Exception as exc:  # never lose the record of a transition
-            delivery = f"failed ({type(exc).__name__})"
-        self._delivered.put((key[0], key[1], delivery))
+    def _send_all(self) -> None:
+        while True:
+            try:
+                key, urls, payload = self._outbox.get(timeout=30)
+            except queue.Empty:
+                return
+            try:
+                delivery = send_transition(urls, payload)
+            except Exception as exc:  # never lose the record of a transition
+                delivery = f"failed ({type(exc).__name__})"
+            self._delivered.put((key[0], key[1], delivery))
 
     def publish(self, ws: Workspace) -> None:
         day = datetime.now(UTC).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)

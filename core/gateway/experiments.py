@@ -56,7 +56,8 @@ class LiveExperiments:
     def __init__(self, runtime: Path | None, sink=None):
         self.runtime = runtime
         self.sink = sink
-        self.by_route: dict[str, dict[str, Any]] = {}
+        self.by_route: dict[str, dict[str, Any]] = {}  # active experiments by route
+        self.known: dict[str, dict[str, Any]] = {}     # every published experiment by name
         self.workspace: str | None = None
         self._stamp = None
         self._events = SpoolWriter(runtime / EVENTS_DIR) if runtime is not None else None
@@ -80,8 +81,13 @@ class LiveExperiments:
             if exp.get("active"):
                 routes[exp["route"]] = exp
         self.by_route, self.workspace = routes, data.get("workspace")
+        self.known = dict(data.get("experiments") or {})
         self._shadow_spent = {}  # the published figure now includes what this worker spent
         return True
+
+    @property
+    def shadows_in_flight(self) -> int:
+        return len(self._tasks)
 
     def tick(self) -> None:
         if self._events is not None:
