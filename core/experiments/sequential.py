@@ -165,3 +165,7 @@ def peeking_false_positive_rate(n_experiments: int = 1000, looks: int = 20, batc
     naive_reject = (np.nan_to_num(pv, nan=1.0) < alpha).any(axis=1)
     return {"sequential": float(seq_reject.mean()), "fixed_horizon": float(naive_reject.mean()),
             "experiments": n_experiments, "looks": looks, "batch": batch, "alpha": alpha}
+
+
+if __name__ == "__main__":  # python -m core.experiments.sequential: the peeking simulation
+    print(peeking_false_positive_rate())
