@@ -230,7 +230,11 @@ th{background:#f6f8fa}.facts td:first-child{width:28%;color:#57606a}
 
 def memo_html(record: dict) -> str:
     """Self-contained HTML (inline CSS, no scripts, no external resources)."""
-    c = memo_content(record)
+    return render_html(memo_content(record))
+
+
+def render_html(c: MemoContent) -> str:
+    """The memo of any content (a replay's, or a live experiment's) as HTML."""
     e = html.escape
     color = BADGE.get(c.verdict, "#57606a")
     parts = [
@@ -286,10 +290,14 @@ def _chart_png(points: list[tuple[str, float, float, float]], tolerance: float |
 
 def memo_pdf(record: dict, chart: bool = True) -> bytes:
     """One A4 page with the same content as the HTML memo."""
+    return render_pdf(memo_content(record), chart)
+
+
+def render_pdf(c: MemoContent, chart: bool = True) -> bytes:
+    """The memo of any content as one A4 page."""
     from fpdf import FPDF
     from fpdf.fonts import FontFace
 
-    c = memo_content(record)
     pdf = FPDF(format="A4", unit="mm")
     pdf.set_auto_page_break(auto=True, margin=8)
     pdf.set_margins(10, 8, 10)
