@@ -148,9 +148,12 @@ def _ab_tables(c: MemoContent, r: dict) -> None:
             [[_f(s["mde"], "g"), _f(s["alpha"], "g"), f"{s['power']:.0%}",
               f"{s['required_control']:,} / {s['required_candidate']:,}",
               f"{s['have_control']:,} / {s['have_candidate']:,}", "yes" if s["enough"] else "NO"]]))
-    c.tables.append(Table("Guardrails (fire when strictly above the threshold)",
+    decided = r.get("decided_by") or {}
+    at = f" at the {decided['stage_pct']}% stage, which decides" if decided else ""
+    c.tables.append(Table(f"Guardrails{at} (fire when strictly above the threshold)",
                           ["rule", "state", "observed", "threshold", "definition"],
-                          _guardrail_rows(r["guardrails"])))
+                          _guardrail_rows(r["guardrails"]),
+                          note=decided.get("explanation", "")))
     if r.get("rollout"):
         c.tables.append(Table(
             "Staged rollout (each stage: the first k% of units by hash)",
@@ -158,7 +161,7 @@ def _ab_tables(c: MemoContent, r: dict) -> None:
             [[f"{s['stage_pct']}%", f"{s['n_control']} / {s['n_candidate']}",
               f"{_f(s['quality_diff'], '+.3f')} [{_f(s['quality_low'], '+.3f')}, {_f(s['quality_high'], '+.3f')}]",
               s["verdict"], s["action"], s["trigger"] or "-", "yes" if s["reached"] else "no"]
-             for s in r["rollout"]]))
+             for s in r["rollout"]], note=decided.get("rule", "")))
     tasks = r.get("per_task") or []
     c.tables.append(Table(
         "Per task", ["task", "items A / B", "quality A", "quality B", "diff", "cost/item A", "cost/item B"],
