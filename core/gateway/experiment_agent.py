@@ -37,9 +37,9 @@ from core.experiments.live import (
 )
 from core.experiments.rollout import next_spec
 from core.exports import json_safe
-from core.gateway.experiments import EVENTS_DIR, EXPERIMENTS_FILE
+from core.gateway.events import take_events
+from core.gateway.experiments import EXPERIMENTS_FILE
 from core.gateway.runtime import write_json
-from core.gateway.spool import claim_segments
 from core.live.keys import redact
 from core.workspace import Workspace
 
@@ -98,19 +98,10 @@ class ExperimentControl:
         self.publish(ws)
 
     def commit_events(self, ws: Workspace) -> int:
-        claim = claim_segments(self.runtime / EVENTS_DIR, 20_000)
-        if not claim.paths:
-            return 0
-        ok = False
-        try:
-            feedback = [r for r in claim.rows if r.get("kind") == "feedback"]
-            pairs = [r for r in claim.rows if r.get("kind") == "pair"]
-            record_feedback(ws, feedback)
-            record_pairs(ws, pairs)
-            ok = True
-        finally:
-            claim.release(committed=ok)
-        return len(claim.rows)
+        with take_events(self.runtime) as rows:
+            record_feedback(ws, [r for r in rows if r.get("kind") == "feedback"])
+            record_pairs(ws, [r for r in rows if r.get("kind") == "pair"])
+        return len(rows)
 
     def decide(self, ws: Workspace, served: set[str] | None) -> None:
         for spec in current_specs(ws).values():

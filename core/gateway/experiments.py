@@ -35,12 +35,11 @@ from core.evaluation.answers import normalize_answer
 from core.experiments.assignment import unit_bucket
 from core.experiments.live import feedback_value
 from core.gateway.errors import GatewayError
+from core.gateway.events import EventWriter
 from core.gateway.runtime import read_json, stamp
-from core.gateway.spool import SpoolWriter
 
 log = logging.getLogger("tradeoff.gateway")
 EXPERIMENTS_FILE = "experiments.json"
-EVENTS_DIR = "events"
 MAX_SHADOWS_IN_FLIGHT = 64
 RECENT = 200_000  # request ids this worker remembers for feedback
 
@@ -60,7 +59,7 @@ class LiveExperiments:
         self.known: dict[str, dict[str, Any]] = {}     # every published experiment by name
         self.workspace: str | None = None
         self._stamp = None
-        self._events = SpoolWriter(runtime / EVENTS_DIR) if runtime is not None else None
+        self._events = EventWriter(runtime) if runtime is not None else None
         self._recent: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
         self._shadow_spent: dict[str, Decimal] = {}
         self._tasks: set[asyncio.Task] = set()
@@ -91,7 +90,7 @@ class LiveExperiments:
 
     def tick(self) -> None:
         if self._events is not None:
-            self._events.rotate_if_due()
+            self._events.tick()
 
     def close(self) -> None:
         if self._events is not None:
@@ -173,7 +172,7 @@ class LiveExperiments:
 
     def _event(self, row: dict[str, Any]) -> None:
         if self._events is not None:
-            self._events.append([row])
+            self._events.append(row)
 
     # -- feedback -----------------------------------------------------------------------------
     async def feedback(self, body: Any) -> dict[str, Any]:
