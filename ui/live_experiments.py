@@ -124,7 +124,9 @@ def show_status(status: dict) -> None:
         st.caption(f"Sample size: about {d['sample_size']:,} requests per arm detect a quality change of "
                    f"{status['spec']['settings']['mde']:g}.")
     st.markdown("**Decision log**")
-    st.dataframe(pd.DataFrame(status["log"]), hide_index=True, width="stretch")
+    log = pd.DataFrame(status["log"], columns=["ts", "action", "actor", "share", "state", "reason", "delivery"])
+    log["share"] = log["share"].map(lambda x: "n/a" if pd.isna(x) else f"{x:.0%}")
+    st.table(log.rename(columns={"ts": "when (UTC)", "actor": "by", "delivery": "webhooks"}))
     content = live_memo(status)
     c1, c2 = st.columns(2)
     c1.download_button("Go/no-go memo (HTML)", render_html(content), file_name=f"{status['name']}-memo.html",
