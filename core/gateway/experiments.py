@@ -60,7 +60,7 @@ class LiveExperiments:
         self.workspace: str | None = None
         self._stamp = None
         self._events = EventWriter(runtime) if runtime is not None else None
-        self._recent: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
+        self.recent: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
         self._shadow_spent: dict[str, Decimal] = {}
         self._tasks: set[asyncio.Task] = set()
         self.shadows_skipped = 0
@@ -113,9 +113,9 @@ class LiveExperiments:
                    exp["candidate"] if candidate else exp["control"])
 
     def remember(self, request_id: str, arm: Arm | None) -> None:
-        self._recent[request_id] = (arm.experiment, arm.variant) if arm else (None, None)
-        if len(self._recent) > RECENT:
-            self._recent.popitem(last=False)
+        self.recent[request_id] = (arm.experiment, arm.variant) if arm else (None, None)
+        if len(self.recent) > RECENT:
+            self.recent.popitem(last=False)
 
     def wants_shadow(self, arm: Arm | None, request_id: str) -> dict[str, Any] | None:
         if arm is None or arm.variant != "control":
@@ -190,7 +190,7 @@ class LiveExperiments:
         except InputError as exc:
             raise GatewayError(400, f"Invalid feedback for {given}: {exc}",
                                code="invalid_feedback") from None
-        served = self._recent.get(request_id)
+        served = self.recent.get(request_id)
         if served is None:
             served = await asyncio.to_thread(self._look_up, request_id)
         if served is None:
@@ -210,15 +210,15 @@ class LiveExperiments:
         if not self.workspace:
             return None
         from core.experiments.live_data import served_request
-        from core.gateway.agent import open_store
+        from core.workspace import Workspace
 
         for attempt in range(2):
             deadline = time.monotonic() + 5
             while True:
-                try:
-                    ws = open_store(Path(self.workspace))
+                try:  # (the store agent of another process may hold it for a moment)
+                    ws = Workspace(Path(self.workspace))
                     break
-                except Exception:  # held by the store agent of another process for a moment
+                except Exception:
                     if time.monotonic() > deadline:
                         raise GatewayError(503, "The store is busy: send the feedback again",
                                            type="upstream_unavailable", code="store_busy") from None

@@ -134,6 +134,9 @@ def test_feedback_joins_by_completion_id_and_bad_feedback_is_refused(routes, fak
     assert feedback(gw, {"request_id": got[1]["id"], "thumbs": "up"}).json()["score"] == 1.0
     assert feedback(gw, {"request_id": got[2]["request_id"], "label": "resolved"}).status_code == 200
     feedback(gw, {"request_id": got[0]["id"], "score": 0.75})  # a duplicate: the last one wins
+    gw.commit()
+    gw.gateway.experiments.recent.clear()  # as after a restart, or another worker: the ledger says
+    assert feedback(gw, {"request_id": got[3]["id"], "thumbs": "down"}).json()["arm"] == got[3]["arm"]
     with pytest.raises(openai.NotFoundError) as err:
         feedback(gw, {"request_id": "chatcmpl-never-served", "score": 1})
     assert "chatcmpl-never-served" in err.value.body["message"]
@@ -156,7 +159,8 @@ def test_feedback_joins_by_completion_id_and_bad_feedback_is_refused(routes, fak
     assert frame.loc[got[0]["request_id"], "score"] == 0.75
     assert frame.loc[got[1]["request_id"], "score"] == 1.0
     assert frame.loc[got[2]["request_id"], "label"] == "resolved"
-    assert frame["score"].notna().sum() == 2
+    assert frame.loc[got[3]["request_id"], "score"] == 0.0
+    assert frame["score"].notna().sum() == 3
 
 
 def wait_for_shadows(gw, timeout: float = 30) -> None:
