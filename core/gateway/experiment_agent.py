@@ -24,6 +24,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from core.experiments import live_data
 from core.experiments.decision import evaluate
@@ -40,7 +41,6 @@ from core.exports import json_safe
 from core.gateway.events import take_events
 from core.gateway.experiments import EXPERIMENTS_FILE
 from core.gateway.runtime import write_json
-from core.live.keys import redact
 from core.workspace import Workspace
 
 log = logging.getLogger("tradeoff.gateway")
@@ -63,8 +63,14 @@ def send_transition(urls: list[str], payload: dict[str, Any], timeout_s: float =
             except httpx.HTTPError as exc:
                 outcome = f"failed ({type(exc).__name__})"
             time.sleep(0.2 * (attempt + 1))
-        results.append(f"{redact(url)}: {outcome}")
+        results.append(f"{masked(url)}: {outcome}")
     return "; ".join(results)
+
+
+def masked(url: str) -> str:
+    """A webhook URL as shown and recorded: scheme and host only (Slack's carry a token in the path)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or '?'}{':' + str(parts.port) if parts.port else ''}/..."
 
 
 def transition_payload(row: dict[str, Any]) -> dict[str, Any]:

@@ -311,5 +311,11 @@ def test_rollout_advances_on_a_good_candidate_and_rolls_back_on_a_breach(routes,
         assert [(h["action"], h["to_share"]) for h in hook.received] == \
             [("created", 0.25), ("advance", 0.5), ("rollback", 0.0)]
         assert hook.received[-1]["evidence"]["action"] == "rollback"
+        ws = gw.open_ws()
+        try:
+            delivered = transitions(ws, "rollout")["delivery"].tolist()
+        finally:
+            ws.close()
+        assert all(d.endswith("/...: HTTP 204") for d in delivered)  # the URL's path never stored
     finally:
         hook.close()
