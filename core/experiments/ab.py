@@ -200,7 +200,8 @@ def analyze(frame: pd.DataFrame, tolerance: float = 0.02, guardrails: Guardrails
 
 DECISION_RULE = ("One rule decides: the staged rollout walks 5% -> 25% -> 50% -> 100% of units, "
                  "waits (hold) where a stage is inconclusive or too small, and stops at the first "
-                 "stage where a guardrail fires (rollback) or the candidate is worse (stop). The "
+                 "stage where a guardrail fires (rollback; a stage's quality drop counts only when "
+                 "its 95% interval shows it) or the candidate is worse (stop). The "
                  "verdict is where the rollout ends, and the guardrail table shows the stage that "
                  "decided; the 100% stage is the whole replay.")
 
@@ -300,6 +301,13 @@ def rollout(frame: pd.DataFrame, tolerance: float, guardrails: Guardrails, alpha
         part = frame[buckets < pct / 100.0]
         res = _analyze_once(part, tolerance, guardrails, alpha, power, mde, seed, n_resamples,
                             detail=False)
+        q = res.differences["quality"]
+        if not q.high < -tolerance:  # a stage's quality drop needs its 95% CI, not a point
+            res.guardrails = [GuardrailCheck(g.name, g.observed, g.threshold, False, g.evaluated,
+                                             g.rule + "; not shown by the stage's 95% CI")
+                              if g.name == "quality drop" and g.fired else g for g in res.guardrails]
+            res.verdict = decide(q, res.differences["cost_per_item"], res.guardrails, tolerance,
+                                 enough_data=res.sample_size.enough if res.sample_size else False)
         fired = [g.name for g in res.guardrails if g.fired]
         small = min(res.arms["control"].n_items, res.arms["candidate"].n_items) < MIN_PER_ARM
         if small:  # too few units for any rule to mean much: a live rollout would wait here
