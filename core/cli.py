@@ -102,6 +102,16 @@ def cmd_ledger(args) -> int:
     return 0
 
 
+def cmd_feedback(args) -> int:
+    from core.experiments.outcomes import import_outcomes
+    from core.workspace import open_workspace
+
+    done = import_outcomes(open_workspace(), args.file)
+    per = ", ".join(f"{name}: {n:,}" for name, n in sorted(done["experiments"].items()))
+    print(f"imported {done['rows']:,} outcome(s)" + (f" ({per})" if per else ""))
+    return 0
+
+
 def cmd_report(args) -> int:
     from core.spend.reports import write_report
     from core.workspace import open_workspace
@@ -208,6 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--format", default="auto", choices=["auto", "generic", "openai", "anthropic", "litellm"],
                     help="auto (default): detected from the file's columns")
     li.set_defaults(func=cmd_ledger)
+
+    s = sub.add_parser("feedback", help="production feedback for live experiments")
+    fsub = s.add_subparsers(dest="feedback_command", required=True)
+    fi = fsub.add_parser("import", help="import outcomes (request_id + score/thumbs/label) from a CSV")
+    fi.add_argument("file")
+    fi.set_defaults(func=cmd_feedback)
 
     s = sub.add_parser("report", help="export a cost report")
     s.add_argument("--from", dest="date_from", required=True)

@@ -80,6 +80,7 @@ class ABResult:
     per_task: pd.DataFrame
     tolerance: float
     rollout: list[dict] = field(default_factory=list)
+    decided_by: dict | None = None  # which stage decided the verdict, and why (see analyze)
 
     def to_dict(self) -> dict:
         return {
@@ -92,6 +93,7 @@ class ABResult:
             "warnings": list(self.warnings),
             "per_task": frame_records(self.per_task),
             "rollout": self.rollout,
+            "decided_by": self.decided_by,
         }
 
 
@@ -192,7 +194,35 @@ def analyze(frame: pd.DataFrame, tolerance: float = 0.02, guardrails: Guardrails
     if stages:
         result.rollout = rollout(frame, tolerance, guardrails, alpha, power, mde, salt, stages, seed,
                                  n_resamples)
+        apply_rollout(result)
     return result
+
+
+DECISION_RULE = ("One rule decides: the staged rollout walks 5% -> 25% -> 50% -> 100% of units, "
+                 "waits (hold) where a stage is inconclusive or too small, and stops at the first "
+                 "stage where a guardrail fires (rollback; a stage's quality drop counts only when "
+                 "its 95% interval shows it) or the candidate is worse (stop). The "
+                 "verdict is where the rollout ends, and the guardrail table shows the stage that "
+                 "decided; the 100% stage is the whole replay.")
+
+
+def apply_rollout(result: ABResult) -> None:
+    """Make the headline and the guardrail table those of the stage that decides (the first
+    that rolls back or stops; else the 100% stage), so verdict, rollout and table agree."""
+    halted = next((s for s in result.rollout if s["reached"] and s["action"] in ("rollback", "stop")), None)
+    last = result.rollout[-1]
+    if halted is None or halted is last:
+        result.decided_by = {"stage_pct": last["stage_pct"], "rule": DECISION_RULE,
+                             "explanation": f"The {last['stage_pct']}% stage (the whole replay) "
+                                            "decides: no earlier stage stops the rollout."}
+        return
+    result.verdict = Verdict("no-go", f"The staged rollout stops at {halted['stage_pct']}% "
+                                      f"({halted['action']}): {halted['reason']}")
+    result.guardrails = [GuardrailCheck(**g) for g in halted["guardrails"]]
+    result.decided_by = {"stage_pct": halted["stage_pct"], "rule": DECISION_RULE,
+                         "explanation": f"The {halted['stage_pct']}% stage decides: the rollout "
+                                        f"stops there ({halted['action']}), so later stages and "
+                                        "the whole replay are never reached."}
 
 
 def _analyze_once(frame, tolerance, guardrails, alpha, power, mde, seed, n_resamples,
@@ -271,7 +301,22 @@ def rollout(frame: pd.DataFrame, tolerance: float, guardrails: Guardrails, alpha
         part = frame[buckets < pct / 100.0]
         res = _analyze_once(part, tolerance, guardrails, alpha, power, mde, seed, n_resamples,
                             detail=False)
+        q = res.differences["quality"]
+        if not q.high < -tolerance:  # a stage's quality drop needs its 95% CI, not a point
+            res.guardrails = [GuardrailCheck(g.name, g.observed, g.threshold, False, g.evaluated,
+                                             g.rule + "; not shown by the stage's 95% CI")
+                              if g.name == "quality drop" and g.fired else g for g in res.guardrails]
+            res.verdict = decide(q, res.differences["cost_per_item"], res.guardrails, tolerance,
+                                 enough_data=res.sample_size.enough if res.sample_size else False)
         fired = [g.name for g in res.guardrails if g.fired]
+        small = min(res.arms["control"].n_items, res.arms["candidate"].n_items) < MIN_PER_ARM
+        if small:  # too few units for any rule to mean much: a live rollout would wait here
+            fired = []
+            res.verdict = Verdict("inconclusive", f"Too few units at this stage (under {MIN_PER_ARM} "
+                                                  "per arm): hold and gather more traffic.")
+            res.guardrails = [GuardrailCheck(g.name, g.observed, g.threshold, False, False,
+                                             f"not evaluated: under {MIN_PER_ARM} per arm")
+                              for g in res.guardrails]
         if fired:
             action = "rollback"
         elif res.verdict.decision == "go":
@@ -288,7 +333,7 @@ def rollout(frame: pd.DataFrame, tolerance: float, guardrails: Guardrails, alpha
             "quality_high": _num(res.differences["quality"].high),
             "cost_diff": _num(res.differences["cost_per_item"].diff),
             "verdict": res.verdict.decision, "trigger": ", ".join(fired) or None, "action": action,
-            "reason": res.verdict.reason,
+            "reason": res.verdict.reason, "guardrails": [g.to_dict() for g in res.guardrails],
         })
         if halted is None and action in ("rollback", "stop"):
             halted = pct

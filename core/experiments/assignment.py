@@ -23,6 +23,7 @@ import pandas as pd
 from core.errors import InputError
 
 _SCALE = float(2 ** 64)
+_BELOW_ONE = float(np.nextafter(1.0, 0.0))
 
 
 def unit_buckets(units, salt: str) -> np.ndarray:
@@ -40,6 +41,17 @@ def unit_buckets(units, salt: str) -> np.ndarray:
     # 2**64 - 1 rounds up to 1.0 in float64; keep the interval half-open.
     per_unique = np.minimum(per_unique, np.nextafter(1.0, 0.0))
     return per_unique[codes]
+
+
+def unit_bucket(unit: str, salt: str) -> float:
+    """One unit's bucket, the same number :func:`unit_buckets` gives it (the gateway's per-request
+    form: no numpy, no pandas).
+
+    >>> unit_bucket("u1", "exp-1") == float(unit_buckets(["u1"], "exp-1")[0])
+    True
+    """
+    value = int.from_bytes(hashlib.sha256(f"{salt}\x1f{unit}".encode()).digest()[:8], "big") / _SCALE
+    return min(value, _BELOW_ONE)
 
 
 def assign(units, salt: str, split: float = 0.5) -> np.ndarray:

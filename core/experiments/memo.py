@@ -148,9 +148,12 @@ def _ab_tables(c: MemoContent, r: dict) -> None:
             [[_f(s["mde"], "g"), _f(s["alpha"], "g"), f"{s['power']:.0%}",
               f"{s['required_control']:,} / {s['required_candidate']:,}",
               f"{s['have_control']:,} / {s['have_candidate']:,}", "yes" if s["enough"] else "NO"]]))
-    c.tables.append(Table("Guardrails (fire when strictly above the threshold)",
+    decided = r.get("decided_by") or {}
+    at = f" at the {decided['stage_pct']}% stage, which decides" if decided else ""
+    c.tables.append(Table(f"Guardrails{at} (fire when strictly above the threshold)",
                           ["rule", "state", "observed", "threshold", "definition"],
-                          _guardrail_rows(r["guardrails"])))
+                          _guardrail_rows(r["guardrails"]),
+                          note=decided.get("explanation", "")))
     if r.get("rollout"):
         c.tables.append(Table(
             "Staged rollout (each stage: the first k% of units by hash)",
@@ -158,7 +161,7 @@ def _ab_tables(c: MemoContent, r: dict) -> None:
             [[f"{s['stage_pct']}%", f"{s['n_control']} / {s['n_candidate']}",
               f"{_f(s['quality_diff'], '+.3f')} [{_f(s['quality_low'], '+.3f')}, {_f(s['quality_high'], '+.3f')}]",
               s["verdict"], s["action"], s["trigger"] or "-", "yes" if s["reached"] else "no"]
-             for s in r["rollout"]]))
+             for s in r["rollout"]], note=decided.get("rule", "")))
     tasks = r.get("per_task") or []
     c.tables.append(Table(
         "Per task", ["task", "items A / B", "quality A", "quality B", "diff", "cost/item A", "cost/item B"],
@@ -230,7 +233,11 @@ th{background:#f6f8fa}.facts td:first-child{width:28%;color:#57606a}
 
 def memo_html(record: dict) -> str:
     """Self-contained HTML (inline CSS, no scripts, no external resources)."""
-    c = memo_content(record)
+    return render_html(memo_content(record))
+
+
+def render_html(c: MemoContent) -> str:
+    """The memo of any content (a replay's, or a live experiment's) as HTML."""
     e = html.escape
     color = BADGE.get(c.verdict, "#57606a")
     parts = [
@@ -286,10 +293,14 @@ def _chart_png(points: list[tuple[str, float, float, float]], tolerance: float |
 
 def memo_pdf(record: dict, chart: bool = True) -> bytes:
     """One A4 page with the same content as the HTML memo."""
+    return render_pdf(memo_content(record), chart)
+
+
+def render_pdf(c: MemoContent, chart: bool = True) -> bytes:
+    """The memo of any content as one A4 page."""
     from fpdf import FPDF
     from fpdf.fonts import FontFace
 
-    c = memo_content(record)
     pdf = FPDF(format="A4", unit="mm")
     pdf.set_auto_page_break(auto=True, margin=8)
     pdf.set_margins(10, 8, 10)

@@ -37,6 +37,7 @@ from core.gateway.deployments import (
     deployments_version,
     saved_policies,
 )
+from core.gateway.experiment_agent import ExperimentControl
 from core.gateway.runtime import write_json
 from core.live.keys import redact
 from core.pricing.edits import load_edits
@@ -74,6 +75,7 @@ class StoreAgent:
         self.store_state = "starting"
         self.store_error: str | None = None
         self.last_commit: str | None = None
+        self.experiments = ExperimentControl(self.location, runtime)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -102,6 +104,11 @@ class StoreAgent:
                 committed = self.commit(ws)
                 if force_poll or self._cycle % self.poll_every == 1 or self._published is None:
                     self.publish_if_needed(ws)
+                served = set((self._published or {}).get("deployments") or {}) or None
+                try:
+                    self.experiments.cycle(ws, served, force=force_poll)
+                except Exception:  # experiments must never stop the ledger's commits
+                    log.exception("live experiments cycle failed")
                 self.store_state, self.store_error = "ok", None
             except Exception as exc:
                 self._unreachable(exc)

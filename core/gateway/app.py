@@ -30,6 +30,7 @@ from starlette.routing import Route
 from core.gateway import metrics
 from core.gateway.engine import PREFIX, Engine
 from core.gateway.errors import GatewayError
+from core.gateway.experiments import LiveExperiments
 from core.gateway.request import parse_chat_request
 from core.gateway.responses import completion_body, sse_events
 from core.gateway.runtime import read_json
@@ -59,8 +60,11 @@ class Gateway:
         self.reload_s = reload_s
         self.started = time.time()
         self._models_listing: list[dict] | None = None
+        self.experiments = LiveExperiments(runtime, sink)
+        engine.experiments = self.experiments
         self.app = Starlette(routes=[
             Route("/v1/chat/completions", self.chat, methods=["POST"]),
+            Route("/v1/feedback", self.feedback, methods=["POST"]),
             Route("/v1/models", self.models, methods=["GET"]),
             Route("/health", self.health, methods=["GET"]),
             Route("/metrics", self.metrics, methods=["GET"]),
@@ -73,6 +77,7 @@ class Gateway:
     async def lifespan(self, app):
         if self.runtime is not None:
             self.engine.reload_if_changed(self.runtime)
+            self.experiments.reload_if_changed()
         # Load the price data now, not on the first request (genai-prices takes a second).
         await asyncio.to_thread(self.engine.caller.catalog.price_for, "openai:gpt-4o-mini")
         task = asyncio.create_task(self._background())
@@ -83,6 +88,7 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             self.sink.close()
+            self.experiments.close()
             with contextlib.suppress(Exception):
                 await self.engine.caller.upstream.aclose()
 
@@ -92,11 +98,13 @@ class Gateway:
             await asyncio.sleep(0.25)
             try:
                 await asyncio.to_thread(self.sink.tick)  # sealing fsyncs: off the event loop
+                await asyncio.to_thread(self.experiments.tick)
                 if self.runtime is not None and time.monotonic() - last_reload >= self.reload_s:
                     last_reload = time.monotonic()
                     if self.engine.reload_if_changed(self.runtime):
                         self._models_listing = None
                         log.info("deployments reloaded: %s", ", ".join(sorted(self.engine.served)) or "none")
+                    self.experiments.reload_if_changed()
             except Exception:
                 log.exception("gateway background task failed")
 
@@ -127,6 +135,19 @@ class Gateway:
             return StreamingResponse(sse_events(done), media_type="text/event-stream",
                                      headers={**headers, "cache-control": "no-cache"})
         return json_response(completion_body(done), headers=headers)
+
+    async def feedback(self, request: Request) -> Response:
+        """``POST /v1/feedback``: ``{"request_id": ID, "score": 0..1}`` (or ``"thumbs"``,
+        ``"label"``); 200 when recorded, 404 for an id the gateway never served."""
+        try:
+            try:
+                body = orjson.loads(await request.body())
+            except orjson.JSONDecodeError as exc:
+                raise GatewayError(400, f"Invalid feedback: the body is not valid JSON ({exc})",
+                                   code="invalid_json") from None
+            return json_response(await self.experiments.feedback(body))
+        except GatewayError as err:
+            return error_response(err)
 
     async def models(self, request: Request) -> Response:
         if self._models_listing is None:

@@ -86,6 +86,7 @@ class Completion:
     created: int = field(default_factory=lambda: int(time.time()))
     swapped_from: str | None = None
     failure: str | None = None  # an internal error after calls were made (they are still billed)
+    arm: Any = None  # core.gateway.experiments.Arm when a live experiment chose the policy
 
     @property
     def ok(self) -> bool:
@@ -138,6 +139,7 @@ class Completion:
         OpenAI-compatible servers do not always make unique (one reused id would merge calls
         and lose them)."""
         tags, team, run = self.tags(), self.chat.tags.get("team"), f"gw-{self.request_id}"
+        experiment, variant = (self.arm.experiment, self.arm.variant) if self.arm else (None, None)
         return [{"call_id": f"{run}-{i}", "eval_run": run, "ts": a.ts, "provider": a.provider,
                  "model": a.model, "task": self.chat.task, "input_tokens": a.input_tokens,
                  "cached_input_tokens": a.cached_read_tokens,
@@ -145,7 +147,8 @@ class Completion:
                  "cost_usd": a.cost_usd, "latency_ms": round(a.latency_ms, 3), "status": a.status,
                  "cache_hit": False, "source": SOURCE, "request_id": a.request_id, "requests": 1,
                  "tags": tags, "project": team, "kind": "call",
-                 "cost_basis": "unknown" if a.cost_usd is None else "catalog"}
+                 "cost_basis": "unknown" if a.cost_usd is None else "catalog",
+                 "experiment": experiment, "variant": variant}
                 for i, a in enumerate(self.attempts)]
 
     def headers(self) -> dict[str, str]:
@@ -158,6 +161,8 @@ class Completion:
             out["x-tradeoff-answered-by"] = self.answer.model_id
         if self.swapped_from:
             out["x-tradeoff-swapped-from"] = self.swapped_from
+        if self.arm is not None:
+            out["x-tradeoff-experiment"] = f"{self.arm.experiment}:{self.arm.variant}"
         return out
 
 
@@ -209,6 +214,7 @@ class Engine:
         self.version: str | None = None
         self._stamp = None
         self._direct: OrderedDict[str, Target] = OrderedDict()
+        self.experiments = None  # core.gateway.experiments.LiveExperiments (set by the Gateway)
 
     # -- what is served ---------------------------------------------------------------------
     def serve_policy(self, name: str, policy, revision: Any = "local",
@@ -290,18 +296,36 @@ class Engine:
         """Run the request's policy; a Completion whether or not a provider answered
         (GatewayError only for what was refused before any call: unknown model, admission)."""
         target = self.resolve(chat.model)
-        swapped = None
+        swapped, arm, request_id = None, None, new_request_id()
+        if self.experiments is not None and self.experiments.by_route:
+            arm = self.experiments.pick(target.policy, chat, headers, request_id)
+            if arm is not None and arm.policy != target.policy:
+                try:
+                    target = self.resolve(PREFIX + arm.policy)
+                except GatewayError:  # the arm's policy cannot serve: the route's own does
+                    arm = None
         if self.admission:
             target, swapped = await self.admit(chat, headers or {}, target)
+        done = await self._run(chat, target, request_id)
+        done.swapped_from, done.arm = swapped, arm
+        if self.experiments is not None:
+            self.experiments.after(done, self)
+        return done
+
+    async def run_shadow(self, chat: ChatInput, target: Target, request_id: str) -> Completion:
+        """The candidate on a served request, off the response path (its own request id)."""
+        return await self._run(chat, target, f"{request_id}-shadow")
+
+    async def _run(self, chat: ChatInput, target: Target, request_id: str) -> Completion:
         turn = Turn(chat, self.caller, target.confidence_source)
         try:
             answer = await target.executor.run(turn)
         except GatewayError as exc:  # e.g. a metadata value the policy cannot read
             if not turn.calls:
                 raise
-            return Completion(chat, target, turn, None, swapped_from=swapped, failure=exc.message)
+            return Completion(chat, target, turn, None, request_id, failure=exc.message)
         except Exception as exc:  # a defect must not lose the calls already paid for
             log.exception("policy %s failed", target.label)
-            return Completion(chat, target, turn, None, swapped_from=swapped,
+            return Completion(chat, target, turn, None, request_id,
                               failure=f"{type(exc).__name__} in the {target.executor.kind} policy")
-        return Completion(chat, target, turn, answer, swapped_from=swapped)
+        return Completion(chat, target, turn, answer, request_id)

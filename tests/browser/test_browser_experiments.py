@@ -12,6 +12,7 @@ pytestmark = pytest.mark.browser
 def test_ab_on_sample_and_download_memo(app_server, page, artifacts, tmp_path):
     url, _env = app_server
     page.goto(f"{url}/experiments")
+    page.get_by_role("tab", name="Plan an experiment").click(timeout=90_000)  # replays plan one
     page.get_by_text("A: control (production)").wait_for(timeout=90_000)
 
     # name the experiment (also its assignment salt) and raise the tolerance

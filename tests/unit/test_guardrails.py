@@ -117,3 +117,37 @@ def test_rollout_stages_see_growing_data_and_stop_at_the_first_trigger():
     assert stages[0]["reached"] and not any(s["reached"] for s in stages[1:])
     # the 100% stage sees all the data: same verdict as the whole experiment
     assert stages[-1]["verdict"] == res.verdict.decision == "no-go"
+
+
+def test_verdict_rollout_and_guardrail_table_agree_when_an_early_stage_stops(tmp_path):
+    """Issue 13 item 16: the headline said "inconclusive", the rollout "rollback (p95 latency)" and
+    the guardrail table "p95 ok". One rule now: the stage that stops the rollout decides all three."""
+    from core.experiments.assignment import rollout_buckets
+    from core.experiments.memo import memo_html
+
+    n = 2000
+    units = np.array([f"u{i}" for i in range(n)], dtype=object)
+    frame = pd.DataFrame({"unit": units, "arm": np.where(np.arange(n) % 2, "candidate", "control"),
+                          "item_id": units, "task": "t", "score": 1.0, "cost": 0.01,
+                          "latency_ms": 100.0, "error": False})
+    first = rollout_buckets(units, "s") < 0.05
+    slow = first & (frame["arm"] == "candidate").to_numpy()
+    slow[np.flatnonzero(slow)[::2]] = False  # half of the first stage's candidates are slow
+    frame.loc[slow, "latency_ms"] = 1000.0
+    res = analyze(frame, tolerance=0.02, guardrails=RULES, salt="s")
+    stage5 = res.rollout[0]
+    assert stage5["action"] == "rollback" and stage5["trigger"] == "p95 latency"
+    assert res.rollout[-1]["trigger"] is None  # on the whole replay p95 holds: 2.5% slow
+    assert res.verdict.decision == "no-go" and "stops at 5%" in res.verdict.reason
+    assert [g.name for g in res.guardrails if g.fired] == ["p95 latency"]
+    assert res.decided_by["stage_pct"] == 5
+    html = memo_html({"name": "x", "kind": "ab", "definition": {"n_items": n}, "results": res.to_dict()})
+    assert "at the 5% stage, which decides" in html and "One rule decides" in html
+
+
+def test_a_stage_too_small_to_judge_holds_instead_of_firing():
+    frame = _frame(100, (90, 90), latency=(200.0, 900.0))
+    res = analyze(frame, tolerance=0.02, guardrails=RULES, salt="s")
+    assert res.rollout[0]["action"] == "hold" and res.rollout[0]["trigger"] is None
+    assert all(not g["evaluated"] for g in res.rollout[0]["guardrails"])
+    assert res.rollout[-1]["trigger"] == "p95 latency" and res.verdict.decision == "no-go"
