@@ -13,6 +13,7 @@ from core.spend.imports.importer import import_file
 from core.spend.queries import SpendFilter, filter_options
 from core.spend.reports import money, report_bytes, spend_text, unknown_note
 from core.workspace import Workspace
+from ui.state import follow, seed
 
 FORMAT_HELP = {
     "auto": "Read from the file's columns: OpenAI, Anthropic and LiteLLM exports are recognised; "
@@ -40,6 +41,8 @@ def import_widget(ws: Workspace, key: str = "spend_import") -> None:
                 st.error(str(err))
             else:
                 st.session_state[f"{key}_last"] = report
+                if report.first_day is not None:  # the date filter widens to show these rows
+                    st.session_state["spend_imported_days"] = (report.first_day, report.last_day)
                 st.rerun()  # so the sidebar budget banner counts the new spend at once
         report = st.session_state.get(f"{key}_last")
         if report is not None:
@@ -57,11 +60,18 @@ def filter_widgets(ws: Workspace, key: str = "spend") -> SpendFilter | None:
     opts = filter_options(ws)
     if opts["first_day"] is None:
         return None
-    last = opts["last_day"]
-    default_from = max(opts["first_day"], last - dt.timedelta(days=29))
+    first, last = opts["first_day"], opts["last_day"]
+    # The range follows the ledger: the last 30 days it holds, reset when its days change, and
+    # widened to the days of an import just made (or the page would show $0.00 for them).
+    follow(f"{key}_days", (first, last), keys=[f"{key}_from", f"{key}_to"])
+    window = (max(first, last - dt.timedelta(days=29)), last)
+    imported = st.session_state.pop(f"{key}_imported_days", None)
+    if imported is not None:
+        st.session_state[f"{key}_from"] = min(st.session_state.get(f"{key}_from", window[0]), imported[0])
+        st.session_state[f"{key}_to"] = max(st.session_state.get(f"{key}_to", window[1]), imported[1])
     c1, c2, c3 = st.columns([1, 1, 1])
-    date_from = c1.date_input("From", value=default_from, key=f"{key}_from")
-    date_to = c2.date_input("To", value=last, key=f"{key}_to")
+    date_from = c1.date_input("From", key=seed(f"{key}_from", window[0]))
+    date_to = c2.date_input("To", key=seed(f"{key}_to", window[1]))
     scope = c3.selectbox("Spend", ["production", "billable", "shadow", "evaluation", "simulation",
                                    "all"],
                          key=f"{key}_scope",

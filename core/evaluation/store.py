@@ -61,6 +61,10 @@ MIGRATIONS = [
           and m.key = 'reference';
     delete from evalset_item_meta where key = 'reference';
     """,
+    # v3: the uploaded file's SHA-256, so two uploads under one name can be told apart.
+    """
+    alter table evalsets add column digest varchar;
+    """,
 ]
 
 RESULT_COLUMNS = ["idx", "model", "score", "cost_usd", "latency_ms", "confidence", "input_tokens",
@@ -71,8 +75,10 @@ def _ready(ws: Workspace) -> None:
     ws.ensure("evalsets", MIGRATIONS)
 
 
-def save_evalset(ws: Workspace, evalset: EvalSet, name: str | None = None) -> int:
-    """Store an eval set (items, metadata, every model's results); returns its id."""
+def save_evalset(ws: Workspace, evalset: EvalSet, name: str | None = None,
+                 digest: str | None = None) -> int:
+    """Store an eval set (items, metadata, every model's results); returns its id. ``digest``
+    is the SHA-256 of the file it came from, when known."""
     _ready(ws)
     items = evalset.items.reset_index(drop=True)
     base = pd.DataFrame({"idx": np.arange(len(items), dtype=np.int32)})
@@ -94,10 +100,11 @@ def save_evalset(ws: Workspace, evalset: EvalSet, name: str | None = None) -> in
             results[col] = results[col].astype(object).where(results[col].notna(), None)
     with ws.transaction() as cur:
         set_id = cur.execute(
-            "insert into evalsets (name, format, n_items, n_models, synthetic, cost_source, notes)"
-            " values (?, ?, ?, ?, ?, ?, ?) returning id",
+            "insert into evalsets (name, format, n_items, n_models, synthetic, cost_source, notes,"
+            " digest) values (?, ?, ?, ?, ?, ?, ?, ?) returning id",
             [name or evalset.name, evalset.format, evalset.n_items, evalset.n_models,
-             evalset.synthetic, json.dumps(evalset.cost_source), json.dumps(list(evalset.notes))],
+             evalset.synthetic, json.dumps(evalset.cost_source), json.dumps(list(evalset.notes)),
+             digest],
         ).fetchone()[0]
         cur.register("new_items", base)
         cur.execute("insert into evalset_items (evalset_id, idx, item_id, input, task, label, reference)"
@@ -114,11 +121,19 @@ def save_evalset(ws: Workspace, evalset: EvalSet, name: str | None = None) -> in
 
 
 def list_evalsets(ws: Workspace) -> pd.DataFrame:
-    """Stored eval sets, newest first: id, name, format, n_items, n_models, synthetic, created_at."""
+    """Stored eval sets, newest first: id, name, format, n_items, n_models, synthetic,
+    created_at, digest (the file's SHA-256, when known), version (1 for the first upload of a
+    name, 2 for the next...) and versions (how many uploads share the name).
+
+    >>> a, b = save_evalset(ws, es, name="x.csv", digest="ab"), save_evalset(ws, es, name="x.csv")
+    >>> list_evalsets(ws)[["id", "version", "versions", "digest"]].values.tolist()
+    [[2, 2, 2, nan], [1, 1, 2, 'ab']]
+    """
     _ready(ws)
     return ws.cursor().sql(
-        "select id, name, format, n_items, n_models, synthetic, created_at from evalsets"
-        " order by id desc"
+        "select id, name, format, n_items, n_models, synthetic, created_at, digest,"
+        " row_number() over (partition by name order by id) as version,"
+        " count(*) over (partition by name) as versions from evalsets order by id desc"
     ).df()
 
 
