@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import InputError
+from core.spend.demo import demo_status, keep_demo, remove_demo, seed_demo
 from core.spend.imports.formats import FORMATS, LABELS
 from core.spend.imports.generic import GENERIC_DOC
 from core.spend.imports.importer import import_file
@@ -55,9 +56,40 @@ def import_widget(ws: Workspace, key: str = "spend_import") -> None:
                              hide_index=True, key=f"{key}_problems")
 
 
-def filter_widgets(ws: Workspace, key: str = "spend") -> SpendFilter | None:
-    """Date range, scope and tag filters; None when the ledger is empty."""
-    opts = filter_options(ws)
+def demo_panel(ws: Workspace, key: str) -> bool:
+    """The synthetic demo ledger: seeded on a first visit to an empty ledger, marked, and removed
+    or kept in one click. True when the page should show it (it is there, undecided, and the
+    ledger has no other row: the user's own spend is never mixed with made-up spend)."""
+    if not st.session_state.get("_demo_seeded"):
+        seed_demo(ws)
+        st.session_state["_demo_seeded"] = True
+    status = demo_status(ws)
+    if not status.shown:
+        return False
+    show = status.own_rows == 0
+    with st.container(border=True, key=f"{key}_demo"):
+        if show:
+            st.markdown(":orange-badge[:material/science: Synthetic demo ledger] Six weeks of "
+                        "made-up usage, so this page has something to show. Not a cent of it is your "
+                        "spend: budgets, alerts and reports never count it.")
+        else:
+            st.markdown(":orange-badge[:material/science: Synthetic demo ledger hidden] The ledger "
+                        "now holds your own rows, so the demo is left out of every figure.")
+        c1, c2 = st.columns(2)
+        if c1.button("Remove the demo data", key=f"{key}_demo_remove", icon=":material/delete:"):
+            remove_demo(ws)
+            st.rerun()
+        if c2.button("Keep it as ledger rows (budgets will count it)", key=f"{key}_demo_keep",
+                     icon=":material/bookmark_add:"):
+            keep_demo(ws)
+            st.rerun()
+    return show
+
+
+def filter_widgets(ws: Workspace, key: str = "spend", demo: bool = False) -> SpendFilter | None:
+    """Date range, scope and tag filters; None when the ledger is empty. ``demo``: over the
+    synthetic demo ledger's rows too."""
+    opts = filter_options(ws, demo=demo)
     if opts["first_day"] is None:
         return None
     first, last = opts["first_day"], opts["last_day"]
@@ -96,7 +128,8 @@ def filter_widgets(ws: Workspace, key: str = "spend") -> SpendFilter | None:
     return SpendFilter(date_from=date_from, date_to=date_to, scope=scope, tasks=tuple(tasks),
                        models=tuple(models), providers=tuple(providers),
                        experiments=tuple(experiments), variants=tuple(variants),
-                       sources=tuple(sources), service_tiers=tuple(tiers), tags=tuple(tags))
+                       sources=tuple(sources), service_tiers=tuple(tiers), tags=tuple(tags),
+                       demo=demo)
 
 
 def spend_metric(col, label: str, cost_usd: float | None, unknown_cost_rows: int = 0,
