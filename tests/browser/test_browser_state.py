@@ -24,6 +24,7 @@ def test_switching_the_eval_set_keeps_a_working_candidate(app_server, page):
     ws.close()
 
     page.goto(f"{url}/experiments")
+    page.get_by_role("tab", name="Plan an experiment").click(timeout=90_000)
     steps = page.locator(".st-key-ab_b_steps")  # the A/B candidate's steps (chips of models)
     steps.wait_for(timeout=90_000)
     page.get_by_text("Verdict:").first.wait_for(timeout=90_000)
