@@ -27,11 +27,12 @@ from core.spend.queries import SpendFilter, filter_options, totals
 from core.spend.reports import money, signed_money
 from core.spend.throttle import throttle_ladder
 from ui.policy_widgets import policy_picker
-from ui.spend_widgets import spend_metric
+from ui.spend_widgets import demo_panel, spend_metric
 from ui.state import evalset_picker, workspace
 
 st.title("Budgets")
 ws = workspace()
+demo = demo_panel(ws, "budget")  # the forecast below shows the demo; budgets never count it
 opts = filter_options(ws)
 
 workspace_tz = get_timezone(ws)
@@ -94,11 +95,12 @@ else:
             delete_budget(ws, row["period"], None if row["task"] == "(overall)" else row["task"])
             st.rerun()
 
-st.subheader("Month-end forecast")
-fc = forecast_month_end(ws)
-simulated = totals(ws, SpendFilter(date_from=fc.month_start, date_to=fc.today, scope="simulation"))
+st.subheader("Month-end forecast" + (" of the synthetic demo ledger" if demo else ""))
+fc = forecast_month_end(ws, demo=demo)
+simulated = totals(ws, SpendFilter(date_from=fc.month_start, date_to=fc.today, scope="simulation",
+                                   demo=demo))
 f = st.columns(5)
-spend_metric(f[0], "Month to date", fc.month_to_date, fc.unknown_cost_rows,
+spend_metric(f[0], "Month to date" + (" (demo)" if demo else ""), fc.month_to_date, fc.unknown_cost_rows,
              help="Billable spend this month.")
 f[1].metric("Forecast at month end", money(fc.forecast),
             help=f"{fc.method}; trailing window {fc.window_days} day(s), {fc.remaining_days} day(s) left.")
@@ -112,7 +114,8 @@ spend_metric(f[4], "Simulated (never billed)", simulated["cost_usd"], simulated[
              help="Spend computed from eval sets this month (replays such as shadow comparisons): "
                   "recorded apart, not counted by budgets.")
 st.caption(f"Days and the month counted in {fc.timezone} (today there: {fc.today}).")
-daily = daily_spend(ws, fc.month_start, fc.today, SpendFilter(scope="billable"), timezone=fc.timezone)
+daily = daily_spend(ws, fc.month_start, fc.today, SpendFilter(scope="billable", demo=demo),
+                    timezone=fc.timezone)
 if daily["cost_usd"].any() or daily["unknown_cost_rows"].any():
     cum = daily.set_index("day")["cost_usd"].fillna(0.0).cumsum()  # known spend
     fig = go.Figure(go.Scatter(x=cum.index, y=cum.values, mode="lines+markers", name="spent"))

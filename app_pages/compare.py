@@ -14,6 +14,7 @@ from core.evaluation.store import delete_evalset
 from core.exports import csv_bytes
 from core.workspace import default_path
 from ui import compare_figures as figs
+from ui.compare_widgets import disagreement_panel
 from ui.scoring_widgets import scorer_panel
 from ui.state import evalset_picker, evalset_version, get_evalset, scored_evalset, stored_evalset, workspace
 
@@ -186,8 +187,8 @@ else:
     else:
         shown = f" (the {len(table):,} with the widest score spread shown)" if total > len(table) else ""
         st.caption(f"{total:,} of {evalset.n_items:,} items get different answers or scores{shown}; "
-                   "'reads' is what the scorer read of each answer (a judge's reason, a choice).")
-        st.dataframe(table, hide_index=True, width="stretch", key="compare_disagreements")
+                   "click a row for the answers and what the scorer read of each.")
+        disagreement_panel(table, list(chosen), "compare_disagreements")
 if judge_note:
     st.subheader("Where the judge and the human scores disagree")
     against_human = judge_disagreements(scored)

@@ -7,6 +7,7 @@ import streamlit as st
 
 from core.errors import InputError
 from core.experiments.store import list_experiments, load_experiment
+from core.exports import signed_text
 from ui.experiments_view import ab_record, sample_size_calculator, save_button, shadow_record, show_record
 from ui.experiments_widgets import ab_settings, guardrail_settings
 from ui.live_experiments import live_section
@@ -90,7 +91,7 @@ with tab_plan:
             m1.metric("Agreement", f"{r['agreement']['value']:.1%}" if r["agreement"]["value"] is not None else "n/a",
                       help=f"{r['n_agree']:,} of {r['n_compared']:,} comparable items give the same answer")
             q = r["quality"]
-            m2.metric("Quality delta", f"{q['diff']:+.3f}" if q["diff"] is not None else "n/a",
+            m2.metric("Quality delta", signed_text(q["diff"]) if q["diff"] is not None else "n/a",
                       help="candidate - production on items scored on both sides")
             proj = r.get("projection") or {}
             m3.metric("Projected monthly savings",

@@ -23,7 +23,7 @@ prompt = st.text_area("Prompt", key="playground_prompt", height=160)
 c1, c2 = st.columns(2)
 max_tokens = c1.number_input("Max output tokens", 1, 8192, 512, key="playground_max_tokens")
 temperature = c2.slider("Temperature", 0.0, 2.0, 0.0, 0.1, key="playground_temperature")
-if missing:
+if missing and models:  # before a model is chosen there is nothing to be missing
     st.error(f"No API key for {', '.join(missing)}: set the environment variable, add it to "
              "`.streamlit/secrets.toml`, or type it under API keys.")
 

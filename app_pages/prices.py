@@ -6,6 +6,7 @@ import streamlit as st
 from core.errors import InputError
 from core.pricing.catalog import search_catalog
 from core.pricing.edits import delete_override, load_edits, set_override
+from ui.prices_view import price_table
 from ui.state import catalog, workspace
 
 MAIN_PROVIDERS = ["anthropic", "openai", "google", "local"]
@@ -26,19 +27,7 @@ providers = middle.multiselect("Providers", all_providers, default=default, key=
 show_hidden = right.toggle("Show replaced prices", key="price_hidden",
                            help="Rows replaced by an edit or by the override file")
 shown = search_catalog(frame, query, providers, include_hidden=show_hidden)
-st.dataframe(
-    shown, hide_index=True, width="stretch", height=420, key="price_table",
-    column_config={
-        "input_per_mtok": st.column_config.NumberColumn("Input $/MTok", format="%.4g"),
-        "output_per_mtok": st.column_config.NumberColumn("Output $/MTok", format="%.4g"),
-        "cached_read_per_mtok": st.column_config.NumberColumn("Cached read $/MTok", format="%.4g"),
-        "cached_write_per_mtok": st.column_config.NumberColumn("Cache write $/MTok", format="%.4g"),
-        "tiers": st.column_config.TextColumn("Tiers"),
-        "in_effect": st.column_config.CheckboxColumn("In effect"),
-        "estimate": st.column_config.CheckboxColumn("Estimate"),
-        "snapshot_date": st.column_config.TextColumn("Taken on"),
-    },
-)
+price_table(shown, "price_table")
 st.caption(f"{len(shown):,} of {len(frame):,} prices shown. Rows marked *Estimate* are self-hosting "
            "costs we estimated, not list prices: edit them with your own numbers.")
 

@@ -18,7 +18,7 @@ from core.live.run import LiveRun, RunConfig
 from core.live.store import get_run, list_runs
 from ui.errors import guarded
 from ui.run_widgets import key_panel, model_picker, progress_view, providers_of
-from ui.state import evalset_picker, get_evalset, workspace
+from ui.state import evalset_picker, follow, get_evalset, seed, workspace
 
 st.title("Live run")
 st.caption("Run an eval set's inputs through Claude, GPT, Gemini or a local server. Every call "
@@ -102,6 +102,7 @@ if "input" not in evalset.items or evalset.items["input"].isna().all():
     st.warning("This eval set has no `input` column: a live run needs the text to send. Upload an "
                "inputs-only CSV (`input`, optional `item_id`, `label`, `task`).")
     st.stop()
+follow("run", st.session_state.get("evalset_id"), keys=["run_name"])  # the title follows the set
 labeled = evalset.has_labels
 st.caption(f"{evalset.n_items:,} items · "
            + ("labeled: answers are scored against the labels" if labeled
@@ -138,7 +139,7 @@ with st.expander("Settings", expanded=False):
                      "(OpenAI; others fall back to stated)"}.get,
         help="What cascades and routers later use to decide when to escalate.")
     experiment = st.text_input("Experiment tag (ledger)", key="run_experiment")
-    name = st.text_input("Run name", value=evalset.name, key="run_name")
+    name = st.text_input("Run name", key=seed("run_name", evalset.name))
 
 @st.cache_data(show_spinner="Measuring the semantic cache on this eval set...", max_entries=8)
 def _semantic_rates(ws_path: str, set_id, name: str):

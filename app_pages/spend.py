@@ -13,15 +13,23 @@ from core.spend.queries import spend_page_data
 from core.spend.reports import money, unknown_note
 from core.spend.throttle import project_costs
 from ui.policy_widgets import policy_picker
-from ui.spend_widgets import filter_widgets, import_widget, report_downloads, spend_metric, spend_table
+from ui.spend_widgets import (
+    demo_panel,
+    filter_widgets,
+    import_widget,
+    report_downloads,
+    spend_metric,
+    spend_table,
+)
 from ui.state import evalset_picker, workspace
 
 st.title("Spend")
 ws = workspace()
+demo = demo_panel(ws, "spend")  # a first visit opens on the synthetic demo ledger
 import_widget(ws)
 
 try:
-    flt = filter_widgets(ws)
+    flt = filter_widgets(ws, demo=demo)
 except InputError as err:
     st.error(str(err))
     st.stop()

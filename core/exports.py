@@ -158,3 +158,16 @@ def pdf_text(text) -> str:
     'A -> B >= 2 x 3 - ok ?'
     """
     return str(text).translate(_PDF_REPLACEMENTS).encode("latin-1", "replace").decode("latin-1")
+
+
+def signed_text(value: float, spec: str = "+.3f") -> str:
+    """A difference with its sign, but never a sign on a zero: ``-0.000`` reads as a loss that
+    is not there.
+
+    >>> signed_text(-0.0004), signed_text(-0.0126), signed_text(0.0), signed_text(-1e-9, "+.6f")
+    ('0.000', '-0.013', '0.000', '0.000000')
+    """
+    text = format(value, spec)
+    if not any(ch in "123456789" for ch in text.split("e")[0]):
+        return text.lstrip("+-")
+    return text

@@ -34,26 +34,44 @@ def leaderboard_table(board: pd.DataFrame) -> pd.DataFrame:
     return table[cols].rename(columns=DISPLAY_NAMES)
 
 
+def pareto_mask(cost: np.ndarray, quality: np.ndarray) -> np.ndarray:
+    """True for points no other point beats (as cheap or cheaper and at least as good, one of
+    them strictly).
+
+    >>> pareto_mask(np.array([1.0, 2.0, 3.0, 2.0]), np.array([0.5, 0.7, 0.6, 0.7])).tolist()
+    [True, True, False, True]
+    """
+    cost, quality = np.asarray(cost, float), np.asarray(quality, float)
+    beaten = ((cost[None, :] <= cost[:, None]) & (quality[None, :] >= quality[:, None])
+              & ((cost[None, :] < cost[:, None]) | (quality[None, :] > quality[:, None])))
+    return ~beaten.any(axis=1)
+
+
 def quality_cost_figure(board: pd.DataFrame, log_cost: bool = False) -> go.Figure:
-    """Quality (with its 95% interval) against cost per item, one point per model."""
+    """Quality (with its 95% interval) against cost per item, one point per model. Only the
+    Pareto front is labelled (labels of every model would overlap); the rest name themselves on
+    hover."""
     data = board[board["cost_per_item"].notna() & board["quality"].notna()]
+    front = pareto_mask(data["cost_per_item"].to_numpy(), data["quality"].to_numpy())
     fig = go.Figure(go.Scatter(
-        x=data["cost_per_item"], y=data["quality"], mode="markers+text", text=data["model"],
-        textposition="top center", marker={"size": 11},
+        x=data["cost_per_item"], y=data["quality"], mode="markers+text",
+        text=np.where(front, data["model"].astype(str), ""), hovertext=data["model"],
+        textposition="top center",
+        marker={"size": 11, "color": np.where(front, "#1f77b4", "#9aa5b1")},
         error_y={"type": "data", "symmetric": False,
                  "array": (data["quality_high"] - data["quality"]).fillna(0),
                  "arrayminus": (data["quality"] - data["quality_low"]).fillna(0)},
         customdata=np.stack([data["quality_low"], data["quality_high"], data["scored"]], axis=1)
         if len(data) else None,
-        hovertemplate="<b>%{text}</b><br>quality %{y:.3f} (95%: %{customdata[0]:.3f}–"
-                      "%{customdata[1]:.3f}, n=%{customdata[2]})<br>$%{x:.6f} per item<extra></extra>",
+        hovertemplate="<b>%{hovertext}</b><br>quality %{y:.3f} (95%: %{customdata[0]:.3f}–"
+                      "%{customdata[1]:.3f}, n=%{customdata[2]})<br>$%{x:,.6f} per item<extra></extra>",
     ))
     fig.update_layout(
         xaxis_title="cost per item (USD" + (", log scale)" if log_cost else ")"),
         yaxis_title="quality (mean score)", height=440, margin={"t": 30, "l": 10, "r": 10},
         showlegend=False,
     )
-    fig.update_xaxes(tickformat="$.2~g")  # dollars, no "100µ" SI suffixes
+    fig.update_xaxes(tickformat="$,.2~g")  # dollars, no "100µ" SI suffixes
     if log_cost:
         fig.update_xaxes(type="log")
     return fig

@@ -16,7 +16,7 @@ from core.errors import InputError
 from core.evaluation.evalset import EvalSet
 from core.routing.optimize.store import list_policies, load_policy, policy_json, save_policy
 from core.routing.policies import Policy, policy_from_dict
-from ui.state import evalset_version, get_evalset, workspace
+from ui.state import evalset_version, follow, get_evalset, seed, workspace
 
 KINDS = ("Single model", "Cascade", "Saved policy", "Policy file")
 DEFAULTS = ("best", "cheapest", "cascade")
@@ -53,16 +53,6 @@ def suggested_threshold(evalset_id, steps: tuple[str, ...], signal_json: str, fa
     return float(min(1.0, max(0.0, np.ceil(round(t * 100, 6)) / 100)))
 
 
-def _reset_on_new_models(evalset: EvalSet, key: str) -> None:
-    """Forget this picker's choices when the eval set's models changed (another eval set)."""
-    models = "\x00".join(evalset.models)
-    marker = f"{key}__models"
-    if st.session_state.get(marker) not in (None, models):
-        for name in [k for k in st.session_state if str(k).startswith(f"{key}_")]:
-            del st.session_state[name]
-    st.session_state[marker] = models
-
-
 def policy_picker(evalset: EvalSet, key: str, title: str, default: str = "best") -> dict | None:
     """Pick a single model, a cascade with thresholds, a saved policy or a policy file.
 
@@ -70,14 +60,15 @@ def policy_picker(evalset: EvalSet, key: str, title: str, default: str = "best")
     ``"cascade"`` (the cheapest model escalating to the best).
     """
     by_quality, by_cost = list(evalset.quality_order), list(evalset.cost_order)
-    _reset_on_new_models(evalset, key)
+    # another eval set with other models: start afresh (the widgets below are seeded through
+    # Session State, so the browser drops the old models too)
+    follow(f"policy_{key}", "\x00".join(evalset.models), prefix=f"{key}_")
     st.markdown(f"**{title}**")
     kind = st.radio("Policy", KINDS, index=1 if default == "cascade" else 0, key=f"{key}_kind",
                     horizontal=True)
     if kind == "Single model":
         start = by_cost[0] if default == "cheapest" else by_quality[0]
-        model = st.selectbox("Model", list(evalset.models), index=list(evalset.models).index(start),
-                             key=f"{key}_model")
+        model = st.selectbox("Model", list(evalset.models), key=seed(f"{key}_model", start))
         return {"kind": "single", "model": model}
     if kind == "Cascade":
         return _cascade_picker(evalset, key, by_quality, by_cost)
@@ -93,7 +84,7 @@ def _cascade_picker(evalset: EvalSet, key: str, by_quality: list[str], by_cost: 
     best = by_quality[0]
     cheap = next(m for m in by_cost if m != best)
     steps = st.multiselect("Steps, cheapest first (the last always answers)", list(evalset.models),
-                           default=[cheap, best], key=f"{key}_steps")
+                           key=seed(f"{key}_steps", [cheap, best]))
     if len(steps) < 2:
         st.info("Pick at least two models for the cascade.")
         return None
@@ -108,7 +99,7 @@ def _cascade_picker(evalset: EvalSet, key: str, by_quality: list[str], by_cost: 
         pool_default = list(dict.fromkeys(steps[:-1] + [m for m in by_cost if m not in steps]
                                           + steps[-1:]))[:3]
         pool = st.multiselect("Agreeing models (all are called and paid for)", list(evalset.models),
-                              default=pool_default, key=f"{key}_pool")
+                              key=seed(f"{key}_pool", pool_default))
         if len(pool) < 2:
             st.info("Agreement needs at least two models.")
             return None
@@ -118,8 +109,8 @@ def _cascade_picker(evalset: EvalSet, key: str, by_quality: list[str], by_cost: 
         start = suggested_threshold(st.session_state.get("evalset_id"), tuple(steps),
                                     json.dumps(spec, sort_keys=True), start)
     thresholds = [
-        st.slider(f"Keep {m}'s answer when the signal is at least", 0.0, 1.0, start, 0.01,
-                  key=f"{key}_thr_{i}",
+        st.slider(f"Keep {m}'s answer when the signal is at least", 0.0, 1.0, step=0.01,
+                  key=seed(f"{key}_thr_{i}", start),
                   help="Starts at the cheapest threshold within 0.01 of the last model's quality")
         for i, m in enumerate(steps[:-1])]
     return {"kind": "cascade", "models": steps, "thresholds": thresholds, "signal": spec}

@@ -7,12 +7,14 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import InputError
+from core.spend.demo import demo_status, keep_demo, remove_demo, seed_demo
 from core.spend.imports.formats import FORMATS, LABELS
 from core.spend.imports.generic import GENERIC_DOC
 from core.spend.imports.importer import import_file
 from core.spend.queries import SpendFilter, filter_options
 from core.spend.reports import money, report_bytes, spend_text, unknown_note
 from core.workspace import Workspace
+from ui.state import follow, seed
 
 FORMAT_HELP = {
     "auto": "Read from the file's columns: OpenAI, Anthropic and LiteLLM exports are recognised; "
@@ -40,6 +42,8 @@ def import_widget(ws: Workspace, key: str = "spend_import") -> None:
                 st.error(str(err))
             else:
                 st.session_state[f"{key}_last"] = report
+                if report.first_day is not None:  # the date filter widens to show these rows
+                    st.session_state["spend_imported_days"] = (report.first_day, report.last_day)
                 st.rerun()  # so the sidebar budget banner counts the new spend at once
         report = st.session_state.get(f"{key}_last")
         if report is not None:
@@ -52,16 +56,54 @@ def import_widget(ws: Workspace, key: str = "spend_import") -> None:
                              hide_index=True, key=f"{key}_problems")
 
 
-def filter_widgets(ws: Workspace, key: str = "spend") -> SpendFilter | None:
-    """Date range, scope and tag filters; None when the ledger is empty."""
-    opts = filter_options(ws)
+def demo_panel(ws: Workspace, key: str) -> bool:
+    """The synthetic demo ledger: seeded on a first visit to an empty ledger, marked, and removed
+    or kept in one click. True when the page should show it (it is there, undecided, and the
+    ledger has no other row: the user's own spend is never mixed with made-up spend)."""
+    if not st.session_state.get("_demo_seeded"):
+        seed_demo(ws)
+        st.session_state["_demo_seeded"] = True
+    status = demo_status(ws)
+    if not status.shown:
+        return False
+    show = status.own_rows == 0
+    with st.container(border=True, key=f"{key}_demo"):
+        if show:
+            st.markdown(":orange-badge[:material/science: Synthetic demo ledger] Six weeks of "
+                        "made-up usage, so this page has something to show. Not a cent of it is your "
+                        "spend: budgets, alerts and reports never count it.")
+        else:
+            st.markdown(":orange-badge[:material/science: Synthetic demo ledger hidden] The ledger "
+                        "now holds your own rows, so the demo is left out of every figure.")
+        c1, c2 = st.columns(2)
+        if c1.button("Remove the demo data", key=f"{key}_demo_remove", icon=":material/delete:"):
+            remove_demo(ws)
+            st.rerun()
+        if c2.button("Keep it as ledger rows (budgets will count it)", key=f"{key}_demo_keep",
+                     icon=":material/bookmark_add:"):
+            keep_demo(ws)
+            st.rerun()
+    return show
+
+
+def filter_widgets(ws: Workspace, key: str = "spend", demo: bool = False) -> SpendFilter | None:
+    """Date range, scope and tag filters; None when the ledger is empty. ``demo``: over the
+    synthetic demo ledger's rows too."""
+    opts = filter_options(ws, demo=demo)
     if opts["first_day"] is None:
         return None
-    last = opts["last_day"]
-    default_from = max(opts["first_day"], last - dt.timedelta(days=29))
+    first, last = opts["first_day"], opts["last_day"]
+    # The range follows the ledger: the last 30 days it holds, reset when its days change, and
+    # widened to the days of an import just made (or the page would show $0.00 for them).
+    follow(f"{key}_days", (first, last), keys=[f"{key}_from", f"{key}_to"])
+    window = (max(first, last - dt.timedelta(days=29)), last)
+    imported = st.session_state.pop(f"{key}_imported_days", None)
+    if imported is not None:
+        st.session_state[f"{key}_from"] = min(st.session_state.get(f"{key}_from", window[0]), imported[0])
+        st.session_state[f"{key}_to"] = max(st.session_state.get(f"{key}_to", window[1]), imported[1])
     c1, c2, c3 = st.columns([1, 1, 1])
-    date_from = c1.date_input("From", value=default_from, key=f"{key}_from")
-    date_to = c2.date_input("To", value=last, key=f"{key}_to")
+    date_from = c1.date_input("From", key=seed(f"{key}_from", window[0]))
+    date_to = c2.date_input("To", key=seed(f"{key}_to", window[1]))
     scope = c3.selectbox("Spend", ["production", "billable", "shadow", "evaluation", "simulation",
                                    "all"],
                          key=f"{key}_scope",
@@ -86,7 +128,8 @@ def filter_widgets(ws: Workspace, key: str = "spend") -> SpendFilter | None:
     return SpendFilter(date_from=date_from, date_to=date_to, scope=scope, tasks=tuple(tasks),
                        models=tuple(models), providers=tuple(providers),
                        experiments=tuple(experiments), variants=tuple(variants),
-                       sources=tuple(sources), service_tiers=tuple(tiers), tags=tuple(tags))
+                       sources=tuple(sources), service_tiers=tuple(tiers), tags=tuple(tags),
+                       demo=demo)
 
 
 def spend_metric(col, label: str, cost_usd: float | None, unknown_cost_rows: int = 0,

@@ -9,6 +9,10 @@ page's error boundary (``ui.errors``) shows as a message, never a traceback.
 """
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
 import streamlit as st
 
 from core.errors import InputError
@@ -95,9 +99,49 @@ def get_evalset(evalset_id: int) -> EvalSet:
 
 
 def store_upload(name: str, data: bytes) -> int:
-    """Validate and store an uploaded CSV; raises InputError with every bad row."""
+    """Validate and store an uploaded CSV; raises InputError with every bad row. The file's
+    SHA-256 is stored with it, so two uploads of one name are told apart."""
     evalset = load_csv(data, name=name, catalog=catalog())
-    return save_evalset(workspace(), evalset, name=name)
+    return save_evalset(workspace(), evalset, name=name, digest=hashlib.sha256(data).hexdigest())
+
+
+def seed(key: str, value: Any) -> str:
+    """``key`` with ``value`` as its widget's starting value, set through Session State so the
+    browser shows it too (a widget's ``value=``/``default=`` does not reach a browser that already
+    shows that widget). Returns the key, for ``st.widget(..., key=seed(key, value))``."""
+    if key not in st.session_state:
+        st.session_state[key] = value
+    return key
+
+
+def follow(marker: str, token: Any, keys: Iterable[str] = (), prefix: str | None = None) -> bool:
+    """Forget widget state that belongs to data which has changed: when ``token`` (what the
+    widgets were set up for: an eval set's id or models, the ledger's date range) differs from
+    the last run's, the ``keys`` (and every key starting with ``prefix``) are dropped, so
+    :func:`seed` starts them afresh for the new data. True when the data changed."""
+    name = f"_follow_{marker}"
+    previous = st.session_state.get(name)
+    st.session_state[name] = token
+    if previous is None or previous == token:
+        return False
+    for key in [k for k in st.session_state if k in set(keys)
+                or (prefix is not None and str(k).startswith(prefix))]:
+        del st.session_state[key]
+    return True
+
+
+def evalset_label(row) -> str:
+    """How the picker names a stored eval set: name, version among uploads of that name,
+    size, content hash."""
+    parts = [row.name]
+    if getattr(row, "version", 1) > 1 or getattr(row, "versions", 1) > 1:
+        parts.append(f"v{row.version}")
+    parts += [f"{row.n_items:,} items", f"{row.n_models} models"]
+    if isinstance(getattr(row, "digest", None), str) and row.digest:
+        parts.append(f"sha256 {row.digest[:8]}")
+    if row.synthetic:
+        parts.append("synthetic demo")
+    return " · ".join(parts)
 
 
 def evalset_picker(label: str = "Eval set", key: str = "evalset_picker",
@@ -126,8 +170,7 @@ def evalset_picker(label: str = "Eval set", key: str = "evalset_picker",
         st.info("No eval set yet: upload a CSV above.")
         return None
     ids = sets["id"].tolist()
-    names = {row.id: f"{row.name} · {row.n_items:,} items · {row.n_models} models"
-             + (" · synthetic demo" if row.synthetic else "") for row in sets.itertuples()}
+    names = {row.id: evalset_label(row) for row in sets.itertuples()}
     current = st.session_state.get("evalset_id")
     index = ids.index(current) if current in ids else 0
     chosen = st.selectbox(label, ids, index=index, format_func=names.get, key=key)

@@ -32,7 +32,14 @@ import pyarrow.compute as pc
 
 from core.errors import InputError, Problem
 from core.evaluation.answers import normalize_answers
-from core.evaluation.csv_io import MAX_PROBLEMS, header_fields, read_text_table, scratch_db, sniff_text
+from core.evaluation.csv_io import (
+    MAX_PROBLEMS,
+    header_fields,
+    read_text_table,
+    read_typed_table,
+    scratch_db,
+    sniff_text,
+)
 from core.evaluation.evalset import (
     ITEM_COLUMNS,
     LONG_FIELDS,
@@ -82,11 +89,17 @@ def _load_path(path: Path, label: str, catalog: Catalog) -> EvalSet:
     if path.stat().st_size == 0:
         raise InputError(f"{label}: the file is empty; expected a CSV with a header row")
     delim = sniff_text(path, label)
+    header = header_fields(path, delim)
+    if detect_format(header) == "long" and all(header) and len(set(header)) == len(header):
+        typed = _typed_long(path, label, delim, header, catalog)
+        if typed is not None:
+            return typed
+    # Anything else, and a long file the typed reader cannot take (ragged rows, bad quoting or
+    # UTF-8, blank or repeated column names): read as text, which names every problem by row.
     table = read_text_table(path, label, delim)
     columns = [c.strip() for c in table.column_names]
     table = table.rename_columns(columns)
     # DuckDB silently renames a repeated header ('score' -> 'score_1'): check the raw header.
-    header = header_fields(path, delim)
     dupes = sorted({c for c in header if header.count(c) > 1 and c})
     if dupes:
         raise InputError(f"{label}: column names must be unique", [
@@ -117,7 +130,14 @@ def _load_path(path: Path, label: str, catalog: Catalog) -> EvalSet:
     if table.num_rows == 0:
         raise InputError(f"{label}: the file has a header but no data rows")
     if kind == "long":
-        return _from_long(table, label, catalog)
+        con = scratch_db()
+        try:
+            con.register("t", table)
+            numbers, problems = _parse_numbers(con, table, label, {f: f for f in NUMERIC_FIELDS
+                                                                   if f in columns}, "item_id")
+        finally:
+            con.close()
+        return _from_long(table, label, catalog, numbers, problems)
     if kind == "wide":
         return _from_wide(table, label, catalog)
     return _from_inputs(table, label)
@@ -199,12 +219,101 @@ def _parse_numbers(con: duckdb.DuckDBPyConnection, table: pa.Table, label: str,
     return values, problems
 
 
+def _typed_long(path: Path, label: str, delim: str, header: list[str],
+                catalog: Catalog) -> EvalSet | None:
+    """The long layout read once, typed: DuckDB parses the numbers as it reads the file, so no
+    cell is read as text and parsed again. A cell that is not a number comes back from
+    ``store_rejects`` with its row; values out of range are found on the typed arrays.
+
+    Returns None (the text path then reads and diagnoses the file) when the typed reader refuses
+    the file, or when a rejected cell is one the text path accepts (blank, or a number with
+    spaces around it).
+    """
+    types = {c: "DOUBLE" if c in NUMERIC_FIELDS else "VARCHAR" for c in header}
+    read = read_typed_table(path, delim, types)
+    if read is None:
+        return None
+    table, rejects = read
+    if rejects and not _real_cast_errors(rejects):
+        return None
+    if table.num_rows == 0 and not rejects:
+        return None  # header only: the text path says so
+    bad_rows = np.unique([r.row for r in rejects]).astype(np.int64)
+    rows = None
+    if len(bad_rows):  # rejected rows are left out: map table positions back to data rows
+        rows = np.setdiff1d(np.arange(1, table.num_rows + len(bad_rows) + 1), bad_rows)
+    position = {c: i for i, c in enumerate(header)}
+    problems = [Problem(label, r.row, r.column,
+                        _RANGES[r.column][2] + _item_note(r.fields, position.get("item_id")), r.value)
+                for r in rejects]
+    numbers: dict[str, np.ndarray] = {}
+    for column in (f for f in NUMERIC_FIELDS if f in types):
+        values = table.column(column).to_numpy()  # float64, NaN where blank
+        numbers[column] = values
+        lo, hi, expected = _RANGES[column]
+        with np.errstate(invalid="ignore"):
+            ok = (values >= lo) & (values <= (np.inf if hi is None else hi)) & np.isfinite(values)
+        missing = ~ok & np.isnan(values)
+        if missing.sum() != table.column(column).null_count:  # a 'nan' written in the file
+            missing &= pc.is_null(table.column(column)).to_numpy(zero_copy_only=False)
+        bad = np.flatnonzero(~ok & ~missing)[:MAX_PROBLEMS]
+        if len(bad):
+            ids = table.column("item_id").take(pa.array(bad)).to_pylist()
+            problems += [Problem(label, int(rows[r] if rows is not None else r + 1), column,
+                                 expected + f" (item_id {ident})", _number_text(values[r]))
+                         for r, ident in zip(bad, ids)]
+    if table.num_rows == 0:
+        raise InputError(f"{label}: bad rows; nothing was stored",
+                         sorted(problems, key=_file_order(header))[:MAX_PROBLEMS])
+    return _from_long(table, label, catalog, numbers, problems, rows)
+
+
+def _real_cast_errors(rejects) -> bool:
+    """True when every rejected cell is one the text path refuses too (it trims spaces and
+    reads a blank cell as missing)."""
+    cells = [r.value for r in rejects]
+    con = scratch_db()
+    try:
+        readable = con.execute("select count(*) from (select unnest(?) as v)"
+                               " where trim(v) = '' or try_cast(trim(v) as double) is not null",
+                               [cells]).fetchone()[0]
+    finally:
+        con.close()
+    return readable == 0
+
+
+def _item_note(fields: tuple[str, ...], index: int | None) -> str:
+    return f" (item_id {fields[index]})" if index is not None and index < len(fields) else ""
+
+
+def _number_text(value: float) -> str:
+    """A number read from the file, written back as the file most likely had it.
+
+    >>> _number_text(-1.0), _number_text(1.5), _number_text(float("nan")), _number_text(1e-05)
+    ('-1', '1.5', 'nan', '0.00001')
+    """
+    if not np.isfinite(value):
+        return str(value)
+    return np.format_float_positional(value, trim="-")
+
+
 def _codes(column: pa.ChunkedArray, sort: bool) -> tuple[np.ndarray, list[str]]:
-    """Integer codes and distinct (trimmed) values: first-appearance order, or sorted."""
-    # blank keys are reported as problems before these codes are used; "" keeps them countable
-    encoded = pc.dictionary_encode(pc.fill_null(pc.utf8_trim_whitespace(column.combine_chunks()), ""))
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    names = encoded.dictionary.to_pylist()
+    """Integer codes and distinct (trimmed) values: first-appearance order, or sorted.
+
+    Arrow's dictionary encoding keeps one dictionary across the column's chunks, so the keys are
+    hashed once in C++; only the distinct values are trimmed (a blank key is ""), and everything
+    after works on integers.
+
+    >>> codes, names = _codes(pa.chunked_array([["b ", "a", None], ["b", " "]]), sort=False)
+    >>> codes.tolist(), names
+    ([0, 1, 2, 0, 2], ['b', 'a', ''])
+    """
+    raw_codes, raw = _dictionary_codes(column.dictionary_encode())
+    if len(raw_codes) and raw_codes.min() < 0:  # null cells (code -1) read as "", the last entry
+        raw = raw + [""]
+    trimmed = pc.utf8_trim_whitespace(pa.array(raw, type=pa.string())).dictionary_encode()
+    remap = trimmed.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    codes, names = remap[raw_codes], trimmed.dictionary.to_pylist()
     if sort and names:
         order = np.argsort(np.asarray(names, dtype=object), kind="stable")
         remap = np.empty(len(order), dtype=np.int64)
@@ -214,44 +323,76 @@ def _codes(column: pa.ChunkedArray, sort: bool) -> tuple[np.ndarray, list[str]]:
     return codes, names
 
 
-def _blank(column: pa.ChunkedArray) -> np.ndarray:
-    text = pc.utf8_trim_whitespace(column)
-    return np.asarray(pc.fill_null(pc.equal(text, ""), True).to_numpy(zero_copy_only=False), dtype=bool)
+def _dictionary_codes(encoded: pa.ChunkedArray) -> tuple[np.ndarray, list]:
+    """(codes, dictionary values) of a dictionary-encoded column; null cells get code -1."""
+    chunks = [c for c in encoded.chunks if len(c)]
+    if not chunks:
+        return np.zeros(0, dtype=np.int64), []
+    dictionary = chunks[0].dictionary
+    if not all(c.dictionary.equals(dictionary) for c in chunks[1:]):
+        combined = pc.dictionary_encode(pc.cast(encoded, encoded.type.value_type).combine_chunks())
+        chunks, dictionary = [combined], combined.dictionary
+    codes = np.concatenate([pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False)
+                            for c in chunks]).astype(np.int64)
+    return codes, dictionary.to_pylist()
 
 
-def _from_long(table: pa.Table, label: str, catalog: Catalog) -> EvalSet:
-    """Long layout, vectorized end to end: one DuckDB scan casts the numbers, Arrow encodes the
-    keys, and each field is scattered into its [items, models] matrix in one assignment."""
+def _text_values(codes: np.ndarray, values: list) -> np.ndarray:
+    """A text column (its dictionary codes and values) as an object array, None where blank;
+    each distinct value is one object."""
+    return np.asarray(values + [None], dtype=object)[codes]
+
+
+def _answer_ids(codes: np.ndarray, values: list, ids: dict) -> np.ndarray:
+    """Per row, an integer standing for the normalized answer (:mod:`core.evaluation.answers`);
+    -1 where there is none. Only distinct values are normalized; rows compare integers."""
+    norm = normalize_answers(np.asarray(values, dtype=object))
+    table = np.array([-1 if v is None else ids.setdefault(v, len(ids)) for v in norm] + [-1],
+                     dtype=np.int64)
+    return table[codes]
+
+
+def _blank(codes: np.ndarray, names: list[str]) -> np.ndarray:
+    """Rows whose (trimmed) key is blank, from the codes."""
+    return codes == names.index("") if "" in names else np.zeros(len(codes), dtype=bool)
+
+
+def _from_long(table: pa.Table, label: str, catalog: Catalog, numbers: dict[str, np.ndarray],
+               problems: list[Problem], rows: np.ndarray | None = None) -> EvalSet:
+    """Long layout, vectorized end to end: Arrow encodes the keys, each field is scattered into
+    its [items, models] matrix in one assignment. ``numbers`` are the numeric columns already
+    read (column -> float array, NaN where blank) and ``problems`` those found reading them;
+    ``rows`` maps table positions to data-row numbers when the reader left rows out."""
     cols = table.column_names
-    problems: list[Problem] = []
-    blank_item, blank_model = _blank(table.column("item_id")), _blank(table.column("model"))
-    for r in np.flatnonzero(blank_item | blank_model)[:MAX_PROBLEMS]:
-        problems.append(Problem(label, int(r) + 1, "item_id" if blank_item[r] else "model",
-                                "a non-empty value", ""))
-    con = scratch_db()
-    try:
-        con.register("t", table)
-        numbers, bad_numbers = _parse_numbers(con, table, label,
-                                              {f: f for f in NUMERIC_FIELDS if f in cols}, "item_id")
-    finally:
-        con.close()
-    problems += bad_numbers
+    problems = list(problems)
+
+    def row_of(position) -> int:
+        return int(rows[position]) if rows is not None else int(position) + 1
+
     item_codes, item_ids = _codes(table.column("item_id"), sort=False)
     model_codes, model_names = _codes(table.column("model"), sort=True)
+    blank_item, blank_model = _blank(item_codes, item_ids), _blank(model_codes, model_names)
+    for r in np.flatnonzero(blank_item | blank_model)[:MAX_PROBLEMS]:
+        problems.append(Problem(label, row_of(r), "item_id" if blank_item[r] else "model",
+                                "a non-empty value", ""))
     n, m = len(item_ids), len(model_names)
     key = item_codes * max(m, 1) + model_codes
-    _, first_of_key, inverse = np.unique(key, return_index=True, return_inverse=True)
-    repeated = np.flatnonzero(first_of_key[inverse] != np.arange(len(key)))
-    for r in repeated[:MAX_PROBLEMS]:
-        first = first_of_key[inverse[r]]
-        problems.append(Problem(label, int(r) + 1, "item_id",
-                                f"one row per (item_id, model); item {item_ids[item_codes[r]]} × model "
-                                f"{model_names[model_codes[r]]} also on row {first + 1}"))
+    if len(key) and np.bincount(key, minlength=n * m).max() > 1:
+        _, first_of_key, inverse = np.unique(key, return_index=True, return_inverse=True)
+        repeated = np.flatnonzero(first_of_key[inverse] != np.arange(len(key)))
+        for r in repeated[:MAX_PROBLEMS]:
+            first = first_of_key[inverse[r]]
+            problems.append(Problem(label, row_of(r), "item_id",
+                                    f"one row per (item_id, model); item {item_ids[item_codes[r]]}"
+                                    f" × model {model_names[model_codes[r]]} also on row "
+                                    f"{row_of(first)}"))
     if problems:
         problems.sort(key=_file_order(cols))
         raise InputError(f"{label}: bad rows; nothing was stored", problems[:MAX_PROBLEMS])
 
-    _, first_rows = np.unique(item_codes, return_index=True)  # codes follow first appearance
+    # each item's first row: written last to first, so the earliest row is the one that stays
+    first_rows = np.empty(n, dtype=np.int64)
+    first_rows[item_codes[::-1]] = np.arange(len(item_codes) - 1, -1, -1)
     meta_cols = [c for c in cols if c not in RESERVED and not _is_unnamed(c)]
     item_cols = [c for c in ITEM_COLUMNS if c in cols and c != "item_id"] + meta_cols
     items = table.select(item_cols).take(pa.array(first_rows)).to_pandas() if item_cols else \
@@ -260,28 +401,34 @@ def _from_long(table: pa.Table, label: str, catalog: Catalog) -> EvalSet:
     items = _items_frame(items)
 
     def matrix(values: np.ndarray, dtype) -> np.ndarray:
-        out = np.full((n, m), np.nan if dtype is float else None, dtype=dtype)
+        out = np.full((n, m), np.nan) if dtype is float else np.empty((n, m), dtype=object)  # None
         out[item_codes, model_codes] = values
         return out
 
+    dictionaries: dict = {}
+
+    def encoded(column: str) -> tuple[np.ndarray, list]:  # each text column encoded once
+        if column not in dictionaries:
+            dictionaries[column] = _dictionary_codes(table.column(column).dictionary_encode())
+        return dictionaries[column]
+
     score_rows = numbers.get("score", np.full(len(key), np.nan))
     if "label" in cols and "prediction" in cols:
-        # Correctness from an exact (normalized) match where no score was given.
-        pred = normalize_answers(table.column("prediction").to_numpy(zero_copy_only=False))
-        gold = normalize_answers(table.column("label").to_numpy(zero_copy_only=False))
-        decided = pd.notna(pred) & pd.notna(gold)
-        matched = np.where(decided, pred == gold, False).astype(float)
+        # Correctness from an exact (normalized) match where no score was given, compared as
+        # integer codes of the distinct normalized answers.
+        ids: dict = {}
+        pred, gold = _answer_ids(*encoded("prediction"), ids), _answer_ids(*encoded("label"), ids)
+        decided = (pred >= 0) & (gold >= 0)
         fill = decided & np.isnan(score_rows)
-        score_rows = np.where(fill, matched, score_rows)
+        score_rows = np.where(fill, (pred == gold).astype(float), score_rows)
     arrays = {"score": matrix(score_rows, float)}
     for f in NUMERIC_FIELDS[1:]:
         arrays[f] = matrix(numbers[f], float) if f in numbers else np.full((n, m), np.nan)
     for f in TEXT_FIELDS:
         if f in cols:
-            arrays[f] = matrix(np.asarray(table.column(f).to_numpy(zero_copy_only=False),
-                                          dtype=object), object)
+            arrays[f] = matrix(_text_values(*encoded(f)), object)
         else:
-            arrays[f] = np.full((n, m), None, dtype=object)
+            arrays[f] = np.empty((n, m), dtype=object)  # every cell None
     models = tuple(str(x) for x in model_names)
     cost, cost_source = _resolve_cost(models, arrays, catalog)
     return EvalSet(

@@ -62,6 +62,8 @@ MIGRATIONS = [
     # v2: the expected answer of open-ended items (scorers compare outputs with it). A file
     # stored before this release kept a 'reference' column as metadata: it moves here.
     "alter table evalset_items add column reference varchar;" + MOVE_REFERENCE,
+    # v3: the uploaded file's SHA-256, so two uploads under one name can be told apart.
+    "alter table evalsets add column digest varchar;",
 ]
 
 RESULT_COLUMNS = ["idx", "model", "score", "cost_usd", "latency_ms", "confidence", "input_tokens",
@@ -73,8 +75,10 @@ def _ready(ws: Workspace) -> None:
     ws.ensure("evalsets", MIGRATIONS, legacy_fixups=[MOVE_REFERENCE])
 
 
-def save_evalset(ws: Workspace, evalset: EvalSet, name: str | None = None) -> int:
-    """Store an eval set (items, metadata, every model's results); returns its id."""
+def save_evalset(ws: Workspace, evalset: EvalSet, name: str | None = None,
+                 digest: str | None = None) -> int:
+    """Store an eval set (items, metadata, every model's results); returns its id. ``digest``
+    is the SHA-256 of the file it came from, when known."""
     _ready(ws)
     items = evalset.items.reset_index(drop=True)
     base = pd.DataFrame({"idx": np.arange(len(items), dtype=np.int32)})
@@ -99,10 +103,11 @@ def save_evalset(ws: Workspace, evalset: EvalSet, name: str | None = None) -> in
     def body(cur) -> int:
         set_id = ws.next_id(cur, "evalsets", "evalsets")
         cur.execute(
-            "insert into evalsets (id, name, format, n_items, n_models, synthetic, cost_source, notes)"
-            " values (?, ?, ?, ?, ?, ?, ?, ?)",
+            "insert into evalsets (id, name, format, n_items, n_models, synthetic, cost_source, notes,"
+            " digest) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [set_id, name or evalset.name, evalset.format, evalset.n_items, evalset.n_models,
-             evalset.synthetic, json.dumps(evalset.cost_source), json.dumps(list(evalset.notes))])
+             evalset.synthetic, json.dumps(evalset.cost_source), json.dumps(list(evalset.notes)),
+             digest])
         for table, view, frame, cols in (
                 ("evalset_items", "new_items", base, "idx, item_id, input, task, label, reference"),
                 ("evalset_item_meta", "new_meta", meta, "idx, key, value"),
@@ -116,11 +121,19 @@ def save_evalset(ws: Workspace, evalset: EvalSet, name: str | None = None) -> in
 
 
 def list_evalsets(ws: Workspace) -> pd.DataFrame:
-    """Stored eval sets, newest first: id, name, format, n_items, n_models, synthetic, created_at."""
+    """Stored eval sets, newest first: id, name, format, n_items, n_models, synthetic,
+    created_at, digest (the file's SHA-256, when known), version (1 for the first upload of a
+    name, 2 for the next...) and versions (how many uploads share the name).
+
+    >>> a, b = save_evalset(ws, es, name="x.csv", digest="ab"), save_evalset(ws, es, name="x.csv")
+    >>> list_evalsets(ws)[["id", "version", "versions", "digest"]].values.tolist()
+    [[2, 2, 2, nan], [1, 1, 2, 'ab']]
+    """
     _ready(ws)
     return ws.cursor().execute(
-        "select id, name, format, n_items, n_models, synthetic, created_at from evalsets"
-        " order by id desc"
+        "select id, name, format, n_items, n_models, synthetic, created_at, digest,"
+        " row_number() over (partition by name order by id) as version,"
+        " count(*) over (partition by name) as versions from evalsets order by id desc"
     ).df()
 
 

@@ -18,6 +18,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from core.evaluation.stats import Comparison
+from core.exports import signed_text
 
 _REL = 1e-9
 
@@ -117,8 +118,8 @@ def decide(quality: Comparison, cost: Comparison, checks: list[GuardrailCheck], 
         return Verdict("no-go", "Rollback trigger: " + "; ".join(c.describe() for c in fired))
     if math.isnan(quality.diff) or math.isnan(quality.low):
         return Verdict("inconclusive", "Quality cannot be compared: an arm has too few scored items")
-    q_text = (f"quality {quality.diff:+.3f} (95% CI {quality.low:+.3f} to {quality.high:+.3f}, "
-              f"{quality.test}, p={quality.p_value:.3g})")
+    q_text = (f"quality {signed_text(quality.diff)} (95% CI {signed_text(quality.low)} to "
+              f"{signed_text(quality.high)}, {quality.test}, p={quality.p_value:.3g})")
     more = "" if enough_data else " The arms are smaller than the sample size needed to decide."
     if quality.high < -tolerance:
         return Verdict("no-go", f"Candidate is worse by more than the tolerance {tolerance:g}: {q_text}.")
@@ -129,7 +130,8 @@ def decide(quality: Comparison, cost: Comparison, checks: list[GuardrailCheck], 
     if math.isnan(cost.diff) or math.isnan(cost.low):
         return Verdict("inconclusive", f"Quality holds ({q_text}) but cost is unknown in an arm.")
     pct = (-cost.diff / cost.control) if cost.control else float("nan")
-    c_text = (f"cost per item {cost.diff:+.6f} USD (95% CI {cost.low:+.6f} to {cost.high:+.6f}"
+    c_text = (f"cost per item {signed_text(cost.diff, '+.6f')} USD (95% CI "
+              f"{signed_text(cost.low, '+.6f')} to {signed_text(cost.high, '+.6f')}"
               + (f", {pct:+.0%} saving" if not math.isnan(pct) else "") + ")")
     if cost.high < 0:
         return Verdict("go", f"Quality is non-inferior within {tolerance:g}: {q_text}; and it saves: {c_text}.")

@@ -16,7 +16,7 @@ import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from core.exports import pdf_text
+from core.exports import pdf_text, signed_text
 
 BADGE = {"go": "#1a7f37", "no-go": "#cf222e", "inconclusive": "#9a6700"}
 
@@ -44,7 +44,7 @@ class MemoContent:
 
 # -- formatting --------------------------------------------------------------------------------
 def _f(x, spec: str = ".3f", none: str = "n/a") -> str:
-    return none if x is None else format(x, spec)
+    return none if x is None else signed_text(x, spec) if spec.startswith("+") else format(x, spec)
 
 
 def _usd(x) -> str:

@@ -363,17 +363,19 @@ class Forecast:
 
 
 def forecast_month_end(ws: Workspace, today: dt.date | None = None, window: int = 7,
-                       task: str | None = None) -> Forecast:
+                       task: str | None = None, demo: bool = False) -> Forecast:
     """Forecast this month's billable spend at month end (``today`` counts as a full day). Days
     and the month are those of the monthly budget's timezone (the workspace's when there is no
-    such budget); ``today`` defaults to the date there now."""
+    such budget); ``today`` defaults to the date there now. ``demo``: of the synthetic demo
+    ledger's rows too (the Budgets page's first visit)."""
     budgets = list_budgets(ws)
     match = budgets[(budgets["period"] == "monthly") & (budgets["task"].isna() if task is None
                                                           else budgets["task"] == task)]
     tz = budget_timezone(ws, "monthly", task)
     today = today or clock.local_today(tz)
     start = today.replace(day=1)
-    daily = daily_spend(ws, start, today, SpendFilter(scope="billable", tasks=(task,) if task else ()),
+    daily = daily_spend(ws, start, today, SpendFilter(scope="billable", tasks=(task,) if task else (),
+                                                          demo=demo),
                         timezone=tz)
     # Known spend per day: a day without rows spent nothing; a day whose rows all have an unknown
     # cost has no known spend (counted in `unknown_cost_rows`, not dropped from the window).

@@ -24,16 +24,40 @@ def _label(value) -> str:
 
 
 def stacked_by_day(frame: pd.DataFrame, dim: str, title: str | None = None) -> go.Figure:
-    """Stacked bars of daily cost, one color per value of ``dim`` (model, task, provider)."""
+    """Stacked bars of daily cost, one color per value of ``dim`` (model, task, provider).
+
+    Ticks are whole days (a short range gets one tick per day, never ``23:59:59.9996``), the
+    spend axis reads in dollars, and no spend at all is said in words instead of empty axes.
+
+    >>> one = pd.DataFrame({"day": [pd.Timestamp("2026-03-01")], "model": ["m"], "cost_usd": [1234.5]})
+    >>> fig = stacked_by_day(one, "model")
+    >>> fig.layout.xaxis.tickvals, fig.layout.xaxis.tickformat, fig.layout.yaxis.tickformat
+    (('2026-03-01',), '%b %d, %Y', '$,.2~f')
+    >>> empty = stacked_by_day(one.iloc[:0], "model")
+    >>> empty.layout.xaxis.visible, empty.layout.annotations[0].text
+    (False, 'No spend in these dates')
+    """
     fig = go.Figure()
-    if not frame.empty:
-        pivot, order = _daily_pivot(frame, dim)
-        for key in order:
-            fig.add_bar(x=pivot.index, y=pivot[key], name=str(key),
-                        hovertemplate="%{x|%Y-%m-%d}<br>" + str(key) + ": $%{y:,.4f}<extra></extra>")
     fig.update_layout(barmode="stack", title=title or f"Spend per day by {dim}",
                       yaxis_title="USD", xaxis_title=None, legend_title=dim, height=380,
                       margin=dict(l=40, r=10, t=50, b=30))
+    if frame.empty:
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False)
+        fig.add_annotation(text="No spend in these dates", showarrow=False, font=dict(size=14),
+                           xref="paper", yref="paper", x=0.5, y=0.5)
+        return fig
+    pivot, order = _daily_pivot(frame, dim)
+    for key in order:
+        fig.add_bar(x=pivot.index, y=pivot[key], name=str(key),
+                    hovertemplate="%{x|%Y-%m-%d}<br>" + str(key) + ": $%{y:,.4f}<extra></extra>")
+    days = pd.to_datetime(pivot.index)
+    fig.update_xaxes(type="date", tickformat="%b %d, %Y")
+    if days.max() - days.min() <= pd.Timedelta(days=14):  # plotly would tick hours: one per day
+        span = pd.date_range(days.min(), days.max(), freq="D")
+        fig.update_xaxes(tickmode="array", tickvals=[d.strftime("%Y-%m-%d") for d in span],
+                         range=[span[0] - pd.Timedelta(hours=12), span[-1] + pd.Timedelta(hours=12)])
+    fig.update_yaxes(tickformat="$,.2~f", rangemode="tozero")
     return fig
 
 

@@ -12,6 +12,8 @@ Scopes: ``production`` (default) excludes ``shadow``, ``evaluation`` and ``simul
 ``shadow`` is the cost of real shadow calls and ``evaluation`` that of LLM judges scoring eval
 sets, each kept apart; ``simulation`` is spend computed from eval sets (replays), never billed;
 ``billable`` is every real dollar (all but simulation: what budgets count); ``all`` is everything.
+Rows of the synthetic demo ledger (tag :data:`DEMO_TAG`, :mod:`core.spend.demo`) are left out
+of every scope unless a filter asks for them (``demo=True``): they are never anyone's spend.
 
 A cost that is not known (NULL in the ledger) is never summed as $0: every grouping returns
 ``unknown_cost_rows`` beside ``cost_usd``, and ``cost_usd`` is NaN (None in :func:`totals`)
@@ -36,6 +38,7 @@ SCOPES = {
     "billable": "source <> 'simulation'",
     "all": "true",
 }
+DEMO_TAG = "tradeoff-demo"  # the rows of the synthetic demo ledger (core.spend.demo)
 DIMENSIONS = {
     "day": "day",
     "week": "cast(date_trunc('week', day) as date)",
@@ -94,12 +97,15 @@ class SpendFilter:
     sources: tuple = ()
     service_tiers: tuple = ()
     tags: tuple = field(default=())  # a row matches when its tags contain any of these
+    demo: bool = False  # True: the synthetic demo ledger's rows too (the pages' first visit)
 
     def where(self, raw: bool = False) -> tuple[str, list]:
         """SQL ``where`` clause and its parameters, over the daily rollup (or the raw ledger)."""
         if self.scope not in SCOPES:
             raise InputError(f"scope: expected one of {', '.join(SCOPES)}, got '{self.scope}'")
         clauses, params = [SCOPES[self.scope]], []
+        if not self.demo:
+            clauses.append(f"tags is distinct from '{DEMO_TAG}'")
         start, end = _as_date(self.date_from, "from"), _as_date(self.date_to, "to")
         if start and end and end < start:
             raise InputError(f"The date range ends ({end}) before it starts ({start})")
@@ -289,15 +295,17 @@ def spend_in_windows(ws: Workspace, windows: dict[str, tuple[dt.datetime, dt.dat
         ) group by all order by all""", params)
 
 
-def filter_options(ws: Workspace) -> dict:
-    """Values the filters can offer: date bounds and distinct tasks/models/tags."""
+def filter_options(ws: Workspace, demo: bool = False) -> dict:
+    """Values the filters can offer: date bounds and distinct tasks/models/tags (the demo
+    ledger's too when ``demo``)."""
     ensure_ledger(ws)
     cur = ws.cursor()
-    lo, hi = cur.execute("select min(day), max(day) from ledger_daily").fetchone()
+    rows = "ledger_daily" if demo else f"(select * from ledger_daily where tags is distinct from '{DEMO_TAG}')"
+    lo, hi = cur.execute(f"select min(day), max(day) from {rows}").fetchone()
 
     def distinct(expr: str) -> list[str]:
         return [r[0] for r in cur.execute(
-            f"select distinct v from (select {expr} as v from ledger_daily) where v is not null "
+            f"select distinct v from (select {expr} as v from {rows}) where v is not null "
             "and v <> '' order by v").fetchall()]
 
     return {"first_day": lo, "last_day": hi,

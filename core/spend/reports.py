@@ -267,21 +267,50 @@ def _html(data: dict, out: Path) -> None:
 
 
 # -- PDF: fpdf2 + matplotlib -----------------------------------------------------------------
+HEADINGS = {  # what a reader of the PDF sees above each column
+    "model": "Model", "task": "Task", "provider": "Provider", "service_tier": "Service tier",
+    "ts": "Time (UTC)", "period": "Period", "level": "Alert", "cost_usd": "Spend",
+    "requests": "Requests", "cost_per_1k_requests": "Per 1,000 requests",
+    "request_share": "Share of requests", "unknown_cost_rows": "Rows of unknown cost",
+    "amount_usd": "Budget", "spent_usd": "Spent",
+}
+_MONEY = {"cost_usd", "cost_per_1k_requests", "amount_usd", "spent_usd"}
+_SHARES = {"request_share", "cost_share"}
+
+
+def pdf_cell(column: str, value) -> str:
+    """A table cell of the PDF report: dollars with separators, shares as percentages, counts
+    as whole numbers.
+
+    >>> pdf_cell("cost_usd", 1234.5), pdf_cell("request_share", 0.4), pdf_cell("requests", 12000.0)
+    ('$1,234.50', '40.0%', '12,000')
+    >>> pdf_cell("cost_usd", float("nan")), pdf_cell("ts", pd.Timestamp("2026-03-01 09:05"))
+    ('unknown', '2026-03-01 09:05')
+    """
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return _blank_float(column, float("nan"))
+    if isinstance(value, str):
+        return value
+    if column in _MONEY:
+        return money(float(value))
+    if column in _SHARES:
+        return f"{float(value):.1%}"
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{float(value):,.4f}"
+
+
 def _pdf_table(pdf, frame: pd.DataFrame, columns: list[str], widths: list[float], limit: int = 30) -> None:
     pdf.set_font("Helvetica", "B", 8)
     for col, w in zip(columns, widths):
-        pdf.cell(w, 5, pdf_text(col), border=1)
+        pdf.cell(w, 5, pdf_text(HEADINGS.get(col, col)), border=1)
     pdf.ln()
     pdf.set_font("Helvetica", "", 8)
     for row in frame[columns].head(limit).itertuples(index=False, name=None):
         for col, v, w in zip(columns, row, widths):
-            if isinstance(v, float):
-                text = _blank_float(col, v) if pd.isna(v) else f"{v:,.4f}"
-            elif isinstance(v, pd.Timestamp):
-                text = v.strftime("%Y-%m-%d %H:%M")
-            else:
-                text = "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
-            pdf.cell(w, 5, pdf_text(text)[:int(w / 1.6)], border=1)
+            pdf.cell(w, 5, pdf_text(pdf_cell(col, v))[:int(w / 1.6)], border=1)
         pdf.ln()
     pdf.ln(3)
 

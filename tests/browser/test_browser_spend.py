@@ -120,6 +120,11 @@ def test_unknown_costs_and_simulations_read_right_in_the_browser(app_server, pag
                 delta.inner_text().strip() if delta.count() else "")
 
     page.get_by_text("Simulated (never billed)").wait_for(timeout=60_000)
+    # the first visit showed the demo ledger's metrics: wait for the rerun after the import
+    from playwright.sync_api import expect
+
+    expect(page.locator("[data-testid='stMetric']").filter(has_text="Spend").first
+           .locator("[data-testid='stMetricValue']")).to_have_text("$1,234.75", timeout=60_000)
     # the known part in full, and the unknown part beside it: never $1,234.75 alone, never $0.00
     assert metric("Spend") == ("$1,234.75", "+ unknown (1 row)")
     assert metric("Billable (every real dollar)") == ("$1,234.75", "+ unknown (1 row)")

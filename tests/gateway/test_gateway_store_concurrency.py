@@ -90,6 +90,12 @@ def test_console_two_workers_under_load_and_an_import_at_once(tmp_path, fake_llm
         while len(answered) < 20:  # both workers serving
             assert proc.poll() is None and not failures, failures
             time.sleep(0.05)
+        # ... and their calls reaching the ledger: the console then opens on real spend (an
+        # empty ledger would get the synthetic demo, core.spend.demo, which is not the test's)
+        deadline = time.monotonic() + 60
+        while httpx.get(proc.url + "/health").json()["ledger_backlog"]["rows_committed"] < 1:
+            assert time.monotonic() < deadline and proc.poll() is None, "no gateway call was committed"
+            time.sleep(0.05)
         importer = cli(store_env, "ledger", "import", str(csv), "--format", "generic", wait=False)
         console_runs = 0
         while importer.poll() is None or console_runs < 2:  # the console, reading meanwhile

@@ -74,9 +74,9 @@ def test_upload_shows_leaderboard_computed_by_hand(workspace_path):
     assert (shown.loc["small", "Scored"], shown.loc["small", "Missing"]) == (3, 0)
     # chart, per-task heatmap and confusion matrix are drawn; the disagreement is item 2
     assert len(at.get("plotly_chart")) == 3
-    disagree = at.dataframe[-1].value  # the disagreements table comes last
-    assert disagree["item_id"].tolist() == ["2"]
-    assert disagree[["big answer", "small answer"]].values.tolist() == [["Paris", "Lyon"]]
+    disagree = at.dataframe[-1].value  # the disagreements table comes last: narrow, by spread
+    assert disagree.columns.tolist()[-3:] == ["spread", "big", "small"]
+    assert disagree[["item_id", "spread", "big", "small"]].values.tolist() == [["2", 1.0, 1.0, 0.0]]
     assert "1 of 3 items get different answers" in texts(at)
 
 

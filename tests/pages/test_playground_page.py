@@ -54,3 +54,17 @@ def test_empty_prompt_is_a_clear_error(fake_llm_env, ws, workspace_path):
     at.button(key="playground_send").click().run()
     assert not at.exception
     assert any("Write a prompt" in e.value for e in at.error)
+
+
+def test_no_error_before_a_model_is_chosen(monkeypatch, workspace_path):
+    """Issue 13, item 18: no "No API key" error for models nobody has chosen yet."""
+    from streamlit.testing.v1 import AppTest
+
+    from core.settings import PROVIDERS, REPO_ROOT
+
+    for provider in PROVIDERS.values():
+        for name in provider.key_env:
+            monkeypatch.delenv(name, raising=False)
+    at = AppTest.from_file(str(REPO_ROOT / "app_pages" / "playground.py"), default_timeout=60)
+    at.run()
+    assert not at.exception and [e.value for e in at.error] == []

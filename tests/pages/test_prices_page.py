@@ -115,3 +115,17 @@ def test_browser_edit_price_and_calculator(app_server, page, artifacts):
     # 1,500 input × $0.05 + 200 output × $0.20 per MTok = $0.000115 per call
     page.get_by_text("$0.000115").wait_for(timeout=30_000)
     page.screenshot(path=str(artifacts / "prices_page.png"), full_page=True)
+
+
+def test_price_table_has_no_none_cells(workspace_path):
+    """Issue 13, item 18: a model without a prompt-cache price reads "—", never None."""
+    from streamlit.testing.v1 import AppTest
+
+    from core.settings import REPO_ROOT
+
+    at = AppTest.from_file(str(REPO_ROOT / "app_pages" / "prices.py"), default_timeout=60)
+    at.run()
+    table = at.dataframe[0].value
+    assert len(table) > 10
+    assert not table.isna().any().any()
+    assert (table["cached_write_per_mtok"] == "—").any()

@@ -33,6 +33,8 @@ def seeded(workspace_path):
 
 def test_empty_ledger_then_import_a_litellm_file(workspace_path):
     at = _run(AppTest.from_file(PAGE, default_timeout=90))
+    at.button(key="spend_demo_remove").click()  # a first visit opens on the demo ledger
+    _run(at)
     assert any("ledger is empty" in i.value for i in at.info)
     at.selectbox(key="spend_import_format").set_value("litellm")
     at.file_uploader(key="spend_import_file").set_value(

@@ -36,6 +36,7 @@ release priced as one giant request): no row is added, their cost follows today'
 """
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,8 @@ class ImportReport:
     bad_rows: int = 0
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    first_day: dt.date | None = None  # the days (UTC) of the file's usable rows
+    last_day: dt.date | None = None
 
     def summary_line(self) -> str:
         text = (f"{self.file} ({self.format}): {self.rows_read} rows read, {self.rows_added} added, "
@@ -145,6 +148,8 @@ def import_file(ws: Workspace, path: str | Path | bytes, format: str = "auto",
                 cur.execute("drop table stage")
             if priced:
                 _note_unpriced(cur, report)
+            report.first_day, report.last_day = cur.execute(
+                "select min(ts)::date, max(ts)::date from incoming").fetchone()
             repriced = [0]
 
             def then(c) -> None:  # in the import's write: all or nothing with its rows
