@@ -54,6 +54,7 @@ def build_gateway(settings: ServeSettings):
     from core.gateway.app import Gateway
     from core.gateway.calls import Caller, CallSettings
     from core.gateway.engine import Engine
+    from core.gateway.guard import Guard
     from core.gateway.sink import open_sink
     from core.gateway.upstream import Upstream
     from core.pricing.catalog import Catalog
@@ -61,7 +62,7 @@ def build_gateway(settings: ServeSettings):
     runtime = Path(settings.runtime)
     caller = Caller(Upstream(), Catalog(), CallSettings(timeout_s=settings.timeout_s,
                                                         max_retries=settings.max_retries))
-    return Gateway(Engine(caller), open_sink(runtime), runtime)
+    return Gateway(Engine(caller), open_sink(runtime), runtime, guard=Guard(runtime))
 
 
 def app_from_env():
@@ -88,6 +89,7 @@ def serve(settings: ServeSettings) -> int:
     from core.gateway.agent import StoreAgent
     from core.gateway.deployments import read_policy_file
     from core.gateway.runtime import runtime_dir
+    from core.gateway.watch import BudgetWatch
     from core.workspace import default_path
 
     settings.check()
@@ -102,7 +104,7 @@ def serve(settings: ServeSettings) -> int:
         if name in files:
             raise InputError(f"Two --policy files deploy under the same name '{name}'")
         files[name] = (policy, options, f"file {Path(path).name}")
-    agent = StoreAgent(workspace, runtime, file_policies=files)
+    agent = StoreAgent(workspace, runtime, file_policies=files, hooks=[BudgetWatch(runtime)])
     agent.cycle(force_poll=True)  # recover orphaned spools, publish what to serve
     if agent.store_state != "ok":
         log.warning("the store is unreachable (%s): serving anyway, calls are spooled in %s",

@@ -1,0 +1,223 @@
+"""Gateway budgets: spend limits on the gateway's traffic, overall, per team and per gateway key.
+
+A budget counts the gateway's calls in the ledger (``source = 'gateway'``) over its period
+(daily, weekly from Monday, monthly; UTC days) for its scope: ``overall`` (every gateway call),
+``team`` (calls tagged with that team, from the ``X-Tradeoff-Team`` header) or ``key`` (calls
+made with that gateway key). Its ``action`` applies once spend reaches ``action_at`` percent of
+the limit (100 unless set):
+
+==========  ================================================================================
+``alert``   nothing but the 70/90/100% webhooks (every budget sends those)
+``switch``  requests are served by the cheaper saved policy ``switch_to`` instead (the
+            throttling ladder's level 2, live)
+``refuse``  requests not marked urgent (``X-Tradeoff-Urgent: true``) get a 429 saying which
+            budget, spent/limit and when it resets (the ladder's level 3, live)
+``stop``    every request gets that 429 (hard stop)
+==========  ================================================================================
+
+When several budgets apply to a request the strictest action wins (stop > refuse > switch).
+The store agent computes :func:`budget_state` every cycle and publishes it to the workers
+(:mod:`core.gateway.watch`); workers decide from it in memory (:mod:`core.gateway.guard`)::
+
+    set_budget(ws, "team", "daily", 50.0, subject="support", action="switch", switch_to="cheap")
+    set_budget(ws, "overall", "monthly", 2000.0, action="refuse", action_at=90)
+    budget_state(ws)   # [{scope, subject, period, limit_usd, spent_usd, since, resets_at, ...}]
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import uuid
+from typing import Any
+
+import pandas as pd
+
+from core.errors import InputError
+from core.gateway.apikeys import resolve_key_ref
+from core.spend.budgets import PERIODS, alert_level, period_start
+from core.spend.rollup import refresh_rollup
+from core.workspace import Workspace
+
+SCOPES = ("overall", "team", "key")
+ACTIONS = ("alert", "switch", "refuse", "stop")
+THRESHOLDS = (70, 90, 100)
+SEVERITY = {"alert": 0, "switch": 1, "refuse": 2, "stop": 3}
+PREFIX = "tradeoff/"
+
+MIGRATIONS = [
+    """
+    create table gateway_budgets (
+        budget_id varchar not null,     -- uuid made by the application; kept when replaced
+        scope varchar not null,         -- overall | team | key
+        subject varchar,                -- the team, or the key id; NULL for overall
+        period varchar not null,        -- daily | weekly | monthly
+        limit_usd double not null,
+        action varchar not null,        -- alert | switch | refuse | stop
+        switch_to varchar,              -- the cheaper policy's name (action switch)
+        action_at integer not null,     -- percent of the limit at which the action applies
+        created_at timestamp not null
+    );
+    """,
+]
+
+
+def ensure_gateway_budgets(ws: Workspace) -> None:
+    ws.ensure("gateway_budgets", MIGRATIONS)
+
+
+def budget_today() -> dt.date:
+    """The date budgets count in (UTC)."""
+    return dt.datetime.now(dt.UTC).date()
+
+
+def period_end(period: str, since: dt.date) -> dt.date:
+    """The first day of the next period.
+
+    >>> period_end("monthly", dt.date(2026, 12, 1)), period_end("weekly", dt.date(2026, 11, 30))
+    (datetime.date(2027, 1, 1), datetime.date(2026, 12, 7))
+    """
+    if period == "daily":
+        return since + dt.timedelta(days=1)
+    if period == "weekly":
+        return since + dt.timedelta(days=7)
+    return (since.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def _check(scope: str, period: str, action: str, action_at: int) -> None:
+    for name, value, allowed in (("scope", scope, SCOPES), ("period", period, PERIODS),
+                                 ("action", action, ACTIONS)):
+        if value not in allowed:
+            raise InputError(f"Budget {name}: expected one of {', '.join(allowed)}, got '{value}'")
+    if action_at not in THRESHOLDS:
+        raise InputError(f"Budget action threshold: expected 70, 90 or 100 (percent), got '{action_at}'")
+
+
+def set_budget(ws: Workspace, scope: str, period: str, limit_usd: float, *, subject: str | None = None,
+               action: str = "alert", switch_to: str | None = None, action_at: int = 100,
+               servable: set[str] | None = None) -> dict[str, Any]:
+    """Create or replace the budget of (scope, subject, period). ``subject``: the team, or a key's
+    id or name. ``servable``: policy names ``switch_to`` may name (checked when given)."""
+    try:
+        action_at = int(action_at)
+        limit = float(limit_usd)
+    except (TypeError, ValueError):
+        raise InputError(f"Budget limit: expected a number of US dollars, got '{limit_usd}'") from None
+    _check(scope, period, action, action_at)
+    if not math.isfinite(limit) or limit <= 0:
+        raise InputError(f"Budget limit: expected a positive number of US dollars, got '{limit_usd}'")
+    subject = (subject or "").strip() or None
+    if scope == "overall":
+        subject = None
+    elif subject is None:
+        raise InputError(f"A {scope} budget needs the {scope} it is for (--subject)")
+    elif scope == "key":
+        subject = resolve_key_ref(ws, subject)
+    switch_to = (switch_to or "").strip().removeprefix(PREFIX) or None
+    if action == "switch":
+        if not switch_to:
+            raise InputError("Budget action 'switch' needs the cheaper policy to switch to (--switch-to NAME)")
+        if servable is not None and switch_to not in servable:
+            raise InputError(f"Budget switch target '{switch_to}' is neither deployed nor a saved policy "
+                             f"(servable: {', '.join(sorted(servable)) or 'none'})")
+    else:
+        switch_to = None
+    ensure_gateway_budgets(ws)
+    with ws.transaction() as cur:
+        old = cur.execute("select budget_id from gateway_budgets where scope = ? and subject is not "
+                          "distinct from ? and period = ?", [scope, subject, period]).fetchone()
+        budget_id = old[0] if old else uuid.uuid4().hex[:12]
+        cur.execute("delete from gateway_budgets where budget_id = ?", [budget_id])
+        cur.execute("insert into gateway_budgets values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [budget_id, scope, subject, period, limit, action, switch_to, action_at,
+                     dt.datetime.now(dt.UTC).replace(tzinfo=None)])
+    return {"budget_id": budget_id, "scope": scope, "subject": subject, "period": period,
+            "limit_usd": limit, "action": action, "switch_to": switch_to, "action_at": action_at}
+
+
+def remove_budget(ws: Workspace, budget_id: str) -> bool:
+    ensure_gateway_budgets(ws)
+    with ws.transaction() as cur:
+        found = cur.execute("select count(*) from gateway_budgets where budget_id = ?", [budget_id]).fetchone()[0]
+        cur.execute("delete from gateway_budgets where budget_id = ?", [budget_id])
+    return bool(found)
+
+
+def list_budgets(ws: Workspace) -> pd.DataFrame:
+    ensure_gateway_budgets(ws)
+    return ws.cursor().execute(
+        "select budget_id, scope, subject, period, limit_usd, action, switch_to, action_at "
+        "from gateway_budgets order by case scope when 'overall' then 0 when 'team' then 1 else 2 end, "
+        "subject, case period when 'daily' then 0 when 'weekly' then 1 else 2 end").df()
+
+
+def gateway_spend(ws: Workspace, since: dt.date) -> pd.DataFrame:
+    """The gateway's spend per day, team and key from ``since``: day, team, key, cost_usd,
+    unknown_cost_rows (from the ledger's daily rollup)."""
+    refresh_rollup(ws)
+    return ws.cursor().execute(
+        "select day, project as team, nullif(regexp_extract(tags, '(^|,)key:([^,]+)', 2), '') as key, "
+        "coalesce(sum(cost_usd), 0) as cost_usd, cast(coalesce(sum(unknown_cost_rows), 0) as bigint) "
+        "as unknown_cost_rows from ledger_daily where source = 'gateway' and day >= ? group by all",
+        [since]).df()
+
+
+def budget_state(ws: Workspace, today: dt.date | None = None) -> list[dict[str, Any]]:
+    """Every gateway budget with its spend this period: the list budgets and crossings read."""
+    budgets = list_budgets(ws)
+    if budgets.empty:
+        return []
+    today = today or budget_today()
+    starts = {p: period_start(p, today) for p in budgets["period"].unique()}
+    spend = gateway_spend(ws, min(starts.values()))
+    spend["day"] = pd.to_datetime(spend["day"]).dt.date
+    out = []
+    for b in budgets.itertuples(index=False):
+        since = starts[b.period]
+        sel = spend[spend["day"] >= since]
+        if b.scope == "team":
+            sel = sel[sel["team"] == b.subject]
+        elif b.scope == "key":
+            sel = sel[sel["key"] == b.subject]
+        spent = float(sel["cost_usd"].sum())
+        resets = dt.datetime.combine(period_end(b.period, since), dt.time())
+        level = alert_level(spent, float(b.limit_usd))
+        out.append({"budget_id": b.budget_id, "scope": b.scope,
+                    "subject": None if pd.isna(b.subject) else b.subject, "period": b.period,
+                    "limit_usd": float(b.limit_usd), "spent_usd": spent,
+                    "pct": 100 * spent / float(b.limit_usd), "level": level,
+                    "action": b.action, "switch_to": None if pd.isna(b.switch_to) else b.switch_to,
+                    "action_at": int(b.action_at), "since": since.isoformat(),
+                    "resets_at": resets.isoformat() + "Z",
+                    "unknown_cost_rows": int(sel["unknown_cost_rows"].sum())})
+    return out
+
+
+def describe(state: dict[str, Any]) -> str:
+    """Who a budget is for, for people.
+
+    >>> describe({"scope": "team", "subject": "support", "period": "daily"})
+    "daily budget of team 'support'"
+    """
+    who = {"overall": "the gateway", "team": f"team '{state['subject']}'",
+           "key": f"gateway key '{state.get('key_name') or state['subject']}'"}[state["scope"]]
+    return f"{state['period']} budget of {who}"
+
+
+def crossed(state: dict[str, Any]) -> list[int]:
+    """The alert thresholds this period's spend has reached.
+
+    >>> crossed({"spent_usd": 0.95, "limit_usd": 1.0})
+    [70, 90]
+    """
+    level = alert_level(state["spent_usd"], state["limit_usd"])
+    return [t for t in THRESHOLDS if level is not None and t <= level]
+
+
+def threshold_text(state: dict[str, Any], threshold: int) -> str:
+    action = state["action"]
+    then = {"alert": "", "switch": f" Requests now go to the cheaper policy '{state['switch_to']}'.",
+            "refuse": " Non-urgent requests are now refused (429).",
+            "stop": " Every request is now refused (429)."}[action] if threshold >= state["action_at"] else ""
+    return (f"Tradeoff gateway: {describe(state)} reached {threshold}% "
+            f"(${state['spent_usd']:,.4f} of ${state['limit_usd']:,.2f} since {state['since']}; "
+            f"resets {state['resets_at']}).{then}")
