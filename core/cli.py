@@ -212,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--drain", type=float, default=30.0,
                    help="seconds in-flight requests get to finish after SIGTERM")
     s.set_defaults(func=cmd_serve)
+
+    from core.gateway.commands import add_commands
+
+    add_commands(sub)  # keys, webhooks, budgets
     return p
 
 
