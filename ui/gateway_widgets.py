@@ -36,7 +36,7 @@ def deploy_panel(ws: Workspace) -> None:
     else:
         labels = [f"{r.name} ({r.kind}) → tradeoff/{r.deploy_as}" for r in saved.itertuples()]
         choice = st.selectbox("Saved policy", labels, key="gw_deploy_choice")
-        if st.button("Deploy", key="gw_deploy", type="primary", icon=":material/rocket_launch:"):
+        if st.button("Deploy to the gateway", key="gw_deploy", type="primary", icon=":material/rocket_launch:"):
             row = saved.iloc[labels.index(choice)]
             done = deploy(ws, row["deploy_as"] or f"policy-{row['id']}", int(row["id"]))
             _flash("gw_deploy", f"Deployed {row['name']} as tradeoff/{done['name']} (revision "
