@@ -28,6 +28,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from core.gateway import metrics
+from core.gateway.admission import Refuse
 from core.gateway.engine import PREFIX, Engine
 from core.gateway.errors import GatewayError
 from core.gateway.experiments import LiveExperiments
@@ -158,6 +159,10 @@ class Gateway:
             return error_response(err)
 
     async def models(self, request: Request) -> Response:
+        refused = self.guard.check_key(request.headers) if self.guard is not None else None
+        if isinstance(refused, Refuse):
+            return error_response(GatewayError(refused.status, refused.message, type=refused.type,
+                                               code=refused.code))
         if self._models_listing is None:
             self._models_listing = self._listing()
         return json_response({"object": "list", "data": self._models_listing})

@@ -131,17 +131,26 @@ class Guard:
         return found
 
     # -- the admission step ---------------------------------------------------------------
+    def check_key(self, headers) -> str | Refuse | None:
+        """The id of the active key the request sent; a 401 Refuse when keys are required and
+        it sent none or a bad one; None when keys are not required."""
+        if not self.keys_required:
+            return None
+        presented = _bearer(headers)
+        key_id = verify(presented, self.keys)
+        if key_id is not None:
+            return key_id
+        why = "no gateway key was sent" if not presented else "this gateway key is unknown or revoked"
+        return Refuse(401, f"Unauthorized: {why}. Send an active Tradeoff gateway key as the API "
+                      "key (Authorization: Bearer tk-...); create one with `python -m core keys "
+                      "create NAME` or on the Gateway page.", code="invalid_api_key",
+                      type="invalid_request_error")
+
     async def __call__(self, req: AdmissionRequest) -> Refuse | Swap | None:
-        key_id = None
-        if self.keys_required:
-            presented = _bearer(req.headers)
-            key_id = verify(presented, self.keys)
-            if key_id is None:
-                why = ("no gateway key was sent" if not presented else "this gateway key is unknown or revoked")
-                return Refuse(401, f"Unauthorized: {why}. Send an active Tradeoff gateway key as the API "
-                              "key (Authorization: Bearer tk-...); create one with `python -m core keys "
-                              "create NAME` or on the Gateway page.", code="invalid_api_key",
-                              type="invalid_request_error")
+        key_id = self.check_key(req.headers)
+        if isinstance(key_id, Refuse):
+            return key_id
+        if key_id is not None:
             req.chat.tags["key"] = key_id
         if not self.counters:
             return None

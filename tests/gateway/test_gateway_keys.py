@@ -58,6 +58,9 @@ def test_keys_are_checked_hashed_tagged_and_revocable(keyed, fake_llm):
         assert error["code"] == "invalid_api_key" and error["type"] == "invalid_request_error"
     assert len(fake_llm.calls) == 1  # refused requests reached no provider
 
+    with pytest.raises(openai.AuthenticationError):
+        gw.client(api_key="unused").models.list()  # the model list is for key holders too
+    assert "tradeoff/main" in [m.id for m in gw.client(api_key=key).models.list()]
     _, headers = ask(gw.client(api_key=key), 2, **{"X-Tradeoff-Team": "billing"})
     rows = gw.ledger_rows([headers["x-tradeoff-request-id"]])
     assert rows["tags"].tolist() == [f"team:billing,key:{key_id},policy:main,policy_version:1"]
