@@ -7,22 +7,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.gateway.console import (
-    budget_table,
-    recent_failures,
-    server_status,
-    traffic_by_policy,
-    traffic_per_minute,
-)
+from core.gateway.console import budget_table, server_status
 from core.gateway.runtime import runtime_dir
-from core.spend.reports import money
 from core.workspace import default_path
 from ui.gateway_widgets import (
     MONEY,
     budget_form,
     deploy_panel,
     keys_panel,
-    traffic_chart,
+    live_traffic,
     webhooks_panel,
 )
 from ui.state import workspace
@@ -42,23 +35,7 @@ st.subheader("Deploy a saved policy")
 deploy_panel(ws)
 
 st.subheader("Traffic and spend, last 24 hours")
-if st.button("Refresh", key="gw_refresh", icon=":material/refresh:"):
-    st.rerun()
-traffic = traffic_by_policy(ws, hours=24)
-if traffic.empty:
-    st.caption("No gateway traffic in the last 24 hours.")
-else:
-    m = st.columns(4)
-    m[0].metric("Requests", f"{int(traffic['requests'].sum()):,}")
-    m[1].metric("Spend", money(float(traffic["cost_usd"].sum())))
-    m[2].metric("Failed provider calls", f"{int(traffic['failed_calls'].sum()):,}")
-    m[3].metric("Escalated or fell back", f"{int(traffic['escalated_or_fell_back'].sum()):,}")
-    st.dataframe(traffic, hide_index=True, key="gw_traffic_table", column_config={"cost_usd": MONEY})
-    traffic_chart(traffic_per_minute(ws, minutes=60))
-    failures = recent_failures(ws)
-    if not failures.empty:
-        st.caption("Failed provider calls (retried, then the fallback chain)")
-        st.dataframe(failures, hide_index=True, key="gw_failures_table")
+live_traffic(ws)  # refreshes itself every few seconds
 
 st.subheader("Budgets")
 st.caption("Gateway budgets count the gateway's calls: overall, per team (X-Tradeoff-Team) and per "

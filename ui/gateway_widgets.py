@@ -10,10 +10,12 @@ import streamlit as st
 
 from core.errors import InputError
 from core.gateway import apikeys, budgets, webhooks
-from core.gateway.console import deployable, deployed
+from core.gateway.console import deployable, deployed, recent_failures, traffic_by_policy, traffic_per_minute
 from core.gateway.deployments import deploy, saved_policies, undeploy
 from core.spend.budgets import PERIODS
+from core.spend.reports import money
 from core.workspace import Workspace
+from ui.errors import guarded
 
 MONEY = st.column_config.NumberColumn(format="$%.4f")
 
@@ -55,13 +57,31 @@ def deploy_panel(ws: Workspace) -> None:
             _flash("gw_deploy", f"Undeployed tradeoff/{name}.")
 
 
-def traffic_chart(per_minute) -> None:
-    if per_minute.empty:
+@st.fragment(run_every=5.0)
+@guarded
+def live_traffic(ws: Workspace) -> None:
+    """Requests, spend, failures and fallbacks per policy (last 24 h) and per minute (last hour),
+    from the ledger the running gateway commits every half second; reread every 5 s."""
+    traffic = traffic_by_policy(ws, hours=24)
+    if traffic.empty:
+        st.caption("No gateway traffic in the last 24 hours.")
         return
-    fig = px.bar(per_minute, x="minute", y="requests", color="policy", height=280,
-                 hover_data={"cost_usd": ":$.4f"})
-    fig.update_layout(margin=dict(l=40, r=10, t=20, b=30), legend_title_text="policy")
-    st.plotly_chart(fig, key="gw_traffic_chart")
+    m = st.columns(4)
+    m[0].metric("Requests", f"{int(traffic['requests'].sum()):,}")
+    m[1].metric("Spend", money(float(traffic["cost_usd"].sum())))
+    m[2].metric("Failed provider calls", f"{int(traffic['failed_calls'].sum()):,}")
+    m[3].metric("Escalated or fell back", f"{int(traffic['escalated_or_fell_back'].sum()):,}")
+    st.dataframe(traffic, hide_index=True, key="gw_traffic_table", column_config={"cost_usd": MONEY})
+    per_minute = traffic_per_minute(ws, minutes=60)
+    if not per_minute.empty:
+        fig = px.bar(per_minute, x="minute", y="requests", color="policy", height=280,
+                     hover_data={"cost_usd": ":$.4f"})
+        fig.update_layout(margin=dict(l=40, r=10, t=20, b=30), legend_title_text="policy")
+        st.plotly_chart(fig, key="gw_traffic_chart")
+    failures = recent_failures(ws)
+    if not failures.empty:
+        st.caption("Failed provider calls (retried, then the fallback chain)")
+        st.dataframe(failures, hide_index=True, key="gw_failures_table")
 
 
 def budget_form(ws: Workspace) -> None:
