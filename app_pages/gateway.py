@@ -9,7 +9,6 @@ import streamlit as st
 
 from core.gateway.console import budget_table, server_status
 from core.gateway.runtime import runtime_dir
-from core.workspace import default_path
 from ui.gateway_widgets import (
     MONEY,
     budget_form,
@@ -22,7 +21,7 @@ from ui.state import workspace
 
 st.title("Gateway")
 ws = workspace()
-server = server_status(runtime_dir(default_path()))
+server = server_status(runtime_dir())
 if server["running"]:
     st.success(f"A gateway is serving this workspace (store {server['store']}, "
                f"{server['rows_committed'] or 0:,} call(s) committed since it started).")
