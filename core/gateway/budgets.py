@@ -1,7 +1,7 @@
 """Gateway budgets: spend limits on the gateway's traffic, overall, per team and per gateway key.
 
 A budget counts the gateway's calls in the ledger (``source = 'gateway'``) over its period
-(daily, weekly from Monday, monthly; UTC days) for its scope: ``overall`` (every gateway call),
+(daily, weekly from Monday, monthly; days of the workspace's timezone, UTC unless set) for its scope: ``overall`` (every gateway call),
 ``team`` (calls tagged with that team, from the ``X-Tradeoff-Team`` header) or ``key`` (calls
 made with that gateway key). Its ``action`` applies once spend reaches ``action_at`` percent of
 the limit (100 unless set):
@@ -28,14 +28,16 @@ from __future__ import annotations
 import datetime as dt
 import math
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 
 from core.errors import InputError
 from core.gateway.apikeys import resolve_key_ref
-from core.spend.budgets import PERIODS, alert_level, period_start
-from core.spend.rollup import refresh_rollup
+from core.spend import clock
+from core.spend.budgets import PERIODS, alert_level, get_timezone, period_start
+from core.spend.queries import SpendFilter, spend_in_windows
 from core.workspace import Workspace
 
 SCOPES = ("overall", "team", "key")
@@ -63,11 +65,6 @@ MIGRATIONS = [
 
 def ensure_gateway_budgets(ws: Workspace) -> None:
     ws.ensure("gateway_budgets", MIGRATIONS)
-
-
-def budget_today() -> dt.date:
-    """The date budgets count in (UTC)."""
-    return dt.datetime.now(dt.UTC).date()
 
 
 def period_end(period: str, since: dt.date) -> dt.date:
@@ -150,43 +147,36 @@ def list_budgets(ws: Workspace) -> pd.DataFrame:
         "subject, case period when 'daily' then 0 when 'weekly' then 1 else 2 end").df()
 
 
-def gateway_spend(ws: Workspace, since: dt.date) -> pd.DataFrame:
-    """The gateway's spend per day, team and key from ``since``: day, team, key, cost_usd,
-    unknown_cost_rows (from the ledger's daily rollup)."""
-    refresh_rollup(ws)
-    return ws.cursor().execute(
-        "select day, project as team, nullif(regexp_extract(tags, '(^|,)key:([^,]+)', 2), '') as key, "
-        "coalesce(sum(cost_usd), 0) as cost_usd, cast(coalesce(sum(unknown_cost_rows), 0) as bigint) "
-        "as unknown_cost_rows from ledger_daily where source = 'gateway' and day >= ? group by all",
-        [since]).df()
-
-
 def budget_state(ws: Workspace, today: dt.date | None = None) -> list[dict[str, Any]]:
-    """Every gateway budget with its spend this period: the list budgets and crossings read."""
+    """Every gateway budget with its spend this period (periods are days of the workspace's
+    timezone, as local-midnight windows in UTC): the list budgets and crossings read."""
     budgets = list_budgets(ws)
     if budgets.empty:
         return []
-    today = today or budget_today()
+    tz = get_timezone(ws)
+    today = today or clock.local_today(tz)
     starts = {p: period_start(p, today) for p in budgets["period"].unique()}
-    spend = gateway_spend(ws, min(starts.values()))
-    spend["day"] = pd.to_datetime(spend["day"]).dt.date
+    windows = {p: clock.days_window(since, today, tz) for p, since in starts.items()}
+    gateway = SpendFilter(scope="billable", sources=("gateway",))
+    by_team = spend_in_windows(ws, windows, gateway, dims=("project",))
     out = []
     for b in budgets.itertuples(index=False):
         since = starts[b.period]
-        sel = spend[spend["day"] >= since]
+        sel = by_team[by_team["key"] == b.period]
         if b.scope == "team":
-            sel = sel[sel["team"] == b.subject]
+            sel = sel[sel["project"] == b.subject]
         elif b.scope == "key":
-            sel = sel[sel["key"] == b.subject]
+            sel = spend_in_windows(ws, {b.period: windows[b.period]},
+                                   replace(gateway, tags=(f"key:{b.subject}",)))
         spent = float(sel["cost_usd"].sum())
-        resets = dt.datetime.combine(period_end(b.period, since), dt.time())
-        level = alert_level(spent, float(b.limit_usd))
+        resets = clock.local_midnight_utc(period_end(b.period, since), tz)
         out.append({"budget_id": b.budget_id, "scope": b.scope,
                     "subject": None if pd.isna(b.subject) else b.subject, "period": b.period,
                     "limit_usd": float(b.limit_usd), "spent_usd": spent,
-                    "pct": 100 * spent / float(b.limit_usd), "level": level,
+                    "pct": 100 * spent / float(b.limit_usd),
+                    "level": alert_level(spent, float(b.limit_usd)),
                     "action": b.action, "switch_to": None if pd.isna(b.switch_to) else b.switch_to,
-                    "action_at": int(b.action_at), "since": since.isoformat(),
+                    "action_at": int(b.action_at), "since": since.isoformat(), "timezone": tz,
                     "resets_at": resets.isoformat() + "Z",
                     "unknown_cost_rows": int(sel["unknown_cost_rows"].sum())})
     return out
