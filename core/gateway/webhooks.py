@@ -158,8 +158,11 @@ class Webhook:
     events: str
 
     def wants(self, kind: str) -> bool:
-        """>>> Webhook("w", "n", "http://x", "budget.,rollout.step").wants("budget.threshold")
-        True"""
+        """Whether this webhook's filter takes events of ``kind``.
+
+        >>> Webhook("w", "n", "http://x", "budget.,rollout.step").wants("budget.threshold")
+        True
+        """
         return any(p == "*" or kind == p or (p.endswith(".") and kind.startswith(p))
                    for p in self.events.split(","))
 
