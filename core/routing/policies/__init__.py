@@ -3,8 +3,8 @@
 Every policy has ``fit(evalset) -> self``, ``evaluate(evalset) -> Outcome``, ``to_dict()`` /
 ``from_dict()`` and :meth:`~core.routing.policies.base.Policy.models_called`. The registry below
 maps a saved ``kind`` to its class; adding a strategy means one module and one line here. The
-learned router needs scikit-learn (slow to import), so its entry is a dotted path resolved on
-first use.
+learned routers need scikit-learn (slow to import), so their entries are dotted paths resolved
+on first use.
 
 >>> policy_from_dict(Cascade(["small", "big"], [0.8]).to_dict())
 Cascade(['small', 'big'], [0.8], 'confidence')
@@ -21,6 +21,7 @@ from core.routing.policies.base import NotFittedError, Outcome, Policy, outcome_
 from core.routing.policies.cascade import Cascade, CascadePlan, outcome_at, plan_cascade
 from core.routing.policies.ensemble import MajorityEnsemble
 from core.routing.policies.fallback import FallbackChain
+from core.routing.policies.mix import Mix, mix_arm, mix_share
 from core.routing.policies.oracle import Oracle
 from core.routing.policies.single import SingleModel
 from core.routing.policies.task_router import TaskRouter
@@ -36,13 +37,15 @@ POLICIES: dict[str, type[Policy] | str] = {
     "fallback": FallbackChain,
     "majority": MajorityEnsemble,
     "oracle": Oracle,
+    "mix": Mix,
     "learned_router": "core.routing.policies.learned:LearnedRouter",
+    "prompt_router": "core.routing.policies.prompt_router:PromptRouter",
 }
 
 __all__ = ["POLICIES", "Outcome", "Policy", "NotFittedError", "outcome_from_choice",
            "policy_class", "policy_from_dict", "SingleModel", "Cascade", "CascadePlan",
            "plan_cascade", "outcome_at", "TaskRouter", "ValueTiers", "WeightedSelection",
-           "FallbackChain", "MajorityEnsemble", "Oracle"]
+           "FallbackChain", "MajorityEnsemble", "Oracle", "Mix", "mix_arm", "mix_share"]
 
 
 def policy_class(kind: str) -> type[Policy]:
