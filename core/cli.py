@@ -54,7 +54,7 @@ def cmd_frontier(args) -> int:
 
 def cmd_fit(args) -> int:
     from core.evaluation.loading import load_csv
-    from core.routing.optimize.search import fit_goal
+    from core.routing.optimize.policy_file import fit_goal
 
     fitted = fit_goal(load_csv(args.train), args.goal)
     Path(args.out).write_text(json.dumps(fitted, indent=2, default=str))
@@ -64,7 +64,7 @@ def cmd_fit(args) -> int:
 
 def cmd_score(args) -> int:
     from core.evaluation.loading import load_csv
-    from core.routing.optimize.search import score_policy_file
+    from core.routing.optimize.policy_file import score_policy_file
 
     result = score_policy_file(args.policy, load_csv(args.test))
     if args.json:
