@@ -15,9 +15,13 @@ True
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 from typing import Any
 
 import numpy as np
+
+from core.exports import json_safe
 
 DTYPES = ("float64", "float32", "float16", "int64", "int32", "int8", "uint8", "bool")
 
@@ -45,3 +49,13 @@ def unpack(packed: dict[str, Any]) -> np.ndarray:
 
 def is_packed(value) -> bool:
     return isinstance(value, dict) and set(value) == {"dtype", "shape", "b64"}
+
+
+def digest(body: dict[str, Any]) -> str:
+    """sha256 of a fitted body as it reads back from JSON (NaN as null, numpy scalars as plain
+    numbers), so a saved, stored or deployed copy checks against the digest it was written with.
+
+    >>> digest({"auc": float("nan"), "helps": np.bool_(True)}) == digest({"auc": None, "helps": True})
+    True
+    """
+    return hashlib.sha256(json.dumps(json_safe(body), sort_keys=True).encode()).hexdigest()

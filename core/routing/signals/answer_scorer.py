@@ -29,8 +29,6 @@ One logistic regression (C = 0.1) per step model, measured by K-fold cross-valid
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from typing import Any
 
@@ -42,7 +40,7 @@ from core.evaluation.answers import extract_number
 from core.evaluation.embeddings import embed
 from core.evaluation.evalset import EvalSet
 from core.evaluation.intervals import roc_auc, signal_helps
-from core.routing.packing import pack, unpack
+from core.routing.packing import digest, pack, unpack
 from core.routing.signals.base import Signal
 from core.routing.signals.members import one_thread, sigmoid
 from core.routing.signals.prompt_correctness import fold_indices
@@ -220,8 +218,7 @@ class AnswerScorer(Signal):
         body = {"compare_used": self.compare_, "features": self.features_.to_dict(),
                 "weights": {m: {"coef": pack(c), "intercept": b} for m, (c, b) in self.weights_.items()},
                 "auc": {m: list(v) for m, v in self.auc_.items()}, "helps": self.helps_}
-        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-        return {**spec, "format": FORMAT, "sha256": digest, **body}
+        return {**spec, "format": FORMAT, "sha256": digest(body), **body}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> AnswerScorer:
@@ -233,7 +230,7 @@ class AnswerScorer(Signal):
             raise InputError(f"Answer scorer in unknown format {d.get('format')!r}; this release "
                              f"reads {FORMAT!r}")
         body = {k: d[k] for k in ("compare_used", "features", "weights", "auc", "helps")}
-        if d.get("sha256") and d["sha256"] != hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest():
+        if d.get("sha256") and d["sha256"] != digest(body):
             raise InputError("The answer scorer's numbers do not match its sha256: the policy file "
                              "was edited or damaged; fit it again")
         sig.compare_ = d["compare_used"]

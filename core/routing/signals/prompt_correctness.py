@@ -34,8 +34,6 @@ standard error, beside the signal.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 import numpy as np
@@ -43,6 +41,7 @@ import numpy as np
 from core.errors import InputError
 from core.evaluation.evalset import EvalSet
 from core.evaluation.intervals import roc_auc, signal_helps
+from core.routing.packing import digest
 from core.routing.signals.base import Signal
 from core.routing.signals.members import make_member, member_from_dict, one_thread
 from core.routing.signals.prompt_features import PromptFeatures, prompt_texts
@@ -197,7 +196,7 @@ class PromptCorrectness(Signal):
                 "helps": self.helps_, "rate": self.rate_,
                 "auc": {m: {"auc": a["auc"], "se": a["se"], "members": a["members"]}
                         for m, a in self.auc_.items()}}
-        return {**spec, "format": FORMAT, "sha256": _digest(body), **body}
+        return {**spec, "format": FORMAT, "sha256": digest(body), **body}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PromptCorrectness:
@@ -209,7 +208,7 @@ class PromptCorrectness(Signal):
             raise InputError(f"Prompt signal in unknown format {d.get('format')!r}; this release "
                              f"reads {FORMAT!r}")
         body = {k: d[k] for k in ("models", "features", "fitted", "helps", "rate", "auc")}
-        if d.get("sha256") and d["sha256"] != _digest(body):
+        if d.get("sha256") and d["sha256"] != digest(body):
             raise InputError("The prompt signal's numbers do not match its sha256: the policy file "
                              "was edited or damaged; fit it again")
         sig.models_ = tuple(d["models"])
@@ -219,7 +218,3 @@ class PromptCorrectness(Signal):
         sig.rate_ = {m: float(v) for m, v in d["rate"].items()}
         sig.auc_ = {m: dict(v) for m, v in d["auc"].items()}
         return sig
-
-
-def _digest(body: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
