@@ -54,10 +54,14 @@ def cmd_frontier(args) -> int:
 
 def cmd_fit(args) -> int:
     from core.evaluation.loading import load_csv
-    from core.routing.optimize.policy_file import fit_goal
+    from core.routing.optimize.policy_file import fit_estimate_line, fit_goal, fit_unmet_line
 
     fitted = fit_goal(load_csv(args.train), args.goal)
     Path(args.out).write_text(json.dumps(fitted, indent=2, default=str))
+    print(fit_estimate_line(fitted), file=sys.stderr)
+    if not fitted["goal_met_on_held_out"]:
+        print(f"error: {fit_unmet_line(fitted)}; wrote the best plan to {args.out}", file=sys.stderr)
+        return 1
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 

@@ -234,7 +234,7 @@ def cascade_frontier(evalset: EvalSet, models, signal="confidence",
 
     singles = single_points(evalset)
     singles["in_cascade"] = singles["model"].isin(plan.models)
-    oracle = oracle_point(evalset, plan.models)
+    oracle = oracle_point(evalset, evalset.models)  # every model of the set, not only the cascade's
     weak = singles.set_index("model").loc[plan.models[0]]
     strong = singles.set_index("model").loc[plan.models[-1]]
     # The RouteLLM curve once (best quality per strong-call share), then the three metrics on it.
@@ -273,15 +273,7 @@ def single_points(evalset: EvalSet) -> pd.DataFrame:
 def default_cascade(evalset: EvalSet, models=None) -> tuple[list[str], Signal]:
     """Models and signal when the caller names none: cheapest model first, best model last;
     self-reported confidence when every step has it, else agreement with the cheapest others."""
-    singles = single_points(evalset)
-    if models is None:
-        usable = singles.dropna(subset=["quality"])
-        if len(usable) < 2:
-            raise InputError(f"{evalset.name} needs at least 2 scored models for a cascade")
-        best = usable.sort_values(["quality", "cost_per_item"], ascending=[False, True]).iloc[0].model
-        cheap = usable[usable.model != best].sort_values("cost_per_item").iloc[0].model
-        models = [cheap, best]
-    models = list(models)
+    models = two_models(evalset, models)
     has_conf = all(not np.isnan(evalset.confidence[:, evalset.model_index(m)]).all() for m in models[:-1])
     if has_conf:
         return models, signal_from_dict("confidence")
@@ -312,9 +304,37 @@ def frontier_summary(evalset: EvalSet, models=None, signal=None) -> dict:
          "in_cascade"}], "oracle": {"quality", "cost_per_item"},
          "weak", "strong", "apgr", "cpt50", "cpt80", "aiq"}
     """
+    if signal is None and not has_cascade_signal(evalset, models):
+        from core.routing.mix_frontier import mix_frontier_summary
+
+        chosen = two_models(evalset, models)
+        singles = [{"model": r.model, "quality": _num(r.quality), "cost_per_item": _num(r.cost_per_item),
+                    "in_cascade": r.model in chosen} for r in single_points(evalset).itertuples(index=False)]
+        oracle = {k: _num(v) for k, v in oracle_point(evalset, evalset.models).items()}
+        return mix_frontier_summary(evalset, chosen[0], chosen[-1], singles, oracle)
     chosen, auto_signal = default_cascade(evalset, models)
     result = cascade_frontier(evalset, chosen, signal if signal is not None else auto_signal)
     return result.to_dict()
+
+
+def two_models(evalset: EvalSet, models=None) -> list[str]:
+    """The cascade's models: ``models``, else the cheapest and the best-quality model."""
+    if models is not None:
+        return list(models)
+    usable = single_points(evalset).dropna(subset=["quality"])
+    if len(usable) < 2:
+        raise InputError(f"{evalset.name} needs at least 2 scored models for a cascade")
+    best = usable.sort_values(["quality", "cost_per_item"], ascending=[False, True]).iloc[0].model
+    return [usable[usable.model != best].sort_values("cost_per_item").iloc[0].model, best]
+
+
+def has_cascade_signal(evalset: EvalSet, models=None) -> bool:
+    """Whether a cascade over ``models`` (default: :func:`two_models`) has a signal without
+    fitting: every step's stated confidence, or at least one more model to vote."""
+    chosen = two_models(evalset, models)
+    if all(not np.isnan(evalset.confidence[:, evalset.model_index(m)]).all() for m in chosen[:-1]):
+        return True
+    return len(default_voters(evalset, chosen)) >= 2
 
 
 def point_summary(result: FrontierResult, thresholds) -> dict:

@@ -168,10 +168,16 @@ def _pick(menu: pd.DataFrame, goal, target: float | None, lo: float, hi: float) 
     """Index of the menu plan for ``goal`` and whether it meets it."""
     eps = 1e-9
     if goal.kind in ("match", "quality"):
-        cand = menu[menu["target"] >= min(max(target, lo), hi) - 1e-12]
-        if cand.empty:
-            cand = menu.iloc[[-1]]
-        best = cand["cost"].idxmin()
+        # rows whose plan reaches its own target (near the top of the hull, the optimism can put
+        # a target out of reach: that row's plan falls back to a lower-quality mix)
+        reached = menu[menu["quality"] >= menu["target"] - 1e-9]
+        cand = reached[reached["target"] >= max(target, lo) - 1e-12]
+        if cand.empty:  # out of reach: the best achievable plan, the cheapest of equals
+            pool = reached if not reached.empty else menu
+            top = pool["quality"].max()
+            best = pool[pool["quality"] >= top - 1e-12]["cost"].idxmin()
+        else:
+            best = cand["cost"].idxmin()
         return int(best), bool(menu.at[best, "quality"] >= target - eps)
     budget = menu["cost"] if goal.kind == "cost" else menu["share"]
     within = menu[budget <= goal.value + eps]

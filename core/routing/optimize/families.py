@@ -10,6 +10,8 @@ honest per row (:mod:`core.routing.optimize.menu`).
 family                                KEEP                ESCALATE               z
 ====================================  ==================  =====================  ==========================
 single model m                        m                   m                      (one point)
+task table (per lambda)               table's model       table's model          (one point each)
+cascade a -> b, self-confidence       a                   a, then b              a's stated confidence
 router a -> b (prompt only)           a                   b                      (P_a - P_b) / (c_b - c_a)
 cascade a (+ panel P) -> b, agreement a, P                a, P, then b           share of P agreeing with a
 cascade a (+ panel P) -> b, learned   a, P                a, P, then b           P(a right | answer, votes)
@@ -17,7 +19,9 @@ cascade a (+ panel P) -> b, learned   a, P                a, P, then b          
 
 Which are built: every scored model alone; the Pareto-front models (and the goal's model)
 paired cheap -> dear, at most six pairs, pairs into the strongest (or the goal's) model first;
-panels: none and every 1-3 of the four best models costing at most twice ``a``. A learned
+panels: none and every 1-3 of the four best models costing at most twice ``a``; with several
+tasks, the per-task tables that maximise quality - lambda x cost (each table chosen on the other
+folds for the held-out rows, :func:`task_tables`). A learned
 signal whose out-of-fold AUC is not above 0.5 beyond noise is dropped (a router then ranks by
 predicted cost alone: still a family; the frontier decides whether it helps). Unknown costs are
 taken at the model's mean cost for choosing (the policy's own figures leave them unknown).
@@ -43,13 +47,15 @@ MAX_PEERS = 4
 @dataclass
 class Arm:
     """One action's per-row outcome: score (NaN = not scored), cost, share-model call (0/1),
-    the eval-set columns it calls, and whether it is an escalation."""
+    the eval-set columns it calls (``per_row``: the one column of each row, for a table), and
+    whether it is an escalation."""
 
     score: np.ndarray
     cost: np.ndarray
     share: np.ndarray
     cols: tuple[int, ...]
     escalated: bool = False
+    per_row: np.ndarray | None = None  # the one column each row calls, where it differs by row
 
 
 @dataclass
@@ -58,7 +64,7 @@ class Family:
     where ``z >= t`` (its signal refit on every training row)."""
 
     name: str
-    kind: str  # single | router | cascade
+    kind: str  # single | table | router | cascade
     keep: Arm
     escalate: Arm
     z: np.ndarray
@@ -67,7 +73,13 @@ class Family:
 
     @property
     def single(self) -> bool:
+        """A model alone (the random-mix line is drawn through these)."""
         return self.kind == "single"
+
+    @property
+    def one_point(self) -> bool:
+        """No threshold: the family is one operating point."""
+        return self.kind in ("single", "table")
 
 
 def pareto_models(stats: pd.DataFrame) -> list[str]:
@@ -176,6 +188,19 @@ def build_families(evalset: EvalSet, models: list[str], goal_model: str | None =
     elif pairs:
         notes.append(f"{evalset.name} has no prompt text (input column): no router on the prompt.")
 
+    # -- tables by task and cascades on stated confidence -------------------------------------
+    families += task_tables(evalset, list(stats.index), cost, share_col, splits)
+    for a, b in pairs:
+        if stats.loc[a, "has_confidence"]:
+            from core.routing.signals import SelfConfidence
+
+            cols = [J(a)]
+            families.append(Family(
+                f"cascade {a} -> {b} (self-reported confidence)", "cascade", arm(cols, J(a)),
+                arm(cols + [J(b)], J(b), escalated=True), SelfConfidence().scores(evalset, a),
+                lambda t, ms=(a, b): Cascade(list(ms), [_bounded(t)], SelfConfidence()),
+                {"label": "self-reported confidence"}))
+
     # -- cascades on what the answers conclude --------------------------------------------------
     keys = evalset.conclusions()
     kind = evalset.conclusion_kind
@@ -218,6 +243,71 @@ def build_families(evalset: EvalSet, models: list[str], goal_model: str | None =
                      "agreement or answer-scored cascade.")
     say(f"{len(families)} families")
     return FamilySet(families, signals, notes, prompt_signal)
+
+
+LAMBDAS = np.concatenate([[0.0], np.logspace(0, 6, 25)])  # quality points per USD
+
+
+def _table_choice(q: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Per lambda, per task row: the column maximising quality - lambda x cost ``[L, tasks]``
+    (unknown quality never wins)."""
+    qn, cn = np.nan_to_num(q, nan=-1e9), np.nan_to_num(c, nan=1e9)
+    return np.argmax(qn[None] - LAMBDAS[:, None, None] * cn[None], axis=2)
+
+
+def task_tables(evalset: EvalSet, models: list[str], cost: np.ndarray, share_col: int | None,
+                splits) -> list[Family]:
+    """Per-task routing tables (one model per task, a default for unseen tasks), one per lambda.
+
+    Each held-out row is routed by the table built on the other folds' rows (out-of-fold like
+    every family here); ``make`` builds the table on every row. Only with at least two tasks.
+    """
+    from core.routing.policies import TaskRouter
+
+    tasks = evalset.tasks.astype(str)
+    names, code = np.unique(tasks, return_inverse=True)
+    if len(names) < 2 or len(models) < 2:
+        return []
+    cols = np.array([evalset.model_index(m) for m in models])
+    S, C = evalset.score[:, cols], cost[:, cols]
+
+    def choice(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """[L, tasks] and [L] (default) column choices from ``rows``."""
+        onehot = np.zeros((len(rows), len(names)))
+        onehot[np.arange(len(rows)), code[rows]] = 1
+        ok = ~np.isnan(S[rows])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            q = (onehot.T @ np.nan_to_num(S[rows])) / (onehot.T @ ok)
+            c = (onehot.T @ C[rows]) / onehot.sum(axis=0)[:, None]
+        q = np.where((onehot.T @ ok) > 0, q, np.nan)
+        with np.errstate(invalid="ignore"):
+            overall = _table_choice(np.nanmean(S[rows], axis=0)[None], np.mean(C[rows], axis=0)[None])[:, 0]
+        return _table_choice(q, c), overall
+
+    n = evalset.n_items
+    pick = np.zeros((len(LAMBDAS), n), dtype=np.int64)
+    for train_idx, held_idx in splits:
+        table, default = choice(train_idx)
+        seen = np.isin(np.arange(len(names)), np.unique(code[train_idx]))
+        per_row = np.where(seen[code[held_idx]], table[:, code[held_idx]], default[:, None])
+        pick[:, held_idx] = per_row
+    full, default = choice(np.arange(n))
+    out, seen_tables = [], set()
+    for k in range(len(LAMBDAS)):
+        mapping = {str(t): models[int(j)] for t, j in zip(names, full[k])}
+        key = (tuple(sorted(mapping.items())), int(default[k]), tuple(pick[k]))
+        if key in seen_tables or len(set(mapping.values())) < 2:
+            continue  # one model everywhere is a single model, already a family
+        seen_tables.add(key)
+        rows = cols[pick[k]]
+        score = evalset.score[np.arange(n), rows]
+        row_cost = cost[np.arange(n), rows]
+        share = (rows == share_col).astype(float) if share_col is not None else np.zeros(n)
+        one = Arm(score, row_cost, share, tuple(int(c) for c in np.unique(rows)), per_row=rows)
+        out.append(Family(f"task table (lambda {LAMBDAS[k]:.3g})", "table", one, one, np.zeros(n),
+                          lambda t, m=mapping, d=models[int(default[k])]: TaskRouter(m, d),
+                          {"label": "per-task table: " + ", ".join(f"{t} -> {m}" for t, m in mapping.items())}))
+    return out
 
 
 def _router_z(router, signal, lengths: np.ndarray) -> np.ndarray:

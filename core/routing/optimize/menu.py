@@ -59,7 +59,8 @@ class FrontierTable:
     """All families' rows sorted by their z, stacked; every point evaluable under row weights.
 
     ``families``: objects with ``keep``/``escalate`` arms (``score``, ``cost``, ``share``
-    arrays) and ``z``; single models have ``single = True`` (one point).
+    arrays) and ``z``; one-point families (``one_point``: a model alone, a task table) have no
+    threshold; ``single`` marks the models alone (the random-mix line).
     """
 
     def __init__(self, families: list, max_points: int | None = None):
@@ -68,7 +69,7 @@ class FrontierTable:
         order, cuts, thresholds, singles = [], [], [], []
         cols = {k: [] for k in COLUMNS}
         for f in self.families:
-            if f.single:
+            if f.one_point:
                 o, c = np.arange(n), np.array([n])
                 t = np.array([-np.inf])
             else:
@@ -158,7 +159,7 @@ class FrontierTable:
     def rows_of(self, point: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per-row (score, cost, share, kept) of one point, in the eval set's row order."""
         f = self.families[self.family_of[point]]
-        keep = np.ones(self.n, dtype=bool) if f.single else f.z >= self.t[point]
+        keep = np.ones(self.n, dtype=bool) if f.one_point else f.z >= self.t[point]
         return (np.where(keep, f.keep.score, f.escalate.score), np.where(keep, f.keep.cost, f.escalate.cost),
                 np.where(keep, f.keep.share, f.escalate.share), keep)
 

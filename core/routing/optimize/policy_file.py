@@ -68,6 +68,42 @@ def policy_file_dict(rec: Recommendation, train: EvalSet) -> dict[str, Any]:
     })
 
 
+def fit_estimate_line(fitted: dict[str, Any]) -> str:
+    """One line: the plan's held-out estimate, its 95% interval, the baseline and the prices' date.
+
+    >>> fit_estimate_line({"validation": {"quality": 0.9436, "quality_ci": [0.931, 0.956],
+    ...     "cost_per_item": 0.002311, "source": "pooled 5-fold cross-validation"},
+    ...     "baseline": {"model": "gpt-4", "quality": 0.9534, "cost_per_item": 0.005077,
+    ...     "cost_ratio": 0.4552}, "price_snapshot_date": "2026-11-30"})
+    'held-out estimate: quality 0.9436 [95% 0.9310-0.9560] at $0.002311/item, 45.5% of gpt-4 (0.9534 at $0.005077); pooled 5-fold cross-validation; prices of 2026-11-30'
+    """
+    v, b = fitted.get("validation") or {}, fitted.get("baseline") or {}
+    ci = v.get("quality_ci")
+    interval = f" [95% {ci[0]:.4f}-{ci[1]:.4f}]" if ci and None not in ci else ""
+    ratio = b.get("cost_ratio")
+    vs = f", {ratio:.1%} of {b.get('model')}" if isinstance(ratio, (int, float)) else f", vs {b.get('model')}"
+    return (f"held-out estimate: quality {_f(v.get('quality'), 4)}{interval} at "
+            f"${_f(v.get('cost_per_item'), 6)}/item{vs} ({_f(b.get('quality'), 4)} at "
+            f"${_f(b.get('cost_per_item'), 6)}); {v.get('source', '')}; prices of "
+            f"{fitted.get('price_snapshot_date', 'unknown date')}")
+
+
+def fit_unmet_line(fitted: dict[str, Any]) -> str:
+    """One line: the goal that cannot be met and the best point that can.
+
+    >>> fit_unmet_line({"goal": "quality>=0.999", "target_quality": 0.999,
+    ...                 "best_achievable": {"quality": 0.9534, "cost_per_item": 0.005077}})
+    'goal quality>=0.999 cannot be met on held-out rows: best achievable quality 0.9534 at $0.005077/item'
+    """
+    best = fitted.get("best_achievable") or {}
+    return (f"goal {fitted.get('goal')} cannot be met on held-out rows: best achievable quality "
+            f"{_f(best.get('quality'), 4)} at ${_f(best.get('cost_per_item'), 6)}/item")
+
+
+def _f(value, digits: int) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, (int, float)) and value == value else "unknown"
+
+
 def load_policy_file(path: str | Path) -> tuple[Policy, dict[str, Any]]:
     """A policy from a file written by ``fit`` (or a bare ``to_dict()`` JSON), and the file."""
     path = Path(path)

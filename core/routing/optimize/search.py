@@ -141,7 +141,7 @@ def baseline_model(goal: Goal, evalset: EvalSet) -> str:
 
 
 def describe_point(family, t: float) -> str:
-    return family.name if family.single else f"{family.name} at threshold {t:.4g}"
+    return family.name if family.one_point else f"{family.name} at threshold {t:.4g}"
 
 
 def recommend(evalset: EvalSet, goal: str | Goal, test: EvalSet | None = None,
@@ -221,7 +221,7 @@ def recommend(evalset: EvalSet, goal: str | Goal, test: EvalSet | None = None,
         target_reported = test_target
     else:
         held, baseline, ok_held, target_reported = dict(cv), base_train, bool(choice.met), target
-    best = _best_achievable(choice, evalset, base)
+    best = _best_achievable(choice, goal)
     table = _candidates(built.families, choice, target)
     signals = pd.DataFrame(built.signals)
     return Recommendation(goal, policy, described, held, in_sample, ok_held, target_reported,
@@ -240,7 +240,10 @@ def _cv_figures(evalset: EvalSet, choice, est: dict, target, folds: int, seed: i
         fam = table.families[table.family_of[point]]
         keep = table.rows_of(point)[3]
         for arm, rows in ((fam.keep, keep), (fam.escalate, ~keep)):
-            calls[list(arm.cols)] += weight * rows.sum()
+            if arm.per_row is not None:
+                calls += weight * np.bincount(arm.per_row[rows], minlength=len(calls))
+            else:
+                calls[list(arm.cols)] += weight * rows.sum()
             if arm.escalated:
                 esc += weight * rows.mean()
     scored = int((~np.isnan(choice.row_score)).sum())
@@ -251,7 +254,7 @@ def _cv_figures(evalset: EvalSet, choice, est: dict, target, folds: int, seed: i
           "optimism": est["optimism"], "apparent_quality": est["apparent_quality"],
           "used_learned": est["used_learned"], "gain_vs_random_mix": est["gain_vs_random_mix"],
           "gain_se": est["gain_se"], "folds": folds, "seed": seed, "n_boot": est["n_boot"],
-          "source": f"pooled {folds}-fold out-of-fold frontier of {evalset.name} (every row scored by "
+          "source": f"pooled {folds}-fold cross-validation on {evalset.name} (every row scored by "
                     "signals fitted without it; the optimism of choosing among "
                     f"{est['families']} families, measured on {est['n_boot']} bootstrap resamples, "
                     "subtracted)"}
@@ -284,12 +287,14 @@ def _baseline(evalset: EvalSet, model: str, row_score: np.ndarray, W: np.ndarray
     return out
 
 
-def _best_achievable(choice, evalset: EvalSet, base: str) -> dict:
-    """The highest-quality plan on the menu (what an unmet quality goal can have instead)."""
+def _best_achievable(choice, goal: Goal) -> dict:
+    """What an unmet goal can have instead: the highest-quality plan on the menu (quality goals),
+    the cheapest (cost goals) or the one calling the share model least (share goals)."""
     menu = choice.menu
-    best = menu.loc[menu["quality"].idxmax()]
-    return {"quality": float(best["quality"]), "cost_per_item": float(best["cost"]),
-            "used_learned": bool(best["use_learned"])}
+    key = {"cost": "cost", "share": "share"}.get(goal.kind)
+    row = menu.loc[menu[key].idxmin()] if key else menu.loc[menu["quality"].idxmax()]
+    return {"quality": float(row["quality"]), "cost_per_item": float(row["cost"]),
+            "share": float(row["share"]), "used_learned": bool(row["use_learned"])}
 
 
 def _candidates(families: list, choice, target) -> pd.DataFrame:
