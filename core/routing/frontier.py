@@ -330,11 +330,13 @@ def two_models(evalset: EvalSet, models=None) -> list[str]:
 
 def has_cascade_signal(evalset: EvalSet, models=None) -> bool:
     """Whether a cascade over ``models`` (default: :func:`two_models`) has a signal without
-    fitting: every step's stated confidence, or at least one more model to vote."""
+    fitting: every step's stated confidence, or answers from the first step and at least one
+    more model to vote."""
     chosen = two_models(evalset, models)
     if all(not np.isnan(evalset.confidence[:, evalset.model_index(m)]).all() for m in chosen[:-1]):
         return True
-    return len(default_voters(evalset, chosen)) >= 2
+    answered = ~pd.isna(evalset.answer_keys[:, evalset.model_index(chosen[0])])
+    return bool(answered.any()) and len(default_voters(evalset, chosen)) >= 2
 
 
 def point_summary(result: FrontierResult, thresholds) -> dict:
@@ -360,10 +362,23 @@ def point_summary(result: FrontierResult, thresholds) -> dict:
 
 
 def suggested_thresholds(result: FrontierResult, tolerance: float = 0.01) -> list[float]:
-    """A sensible starting point: the cheapest Pareto point within ``tolerance`` of the strong
-    model's quality (else the best-quality Pareto point)."""
+    """Where the tuner opens: the cheapest Pareto point within ``tolerance`` of the strong model's
+    quality that costs less than the strong model alone; else the best-quality Pareto point that
+    does; else the cheapest point. Never a point that pays more than the strong model for no
+    more quality (an agreement cascade escalating everything pays the voters on top).
+
+    >>> fr = cascade_frontier(es, ["small", "big"], "confidence")
+    >>> suggested_thresholds(fr)
+    [0.5]
+    """
     front = result.pareto()
-    strong_q = result.singles.set_index("model").loc[result.models[-1]].quality
-    good = front[front["quality"] >= strong_q - tolerance]
-    row = good.iloc[0] if len(good) else front.sort_values("quality").iloc[-1]
+    strong = result.singles.set_index("model").loc[result.models[-1]]
+    cheaper = front[front["cost_per_item"] < strong.cost_per_item]
+    good = cheaper[cheaper["quality"] >= strong.quality - tolerance]
+    if len(good):
+        row = good.iloc[0]
+    elif len(cheaper):
+        row = cheaper.sort_values(["quality", "cost_per_item"], ascending=[False, True]).iloc[0]
+    else:
+        row = front.iloc[0]
     return [float(row[c]) for c in result.threshold_columns]

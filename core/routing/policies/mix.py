@@ -72,6 +72,18 @@ def escalated(out: Outcome) -> np.ndarray:
     return out.tried.sum(axis=1) > 1
 
 
+def main_part(policy: Policy) -> Policy:
+    """The part of a mix that answers more items (a policy that is not a mix: itself).
+
+    >>> from core.routing.policies import SingleModel
+    >>> main_part(Mix(SingleModel("small"), SingleModel("big"), alpha=0.7))
+    SingleModel('big')
+    """
+    if isinstance(policy, Mix):
+        return main_part(policy.b if policy.alpha > 0.5 else policy.a)
+    return policy
+
+
 class Mix(Policy):
     """``b`` on the items whose hash share is below ``alpha``, ``a`` on the others.
 
