@@ -6,6 +6,7 @@ import json
 import streamlit as st
 
 from core.errors import InputError
+from core.routing.calibration import calibration_audit, reliability
 from core.routing.frontier import default_cascade, default_voters, point_summary, suggested_thresholds
 from core.routing.optimize.search import recommend
 from core.routing.policies import Cascade
@@ -14,7 +15,7 @@ from core.routing.projections import project_spend
 from core.routing.sla import sla_search
 from core.spend.reports import money
 from ui.deltas import signed
-from ui.frontier_figures import frontier_figure, share_figure
+from ui.frontier_figures import frontier_figure, reliability_figure, share_figure
 from ui.goal_form import goal_form
 from ui.policy_widgets import save_policy_panel
 from ui.routing_state import SIGNAL_LABELS, bootstrap_for, frontier_for
@@ -137,6 +138,20 @@ with right:
     if not has_latency:
         st.caption("This eval set has no latency_ms, so latency cannot be shown.")
     st.plotly_chart(share_figure(point["share"]), key="cascade_share_chart")
+
+# -- calibration ---------------------------------------------------------------------------------
+with st.expander("Calibration: does the signal mean what it says?", expanded=False):
+    audit = calibration_audit(evalset, fr.signal, models[:-1])
+    if "error" in audit and audit["error"].notna().any():
+        st.info(" ".join(audit["error"].dropna()))
+    else:
+        st.dataframe(audit.rename(columns={"mean_signal": "mean signal", "ece": "ECE", "auc": "AUC"}),
+                     hide_index=True, column_config={"accuracy": st.column_config.NumberColumn(format="percent")})
+        table, ece = reliability(fr.signal.scores(evalset, models[0]), evalset.score[:, evalset.model_index(models[0])])
+        st.plotly_chart(reliability_figure(table, f"{models[0]}: ECE {ece:.3f}"), key="cascade_reliability")
+        st.caption("Expected calibration error (ECE): the items' mean gap between the signal and "
+                   "the share right, over 10 bins, in-sample on this eval set. A cascade needs the "
+                   "ranking (AUC); reading a threshold as a probability needs both.")
 
 # -- SLA -----------------------------------------------------------------------------------------
 with st.expander("SLA: which thresholds meet your targets?", expanded=False):

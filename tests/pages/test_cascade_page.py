@@ -142,6 +142,9 @@ def test_the_goal_is_a_form_and_a_recommendation_applies_to_the_sliders(workspac
     at = AppTest.from_file(PAGE, default_timeout=180)
     at.run()
     assert [t.key for t in at.text_input] == ["cascade_policy_name"]  # no goal syntax to type
+    audit = next(d.value for d in at.dataframe if "ECE" in d.value.columns)
+    # small's confidence: right when >= 0.5, so the 10 bins are near 0% or 100% right
+    assert audit.loc[0, "model"] == "small" and audit.loc[0, "AUC"] == 1.0
     at.selectbox(key="cascade_goal_kind").set_value("match").run()
     assert at.selectbox(key="cascade_goal_model").value == "big"
     at.button(key="cascade_recommend").click().run()

@@ -226,3 +226,28 @@ def test_roc_auc_by_hand_and_the_gate():
     assert signal_helps(*roc_auc(y, s)) and not signal_helps(*roc_auc(y, rng.normal(size=500)))
     ties = roc_auc(np.array([1, 0]), np.array([0.5, 0.5]))[0]
     assert ties == 0.5
+
+
+# -- calibration audit --------------------------------------------------------------------------------
+def test_calibration_numbers_by_hand():
+    from core.routing.calibration import calibration_audit, reliability
+
+    # bins of 0.5: [0, 0.5) holds 0.1, 0.2, 0.3 (right 1 of 3), [0.5, 1] holds 0.8, 1.0 (right 2 of 2)
+    table, ece = reliability([0.1, 0.2, 0.3, 0.8, 1.0], [0, 1, 0, 1, 1], bins=2)
+    assert table["items"].tolist() == [3, 2]
+    assert table["mean_signal"].tolist() == pytest.approx([0.2, 0.9])
+    assert table["accuracy"].tolist() == pytest.approx([1 / 3, 1.0])
+    assert ece == pytest.approx(3 / 5 * abs(1 / 3 - 0.2) + 2 / 5 * 0.1)
+    # perfectly calibrated by construction: ECE 0
+    assert reliability([0.25] * 4 + [0.75] * 4, [1, 0, 0, 0, 1, 1, 1, 0], bins=2)[1] == pytest.approx(0.0)
+    es = EvalSet.from_arrays("t", ["small", "big"], score=[[1, 1], [0, 1], [1, 1], [0, 1]],
+                             confidence=[[0.9, 1], [0.8, 1], [0.6, 1], [0.2, 1]],
+                             items=pd.DataFrame({"item_id": list("abcd"), "task": ["x", "x", "y", "y"]}))
+    from core.routing.signals import SelfConfidence
+
+    audit = calibration_audit(es, SelfConfidence(), ["small"], bins=2).set_index("task")
+    assert audit.loc["all", "accuracy"] == 0.5 and audit.loc["all", "mean_signal"] == pytest.approx(0.625)
+    # task x: 0.9 right, 0.8 wrong (one bin: accuracy 0.5, mean 0.85); over all, right (0.9, 0.6)
+    # beat wrong (0.8, 0.2) in 3 of 4 pairs
+    assert audit.loc["x", "ece"] == pytest.approx(0.35)
+    assert audit.loc["all", "auc"] == pytest.approx(0.75)
