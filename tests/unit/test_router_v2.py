@@ -251,3 +251,27 @@ def test_calibration_numbers_by_hand():
     # beat wrong (0.8, 0.2) in 3 of 4 pairs
     assert audit.loc["x", "ece"] == pytest.approx(0.35)
     assert audit.loc["all", "auc"] == pytest.approx(0.75)
+
+
+# -- the Routing page's starting table ------------------------------------------------------------------
+def test_the_starting_task_table_costs_at_most_one_point():
+    """Issue 13 item 15: the weighted-selection start cost 16 quality points on ARC. Per task, the
+    cheapest model within one point of the task's best: 'qa' has big .95 ($.01), mid .945 ($.004),
+    small .90 ($.001) -> mid; 'chat' has everyone right -> small."""
+    from core.routing.policies import TaskRouter
+    from core.routing.policies.task_router import best_table
+
+    n = 300
+    i = np.arange(n)
+    qa = i < 200  # 200 qa items, then 100 chat items everyone answers right
+    score = np.column_stack([(i < 190) | ~qa, (i < 189) | ~qa, (i < 180) | ~qa]).astype(float)
+    es = EvalSet.from_arrays("t", ["big", "mid", "small"], score=score, cost=np.tile([0.01, 0.004, 0.001], (n, 1)),
+                             items=pd.DataFrame({"item_id": [str(k) for k in i],
+                                                 "task": np.where(qa, "qa", "chat")}))
+    table, default = best_table(es)
+    q = es.model_stats["quality"]
+    assert table == {"chat": "small", "qa": "mid"}
+    out = TaskRouter(table, default).evaluate(es)
+    assert out.quality >= q.max() - 0.01
+    assert out.quality == pytest.approx((189 + 100) / 300)
+    assert out.cost_per_item == pytest.approx((200 * 0.004 + 100 * 0.001) / 300)
