@@ -275,3 +275,17 @@ def test_the_starting_task_table_costs_at_most_one_point():
     assert out.quality >= q.max() - 0.01
     assert out.quality == pytest.approx((189 + 100) / 300)
     assert out.cost_per_item == pytest.approx((200 * 0.004 + 100 * 0.001) / 300)
+
+
+def test_escalation_counts_escalations_not_voters():
+    """Issue 12: agreement voters are called with the first step; an escalation is an item that
+    went on to the next step. a and b agree on items 0 and 1 of 4: escalation 0.5, not 1.0."""
+    from core.routing.optimize.search import figures
+
+    es = EvalSet.from_arrays("t", ["a", "b", "c"], score=np.ones((4, 3)), cost=np.tile([1.0, 1.0, 10.0], (4, 1)),
+                             prediction=[["x", "x", "x"], ["y", "y", "y"], ["x", "z", "x"], ["y", "x", "y"]])
+    out = Cascade(["a", "c"], [1.0], Agreement(["a", "b"])).evaluate(es)
+    assert out.calls() == {"a": 4, "b": 4, "c": 2}
+    assert figures(out)["escalation_rate"] == 0.5
+    assert figures(Mix(SingleModel("a"), Cascade(["a", "c"], [1.0], Agreement(["a", "b"])), 1.0)
+                   .evaluate(es))["escalation_rate"] == 0.5
