@@ -24,7 +24,7 @@ The four items of the tiny eval set (no input column: hashed on their ids i1..i4
 
 >>> [round(mix_share(t), 3) for t in ["i1", "i2", "i3", "i4"]], mix_arm("i3", 0.5), mix_arm("i1", 0.5)
 ([0.738, 0.732, 0.406, 0.956], 1, 0)
->>> from core.routing.policies import SingleModel
+>>> from core.routing.policies.single import SingleModel
 >>> Mix(SingleModel("small"), SingleModel("big"), alpha=0.5).evaluate(es).calls()
 {'big': 1, 'mid': 0, 'small': 3}
 """
@@ -39,6 +39,7 @@ from core.errors import InputError
 from core.evaluation.evalset import EvalSet
 from core.routing.packing import is_packed
 from core.routing.policies.base import Outcome, Policy
+from core.routing.policies.registry import policy_from_dict
 
 DEFAULT_SALT = "tradeoff-mix"
 
@@ -94,8 +95,6 @@ class Mix(Policy):
     kind = "mix"
 
     def __init__(self, a, b, alpha: float, salt: str = DEFAULT_SALT):
-        from core.routing.policies import policy_from_dict
-
         self.a = policy_from_dict(a) if isinstance(a, dict) else a
         self.b = policy_from_dict(b) if isinstance(b, dict) else b
         if not isinstance(self.a, Policy) or not isinstance(self.b, Policy):
