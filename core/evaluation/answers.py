@@ -58,7 +58,8 @@ def answer_matrix(prediction: np.ndarray, output: np.ndarray) -> np.ndarray:
 # (B)", "B." and "b" all choose option B; "#### 1,234" and "so she pays 1234." both end on 1234.
 # Agreement between models (cascade signals, the ensemble's vote) compares these conclusions.
 _OPTION_LINE = re.compile(r"^\s*\(?([A-Ea-e])[\)\.:]\s+\S", re.M)
-_NUMBER = re.compile(r"-?\d[\d,]*\.?\d*")
+_NUMBER = re.compile(r"(?<![A-Za-z\d])-?\d[\d,]*\.?\d*")  # not inside a word or code ("C5")
+_FINAL_NUMBER = re.compile(r"^[$€£(]*-?\d[\d,]*\.?\d*[%)]*[.!]?$")
 _CODE_COMMENT = re.compile(r"#.*|//.*")
 CONCLUSION_KINDS = ("choice", "number", "text")
 
@@ -119,6 +120,19 @@ def extract_number(text) -> str | None:
     return str(int(value)) if value == int(value) else repr(round(value, 6))
 
 
+def ends_on_number(text) -> bool:
+    """Whether an answer ends on a number (its last word, or what follows GSM8K's ``####``), as
+    worked solutions do; a label that merely holds a digit ("C5", "not-C5") does not.
+
+    >>> [ends_on_number(t) for t in ["#### 1,234", "So she pays $12.50.", "C5", "not-C5", "42"]]
+    [True, True, False, False, True]
+    """
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return False
+    body = unicodedata.normalize("NFKC", str(text)).split("####")[-1].split()
+    return bool(body) and bool(_FINAL_NUMBER.match(body[-1]))
+
+
 def normalize_text(text) -> str | None:
     """A short text, label or code line compared on its words: the one normalisation rule
     (:func:`normalize_answer`) with code comments and punctuation removed.
@@ -136,7 +150,8 @@ def normalize_text(text) -> str | None:
 
 def conclusion_kind(prompts, answers) -> str:
     """How an eval set's answers conclude: ``choice`` when at least 80% of prompts offer lettered
-    options, ``number`` when at least 80% of answers contain a number, else ``text``.
+    options, ``number`` when at least 80% of answers end on a number (:func:`ends_on_number`),
+    else ``text``.
 
     >>> conclusion_kind(["Q?\\nA) x\\nB) y"], [["B"]]), conclusion_kind(["2+2?"], [["4"], ["#### 4"]])
     ('choice', 'number')
@@ -146,7 +161,7 @@ def conclusion_kind(prompts, answers) -> str:
         return "choice"
     sample = [a for a in np.asarray(answers, dtype=object)[:300].ravel()
               if a is not None and not (isinstance(a, float) and np.isnan(a))]
-    if sample and np.mean([extract_number(a) is not None for a in sample]) >= 0.8:
+    if sample and np.mean([ends_on_number(a) for a in sample]) >= 0.8:
         return "number"
     return "text"
 

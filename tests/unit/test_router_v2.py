@@ -207,7 +207,7 @@ def test_agreement_on_paraphrased_answers():
     assert Agreement(["a", "b", "c"]).scores(es, "a").tolist() == [1.0, 0.5, 0.0]
     numbers = EvalSet.from_arrays("n", ["a", "b"], score=np.ones((2, 2)),
                                   output=[["so she pays #### 1,234", "The total is 1234."],
-                                          ["It is 12.50 dollars", "12.4"]])
+                                          ["It is $12.50.", "12.4"]])
     assert numbers.conclusion_kind == "number"
     assert Agreement(["a", "b"]).scores(numbers, "a").tolist() == [1.0, 0.0]
 
