@@ -64,8 +64,9 @@ def test_router_metrics_by_hand(fr):
     assert fr.metrics["cpt80"] == pytest.approx(0.2)
     # Hull (.001,.5) -> (.0035,.75), flat to .011: area .0015625 + .005625 over range .01
     assert fr.metrics["aiq"] == pytest.approx(0.71875)
-    # oracle over the cascade's models: small on i1, i4; big on i2, i3
-    assert fr.oracle["quality"] == 1.0 and fr.oracle["cost_per_item"] == pytest.approx(0.0055)
+    # the oracle over every model of the set (issue 12), not only the cascade's: small on i1, i4
+    # ($.001), mid on i2 ($.004), big on i3 ($.01); the cascade's two alone would pay $.0055
+    assert fr.oracle["quality"] == 1.0 and fr.oracle["cost_per_item"] == pytest.approx(0.004)
 
 
 def test_metric_functions_on_their_own():
