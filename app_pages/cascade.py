@@ -6,13 +6,17 @@ import json
 import streamlit as st
 
 from core.errors import InputError
+from core.routing.calibration import calibration_audit, reliability
 from core.routing.frontier import default_cascade, default_voters, point_summary, suggested_thresholds
 from core.routing.optimize.search import recommend
+from core.routing.policies import Cascade
+from core.routing.policies.mix import main_part
 from core.routing.projections import project_spend
 from core.routing.sla import sla_search
 from core.spend.reports import money
 from ui.deltas import signed
-from ui.frontier_figures import frontier_figure, share_figure
+from ui.frontier_figures import frontier_figure, reliability_figure, share_figure
+from ui.goal_form import goal_form
 from ui.policy_widgets import save_policy_panel
 from ui.routing_state import SIGNAL_LABELS, bootstrap_for, frontier_for
 from ui.state import evalset_picker, scored_evalset
@@ -135,6 +139,20 @@ with right:
         st.caption("This eval set has no latency_ms, so latency cannot be shown.")
     st.plotly_chart(share_figure(point["share"]), key="cascade_share_chart")
 
+# -- calibration ---------------------------------------------------------------------------------
+with st.expander("Calibration: does the signal mean what it says?", expanded=False):
+    audit = calibration_audit(evalset, fr.signal, models[:-1])
+    if "error" in audit and audit["error"].notna().any():
+        st.info(" ".join(audit["error"].dropna()))
+    else:
+        st.dataframe(audit.rename(columns={"mean_signal": "mean signal", "ece": "ECE", "auc": "AUC"}),
+                     hide_index=True, column_config={"accuracy": st.column_config.NumberColumn(format="percent")})
+        table, ece = reliability(fr.signal.scores(evalset, models[0]), evalset.score[:, evalset.model_index(models[0])])
+        st.plotly_chart(reliability_figure(table, f"{models[0]}: ECE {ece:.3f}"), key="cascade_reliability")
+        st.caption("Expected calibration error (ECE): the items' mean gap between the signal and "
+                   "the share right, over 10 bins, in-sample on this eval set. A cascade needs the "
+                   "ranking (AUC); reading a threshold as a probability needs both.")
+
 # -- SLA -----------------------------------------------------------------------------------------
 with st.expander("SLA: which thresholds meet your targets?", expanded=False):
     t1, t2, t3 = st.columns(3)
@@ -205,18 +223,29 @@ save_policy_panel(policy, meta, f"cascade {' > '.join(models)}", key="cascade")
 
 # -- recommendation ------------------------------------------------------------------------------
 with st.expander("Recommend thresholds for a goal (held-out figures)", expanded=False):
-    goal = st.text_input("Goal", value=f"match:{models[-1]}", key="cascade_goal",
-                         help="match:MODEL (within one point of that model's quality; "
-                              "match:MODEL~0 for at least it), quality>=Q, "
-                              "cost<=USD_PER_ITEM, or share:MODEL<=S")
+    goal = goal_form(list(evalset.models), models[-1], key="cascade_goal")
     if st.button("Recommend", key="cascade_recommend"):
         try:
             with st.spinner("Cross-validating policies..."):
-                rec = recommend(evalset, goal, candidates=list(fr.models))
+                st.session_state["cascade_rec"] = (config_key, recommend(evalset, str(goal),
+                                                                         candidates=list(fr.models)))
         except InputError as err:
             st.error(str(err))
-        else:
-            st.write(rec.summary_line())
-            st.caption("Held-out figures: each row scored by a policy fitted without it."
-                       + (f" {judge_note}" if judge_note else ""))
-            st.json(rec.to_dict()["policy"], expanded=False)
+    stored = st.session_state.get("cascade_rec")
+    if stored is not None and stored[0] == config_key:
+        rec = stored[1]
+        st.write(rec.summary_line())
+        st.caption("Held-out estimate with its 95% interval: each row scored by signals fitted "
+                   "without it, corrected for the optimism of choosing among the plans."
+                   + (f" {judge_note}" if judge_note else ""))
+        part = main_part(rec.policy)
+        if isinstance(part, Cascade) and list(part.models) == models and part.signal.kind == kind:
+
+            def _use(values=tuple(part.thresholds)):
+                for k, v in zip(slider_keys, values):
+                    st.session_state[k] = float(min(max(v, 0.0), MAX_THRESHOLD))
+
+            st.button("Apply to the sliders", on_click=_use, key="cascade_rec_apply",
+                      help="Sets the thresholds above to the recommended ones"
+                           + (" (the mix's larger part)" if part is not rec.policy else ""))
+        st.json(rec.to_dict()["policy"], expanded=False)

@@ -8,7 +8,8 @@ import streamlit as st
 
 from core.errors import InputError
 from core.routing.frontier import default_cascade, single_points
-from core.routing.policies import Oracle, TaskRouter, ValueTiers, WeightedSelection
+from core.routing.policies import Oracle, TaskRouter, ValueTiers
+from core.routing.policies.task_router import best_table
 from core.routing.projections import cost_by_task, project_by_task
 from ui.deltas import signed
 from ui.frontier_figures import frontier_figure, share_figure
@@ -35,19 +36,18 @@ mode = st.radio("Rule", ["Task routing table", "Value tiers"], horizontal=True, 
 
 try:
     if mode == "Task routing table":
-        suggestion = WeightedSelection({"task_fit": 1.0, "cost": 0.3}).fit(evalset)
-        st.caption("Starting point: per task, the best quality with a small preference for cheaper "
-                   "models (weighted selection, in-sample). Edit any row.")
+        start, start_default = best_table(evalset)
+        st.caption("Starting point: per task, the cheapest model within one point of that task's "
+                   "best quality (in-sample). Edit any row.")
         table = pd.DataFrame({"task": task_counts.index, "items": task_counts.to_numpy(),
-                              "model": [suggestion.table_.get(t, suggestion.default_)
-                                        for t in task_counts.index]})
+                              "model": [start.get(t, start_default) for t in task_counts.index]})
         edited = st.data_editor(
             table, key=f"routing_table_{es_id}", hide_index=True, width="stretch",
             disabled=["task", "items"],
             column_config={"model": st.column_config.SelectboxColumn("model", options=models,
                                                                      required=True)})
         default = st.selectbox("Default model (tasks not in the table)", models,
-                               index=models.index(suggestion.default_), key=f"routing_default_{es_id}")
+                               index=models.index(start_default), key=f"routing_default_{es_id}")
         policy = TaskRouter(dict(zip(edited["task"], edited["model"])), default)
     else:
         numeric = [c for c in evalset.metadata_columns

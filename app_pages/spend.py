@@ -12,6 +12,7 @@ from core.spend.charts import share_bar, stacked_by_day
 from core.spend.queries import spend_page_data
 from core.spend.reports import money, unknown_note
 from core.spend.throttle import project_costs
+from ui.deltas import signed
 from ui.policy_widgets import policy_picker
 from ui.spend_widgets import (
     demo_panel,
@@ -117,7 +118,7 @@ st.caption("At a volume you type per task: what the current policy costs per day
            "against sending everything to the best single model (the all-frontier baseline).")
 evalset = evalset_picker("Eval set for costs per item", key="spend_projection_evalset", allow_upload=False)
 if evalset is not None:
-    policy = policy_picker(evalset, "spend_projection_policy", "Current policy", default="cheapest")
+    policy = policy_picker(evalset, "spend_projection_policy", "Current policy", default="cascade")
     tasks = sorted(set(map(str, evalset.tasks)))
     cols = st.columns(min(len(tasks), 4))
     volume = {task: cols[i % len(cols)].number_input(f"Requests/day: {task}", min_value=0.0,
@@ -134,8 +135,13 @@ if evalset is not None:
             st.error(str(err))
         else:
             total = proj.iloc[-1]
-            p = st.columns(3)
+            p = st.columns(4)
             p[0].metric("Current policy, per month", money(total["current_monthly"]))
             p[1].metric(f"All {baseline.model}, per month", money(total["baseline_monthly"]))
             p[2].metric("Savings per year", money(total["savings_annual"]))
+            p[3].metric("Quality, current policy", f"{total['current_quality']:.3f}",
+                        **signed(total["current_quality"] - total["baseline_quality"], "{:.3f}",
+                                 baseline.model, same=f"same quality as {baseline.model}"))
+            st.caption("Simulated from the eval set's costs and scores (in-sample, not billed "
+                       "spend); quality at the volume's task mix.")
             st.dataframe(proj, hide_index=True, key="spend_projection_table")

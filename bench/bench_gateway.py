@@ -1,6 +1,6 @@
 """Gateway throughput and added latency, against calling the upstream directly, in the same run.
 
-    python -m bench.bench_gateway [--seconds 10] [--connections 64] [--workers 1]
+    python -m bench.bench_gateway [--seconds 10] [--connections 64] [--workers 1] [--budgets]
 
 Starts a fast OpenAI-compatible upstream (:mod:`bench.fast_upstream`), a bare pass-through proxy
 (:mod:`bench.passthrough`: Starlette + aiohttp + orjson, nothing else) and ``python -m core serve``
@@ -36,9 +36,12 @@ wrk.headers["Content-Type"] = "application/json"
 """
 
 
-def wrk(url: str, body: dict, seconds: int, connections: int, threads: int) -> dict:
+def wrk(url: str, body: dict, seconds: int, connections: int, threads: int,
+        headers: dict[str, str] | None = None) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(LUA % json.dumps(body))
+        for name, value in (headers or {}).items():
+            script.write(f'wrk.headers["{name}"] = "{value}"\n')
     out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
                           "-s", script.name, url], capture_output=True, text=True, timeout=seconds + 60)
     os.unlink(script.name)
@@ -90,6 +93,9 @@ def main(argv=None) -> None:
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--budgets", action="store_true",
+                   help="then again with a gateway key, a team budget and an overall budget (alert "
+                        "only, never reached): what checking keys and budgets costs")
     args = p.parse_args(argv)
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk)")
@@ -128,6 +134,14 @@ def main(argv=None) -> None:
                       {**body, "model": "openai:gpt-4o-mini"}, args.seconds, args.connections, args.threads)
         cpu = cpu_seconds(gateway.pid) - cpu_before
         workers_cpu = cpu_seconds(gateway.pid, children_only=True) - workers_before
+        guarded = guarded_cpu = None
+        if args.budgets:
+            headers = enable_budgets(tmp / "ws.duckdb", f"http://127.0.0.1:{gw_port}")
+            guarded_before = cpu_seconds(gateway.pid)
+            guarded = wrk(f"http://127.0.0.1:{gw_port}/v1/chat/completions",
+                          {**body, "model": "openai:gpt-4o-mini"}, args.seconds, args.connections,
+                          args.threads, headers)
+            guarded_cpu = cpu_seconds(gateway.pid) - guarded_before
         load_after = os.getloadavg()
     finally:
         gateway.terminate()
@@ -149,6 +163,11 @@ def main(argv=None) -> None:
     for name, r in (("direct to the fake upstream", direct), ("bare pass-through proxy", bare),
                     ("through the gateway (ledger on)", through)):
         print(f"| {name} | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['non2xx']} | {r['socket_errors']} |")
+    if guarded is not None:
+        r = guarded
+        print(f"| through the gateway, key + 2 budgets checked | {r['rps']:,.0f} | {r['p50']:.2f} | "
+              f"{r['p99']:.2f} | {r['non2xx']} | {r['socket_errors']} |")
+        print(f"\ngateway CPU with key + budgets: {1000 * guarded_cpu / max(r['requests'], 1):.3f} ms per request")
     print(f"\nbare proxy CPU: {1000 * px_cpu / max(bare['requests'], 1):.3f} ms per request")
     print(f"gateway CPU: {cpu:.2f} s for {through['requests']:,} requests = "
           f"{1000 * cpu / max(through['requests'], 1):.3f} ms per request "
@@ -161,6 +180,35 @@ def main(argv=None) -> None:
     print(f"ledger rows: {rows:,} (answered through the gateway in the measured run: {answered:,}, "
           "plus the warm-up run's)")
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def enable_budgets(workspace: Path, url: str) -> dict[str, str]:
+    """A gateway key and two alert-only budgets far above what the run spends; returns the
+    request headers that use them, once the running gateway checks them."""
+    from core.gateway.apikeys import create_key
+    from core.gateway.budgets import set_budget
+    from core.workspace import Workspace
+
+    for _ in range(200):  # the store agent holds the workspace a few ms every half second
+        try:
+            ws = Workspace(workspace)
+            break
+        except Exception:
+            time.sleep(0.05)
+    try:
+        key = create_key(ws, "bench")["key"]
+        set_budget(ws, "team", "daily", 1e6, subject="bench")
+        set_budget(ws, "overall", "daily", 1e6)
+    finally:
+        ws.close()
+    deadline = time.monotonic() + 30
+    while True:
+        guard = httpx.get(url + "/health").json()["guard"]
+        if guard["keys_required"] and len(guard["budgets"]) == 2:
+            return {"Authorization": f"Bearer {key}", "X-Tradeoff-Team": "bench"}
+        if time.monotonic() > deadline:
+            sys.exit("the gateway never loaded the bench key and budgets")
+        time.sleep(0.1)
 
 
 if __name__ == "__main__":

@@ -57,17 +57,21 @@ def cmd_frontier(args) -> int:
 
 def cmd_fit(args) -> int:
     from core.evaluation.loading import load_csv
-    from core.routing.optimize.search import fit_goal
+    from core.routing.optimize.policy_file import fit_estimate_line, fit_goal, fit_unmet_line
 
     fitted = fit_goal(load_csv(args.train), args.goal)
     Path(args.out).write_text(json.dumps(fitted, indent=2, default=str))
+    print(fit_estimate_line(fitted), file=sys.stderr)
+    if not fitted["goal_met_on_held_out"]:
+        print(f"error: {fit_unmet_line(fitted)}; wrote the best plan to {args.out}", file=sys.stderr)
+        return 1
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
 
 def cmd_score(args) -> int:
     from core.evaluation.loading import load_csv
-    from core.routing.optimize.search import score_policy_file
+    from core.routing.optimize.policy_file import score_policy_file
 
     result = score_policy_file(args.policy, load_csv(args.test))
     if args.json:
@@ -252,6 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--drain", type=float, default=30.0,
                    help="seconds in-flight requests get to finish after SIGTERM")
     s.set_defaults(func=cmd_serve)
+
+    from core.gateway.commands import add_commands
+
+    add_commands(sub)  # keys, webhooks, budgets
     return p
 
 

@@ -9,7 +9,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-MAX_CLOUD = 20_000  # points drawn in the grey cloud (the Pareto front is always drawn in full)
+from core.routing.router_metrics import pareto_front
+
+MAX_CLOUD = 2_000  # points drawn in the grey cloud (the Pareto front is always drawn in full)
+DOLLAR_TICKS = "$.2~g"  # log-axis ticks read $0.0001, not 100µ
 CURRENT = "Current point"
 
 
@@ -43,11 +46,14 @@ def frontier_figure(points: pd.DataFrame | None, singles: pd.DataFrame, oracle: 
             x=front["cost_per_item"], y=front["quality"], mode="lines+markers", name="Pareto front",
             line=dict(color="#1f77b4", width=2, shape="hv"), marker=dict(size=5),
             hovertemplate="Pareto: $%{x:.6f}/item · quality %{y:.3f}<extra></extra>"))
+    # labels on the models of the Pareto front only (no overlapping names); the rest on hover
+    front_models = pareto_front(singles["cost_per_item"].to_numpy(float), singles["quality"].to_numpy(float))
     fig.add_trace(go.Scatter(
         x=singles["cost_per_item"], y=singles["quality"], mode="markers+text", name="Single models",
-        text=singles["model"], textposition="top center", textfont=dict(size=10),
+        text=[m if on else "" for m, on in zip(singles["model"], front_models)],
+        customdata=singles["model"], textposition="top center", textfont=dict(size=10),
         marker=dict(size=10, symbol="square", color="#2ca02c"),
-        hovertemplate="%{text}: $%{x:.6f}/item · quality %{y:.3f}<extra></extra>"))
+        hovertemplate="%{customdata}: $%{x:.6f}/item · quality %{y:.3f}<extra></extra>"))
     if oracle and oracle.get("quality") is not None and np.isfinite(oracle.get("cost_per_item", np.nan)):
         fig.add_trace(go.Scatter(
             x=[oracle["cost_per_item"]], y=[oracle["quality"]], mode="markers+text", name="Oracle",
@@ -61,10 +67,26 @@ def frontier_figure(points: pd.DataFrame | None, singles: pd.DataFrame, oracle: 
             hovertemplate=f"{current_label}: $%{{x:.6f}}/item · quality %{{y:.3f}}<extra></extra>"))
     fig.update_layout(
         title=title or None, height=460, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-        xaxis=dict(title="Cost per item (USD, log scale)", type="log"),
+        xaxis=dict(title="Cost per item (USD, log scale)", type="log", tickformat=DOLLAR_TICKS),
         yaxis=dict(title="Quality (mean score)"), legend=dict(orientation="h", y=-0.18),
         uirevision="frontier",  # keep the user's zoom while the current point moves
     )
+    return fig
+
+
+def reliability_figure(table: pd.DataFrame, label: str) -> go.Figure:
+    """Reliability curve: each bin's mean signal (x) against its accuracy (y), sized by items,
+    beside the diagonal of a perfectly calibrated signal."""
+    fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="Perfectly calibrated",
+                               line=dict(color="#999", dash="dash"), hoverinfo="skip"))
+    fig.add_trace(go.Scatter(
+        x=table["mean_signal"], y=table["accuracy"], mode="lines+markers", name=label,
+        marker=dict(size=6 + 14 * np.sqrt(table["items"] / max(table["items"].max(), 1))),
+        customdata=table["items"], hovertemplate="signal %{x:.2f} · right %{y:.0%} · %{customdata:,.0f} items<extra></extra>"))
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10),
+                      xaxis=dict(title="Mean signal in the bin", range=[0, 1]),
+                      yaxis=dict(title="Share right", range=[0, 1], tickformat=".0%"),
+                      legend=dict(orientation="h", y=-0.25))
     return fig
 
 

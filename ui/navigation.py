@@ -10,6 +10,7 @@ PAGES = {
     "Run": [
         ("app_pages/run.py", "Live run", ":material/play_circle:"),
         ("app_pages/playground.py", "Playground", ":material/chat:"),
+        ("app_pages/gateway.py", "Gateway", ":material/router:"),
     ],
     "Spend": [
         ("app_pages/spend.py", "Spend", ":material/payments:"),

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
-from core.evaluation.answers import answer_matrix
+from core.evaluation.answers import answer_matrix, conclusion_kind, conclusions
 from core.exports import csv_bytes
 
 ITEM_COLUMNS = ("item_id", "input", "task", "label", "reference")
@@ -116,6 +116,27 @@ class EvalSet:
         """Comparable answers ``[n, m]`` under the one normalisation rule
         (:mod:`core.evaluation.answers`): the prediction, else the output text; None = none."""
         return answer_matrix(self.prediction, self.output)
+
+    @cached_property
+    def conclusion_kind(self) -> str:
+        """How this set's answers conclude (``choice``, ``number`` or ``text``; see
+        :func:`core.evaluation.answers.conclusion_kind`), detected from its prompts and answers."""
+        prompts = self.items["input"].dropna().astype(str).tolist() if "input" in self.items else []
+        return conclusion_kind(prompts, self._answer_texts)
+
+    def conclusions(self, kind: str | None = None) -> np.ndarray:
+        """What each answer concludes ``[n, m]`` (the prediction, else the output, read by
+        :func:`core.evaluation.answers.conclusions`; None = none): "The answer is (B)" and "b."
+        both conclude ``B``. ``kind`` defaults to :attr:`conclusion_kind`; cached per kind."""
+        kind = kind or self.conclusion_kind
+        cache = self.__dict__.setdefault("_conclusions", {})
+        if kind not in cache:
+            cache[kind] = conclusions(self._answer_texts, kind)
+        return cache[kind]
+
+    @cached_property
+    def _answer_texts(self) -> np.ndarray:
+        return np.where(pd.isna(self.prediction), self.output, self.prediction)
 
     @cached_property
     def model_stats(self) -> pd.DataFrame:

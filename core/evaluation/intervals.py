@@ -120,3 +120,40 @@ def bootstrap_interval(score: np.ndarray, cost: np.ndarray, n_boot: int = N_BOOT
     quality = bootstrap_ratio(score, n_boot, seed, level)
     cost_iv = bootstrap_ratio(cost, n_boot, seed, level)
     return {"quality": quality, "cost_per_item": cost_iv, "n_boot": n_boot, "level": level}
+
+
+def roc_auc(correct, score) -> tuple[float, float]:
+    """Area under the ROC curve of ``score`` for telling right answers (``correct >= 0.5``) from
+    wrong ones, and its standard error (Hanley & McNeil, 1982). Rows with a NaN are left out;
+    ties count one half. NaN when one class is absent.
+
+    A signal helps only where ``auc - 1.96 * se > 0.5`` (:func:`signal_helps`).
+
+    >>> auc, se = roc_auc(np.array([1, 1, 0, 0]), np.array([0.9, 0.4, 0.5, 0.1]))
+    >>> auc, round(se, 3)
+    (0.75, 0.276)
+    """
+    from scipy.stats import rankdata
+
+    y = np.asarray(correct, dtype=float)
+    s = np.asarray(score, dtype=float)
+    ok = ~np.isnan(y) & ~np.isnan(s)
+    pos, s = y[ok] >= 0.5, s[ok]
+    n1, n0 = int(pos.sum()), int((~pos).sum())
+    if n1 == 0 or n0 == 0:
+        return float("nan"), float("nan")
+    ranks = rankdata(s)
+    auc = (ranks[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)
+    q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
+    var = (auc * (1 - auc) + (n1 - 1) * (q1 - auc * auc) + (n0 - 1) * (q2 - auc * auc)) / (n1 * n0)
+    return float(auc), float(np.sqrt(max(var, 0.0)))
+
+
+def signal_helps(auc: float, se: float, alpha: float = ALPHA) -> bool:
+    """Whether a signal ranks right answers above wrong ones beyond chance: the lower end of its
+    AUC's two-sided ``1 - alpha`` interval is above 0.5.
+
+    >>> signal_helps(0.75, 0.05), signal_helps(0.55, 0.04), signal_helps(float("nan"), 0.1)
+    (True, False, False)
+    """
+    return bool(auc - normal_quantile(alpha) * se > 0.5) if auc == auc and se == se else False

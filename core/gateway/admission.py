@@ -27,6 +27,8 @@ class Refuse:
     message: str
     code: str | None = None
     retry_after_s: float | None = None
+    type: str = "admission_refused"  # OpenAI's error type (e.g. invalid_request_error for a 401)
+    headers: dict[str, str] | None = None  # more response headers (x-should-retry: false)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ spool, requests are still served with the last published deployments, and the st
 
 Hooks: ``observers`` are called as ``observer(ws, frame)`` with every committed batch (the place
 where 70/90/100% budget crossings are detected from the ledger writes); an observer's failure
-is logged and never loses rows.
+is logged and never loses rows. ``hooks`` are objects with ``cycle(ws)`` (called every cycle
+the store answers, after the commit: :class:`core.gateway.watch.BudgetWatch` computes budget
+state and alerts there) and ``close()`` (on stop, before the last commits).
 """
 from __future__ import annotations
 
@@ -55,7 +57,7 @@ class StoreAgent:
     def __init__(self, workspace: Location | str | Path | None, runtime: Path, interval_s: float = 0.5,
                  max_rows: int = 5000, poll_every: int = 2,
                  file_policies: dict[str, tuple[Policy, dict[str, Any], str]] | None = None,
-                 observers: list[Observer] | None = None):
+                 observers: list[Observer] | None = None, hooks: list[Any] | None = None):
         self.location = workspace if isinstance(workspace, Location) else resolve(workspace)
         self.runtime = runtime
         self.spool = self.location.spool_dir
@@ -63,6 +65,7 @@ class StoreAgent:
         self.max_rows = max_rows
         self.poll_every = max(1, poll_every)
         self.observers = list(observers or [])
+        self.hooks = list(hooks or [])
         self.file_policies = dict(file_policies or {})
         self._pending_files = dict(self.file_policies)  # deployed to the store once it answers
         self._version: str | None = None
@@ -109,6 +112,11 @@ class StoreAgent:
                     self.experiments.cycle(ws, served, force=force_poll)
                 except Exception:  # experiments must never stop the ledger's commits
                     log.exception("live experiments cycle failed")
+                for hook in self.hooks:
+                    try:
+                        hook.cycle(ws)
+                    except Exception:  # a hook must never stop commits
+                        log.exception("store agent hook %s failed", type(hook).__name__)
                 self.store_state, self.store_error = "ok", None
             except Exception as exc:
                 self._unreachable(exc)
@@ -201,6 +209,11 @@ class StoreAgent:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        for hook in self.hooks:
+            try:
+                hook.close()
+            except Exception:
+                log.exception("store agent hook %s failed to close", type(hook).__name__)
         deadline = time.monotonic() + drain_s
         try:
             while True:

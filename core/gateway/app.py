@@ -28,9 +28,11 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from core.gateway import metrics
+from core.gateway.admission import Refuse
 from core.gateway.engine import PREFIX, Engine
 from core.gateway.errors import GatewayError
 from core.gateway.experiments import LiveExperiments
+from core.gateway.guard import Guard
 from core.gateway.request import parse_chat_request
 from core.gateway.responses import completion_body, sse_events
 from core.gateway.runtime import read_json
@@ -53,9 +55,12 @@ class Gateway:
     """The ASGI app around an :class:`Engine` and a :class:`CallSink`."""
 
     def __init__(self, engine: Engine, sink: CallSink, runtime: Path | None = None,
-                 reload_s: float = 0.5):
+                 reload_s: float = 0.5, guard: Guard | None = None):
         self.engine = engine
         self.sink = sink
+        self.guard = guard  # keys and budgets: the first admission step, told every request's cost
+        if guard is not None and guard not in engine.admission:
+            engine.admission.insert(0, guard)
         self.runtime = runtime
         self.reload_s = reload_s
         self.started = time.time()
@@ -99,6 +104,8 @@ class Gateway:
             try:
                 await asyncio.to_thread(self.sink.tick)  # sealing fsyncs: off the event loop
                 await asyncio.to_thread(self.experiments.tick)
+                if self.guard is not None:
+                    self.guard.reload_if_changed()
                 if self.runtime is not None and time.monotonic() - last_reload >= self.reload_s:
                     last_reload = time.monotonic()
                     if self.engine.reload_if_changed(self.runtime):
@@ -123,6 +130,8 @@ class Gateway:
         except GatewayError as err:
             metrics.refused(err.status)
             return error_response(err)
+        if self.guard is not None:
+            self.guard.account(done)
         rows = done.ledger_rows()
         if rows:
             self.sink.append(rows)  # durable before the client hears anything
@@ -150,6 +159,10 @@ class Gateway:
             return error_response(err)
 
     async def models(self, request: Request) -> Response:
+        refused = self.guard.check_key(request.headers) if self.guard is not None else None
+        if isinstance(refused, Refuse):
+            return error_response(GatewayError(refused.status, refused.message, type=refused.type,
+                                               code=refused.code))
         if self._models_listing is None:
             self._models_listing = self._listing()
         return json_response({"object": "list", "data": self._models_listing})
@@ -184,7 +197,8 @@ class Gateway:
                 "spooled_rows_this_worker": getattr(self.sink, "rows_appended", None),
                 "deployments": {"version": self.engine.version,
                                 "serving": sorted(self.engine.served),
-                                "cannot_serve": self.engine.broken}}
+                                "cannot_serve": self.engine.broken},
+                "guard": None if self.guard is None else self.guard.summary()}
         return json_response(body)
 
     async def metrics(self, request: Request) -> Response:

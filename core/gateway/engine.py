@@ -285,8 +285,8 @@ class Engine:
             if isinstance(decision, Refuse):
                 extra = {"retry-after": str(max(1, round(decision.retry_after_s)))} \
                     if decision.retry_after_s else {}
-                raise GatewayError(decision.status, decision.message, type="admission_refused",
-                                   code=decision.code, headers=extra)
+                raise GatewayError(decision.status, decision.message, type=decision.type,
+                                   code=decision.code, headers={**extra, **(decision.headers or {})})
             if isinstance(decision, Swap):
                 swapped = swapped or target.model
                 target = self.resolve(decision.model)

@@ -12,6 +12,9 @@ task_router        the task's model (task from ``X-Tradeoff-Task`` or ``metadata
 value_tiers        the tier the item's value reaches (``X-Tradeoff-Value`` or metadata)
 weighted           the fitted task table
 learned_router     the cheapest model predicted right on the request text (fitted weights)
+prompt_router      cheap or strong by P(right | prompt) gap per predicted dollar (fitted members)
+mix                the hash of the request's prompt text picks one of two policies, each run by
+                   its own executor (``Mix.to_b`` on the one-row eval set: the offline split)
 cascade            step by step; each step's signal decides (self-reported confidence through
                    structured output, logprobs, agreement of cheaper models called at once, or
                    learned P(correct)); the last step always answers
@@ -185,6 +188,28 @@ class LearnedRouterLive(RouterLive):
             self.policy.signal_.features_.forget_items()
 
 
+class PromptRouterLive(RouterLive):
+    kind = "prompt_router"
+
+
+class MixLive(LiveExecutor):
+    """Two policies split by the hash of the request's prompt text, as ``Mix.evaluate`` splits
+    the eval set's items: the same prompt always goes to the same part."""
+
+    kind = "mix"
+
+    def __init__(self, policy: Policy, options: LiveOptions | None = None):
+        super().__init__(policy, options)
+        self.parts = (executor_for(policy.a, self.options), executor_for(policy.b, self.options))
+
+    def part(self, turn: Turn) -> LiveExecutor:
+        """The executor answering this request."""
+        return self.parts[int(self.policy.to_b(one_row(self.models(), turn))[0])]
+
+    async def run(self, turn: Turn) -> Answer:
+        return await self.part(turn).run(turn)
+
+
 class CascadeLive(LiveExecutor):
     """Each step's model (and the models its signal consults, at once); the step's answer is kept
     where the signal clears its threshold, as :func:`core.routing.policies.cascade.plan_cascade`
@@ -217,9 +242,9 @@ class CascadeLive(LiveExecutor):
         except InputError:  # no confidence stated, no answer to agree with
             value = 0.0
         finally:
-            features = getattr(signal, "features_", None)
-            if features is not None:
-                features.forget_items()
+            forget = getattr(getattr(signal, "features_", None), "forget_items", None)
+            if forget is not None:
+                forget()
         return 0.0 if np.isnan(value) else value
 
 
@@ -250,7 +275,8 @@ class MajorityLive(LiveExecutor):
 
 EXECUTORS: dict[str, type[LiveExecutor]] = {
     cls.kind: cls for cls in (SingleLive, TaskRouterLive, ValueTiersLive, WeightedLive,
-                              LearnedRouterLive, CascadeLive, FallbackLive, MajorityLive)
+                              LearnedRouterLive, PromptRouterLive, MixLive, CascadeLive,
+                              FallbackLive, MajorityLive)
 }
 
 

@@ -55,6 +55,7 @@ def build_gateway(settings: ServeSettings):
     from core.gateway.app import Gateway
     from core.gateway.calls import Caller, CallSettings
     from core.gateway.engine import Engine
+    from core.gateway.guard import Guard
     from core.gateway.sink import open_sink
     from core.gateway.upstream import Upstream
     from core.pricing.catalog import Catalog
@@ -62,7 +63,7 @@ def build_gateway(settings: ServeSettings):
     runtime = Path(settings.runtime)
     caller = Caller(Upstream(), Catalog(), CallSettings(timeout_s=settings.timeout_s,
                                                         max_retries=settings.max_retries))
-    return Gateway(Engine(caller), open_sink(settings.spool), runtime)
+    return Gateway(Engine(caller), open_sink(settings.spool), runtime, guard=Guard(runtime))
 
 
 def app_from_env():
@@ -103,7 +104,9 @@ def serve(settings: ServeSettings) -> int:
         if name in files:
             raise InputError(f"Two --policy files deploy under the same name '{name}'")
         files[name] = (policy, options, f"file {Path(path).name}")
-    agent = StoreAgent(location, runtime, file_policies=files)
+    from core.gateway.watch import BudgetWatch
+
+    agent = StoreAgent(location, runtime, file_policies=files, hooks=[BudgetWatch(runtime)])
     agent.cycle(force_poll=True)  # recover orphaned spools, publish what to serve
     if agent.store_state != "ok":
         log.warning("the store is unreachable (%s): serving anyway, calls are spooled in %s",

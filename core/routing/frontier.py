@@ -234,7 +234,7 @@ def cascade_frontier(evalset: EvalSet, models, signal="confidence",
 
     singles = single_points(evalset)
     singles["in_cascade"] = singles["model"].isin(plan.models)
-    oracle = oracle_point(evalset, plan.models)
+    oracle = oracle_point(evalset, evalset.models)  # every model of the set, not only the cascade's
     weak = singles.set_index("model").loc[plan.models[0]]
     strong = singles.set_index("model").loc[plan.models[-1]]
     # The RouteLLM curve once (best quality per strong-call share), then the three metrics on it.
@@ -273,15 +273,7 @@ def single_points(evalset: EvalSet) -> pd.DataFrame:
 def default_cascade(evalset: EvalSet, models=None) -> tuple[list[str], Signal]:
     """Models and signal when the caller names none: cheapest model first, best model last;
     self-reported confidence when every step has it, else agreement with the cheapest others."""
-    singles = single_points(evalset)
-    if models is None:
-        usable = singles.dropna(subset=["quality"])
-        if len(usable) < 2:
-            raise InputError(f"{evalset.name} needs at least 2 scored models for a cascade")
-        best = usable.sort_values(["quality", "cost_per_item"], ascending=[False, True]).iloc[0].model
-        cheap = usable[usable.model != best].sort_values("cost_per_item").iloc[0].model
-        models = [cheap, best]
-    models = list(models)
+    models = two_models(evalset, models)
     has_conf = all(not np.isnan(evalset.confidence[:, evalset.model_index(m)]).all() for m in models[:-1])
     if has_conf:
         return models, signal_from_dict("confidence")
@@ -312,9 +304,39 @@ def frontier_summary(evalset: EvalSet, models=None, signal=None) -> dict:
          "in_cascade"}], "oracle": {"quality", "cost_per_item"},
          "weak", "strong", "apgr", "cpt50", "cpt80", "aiq"}
     """
+    if signal is None and not has_cascade_signal(evalset, models):
+        from core.routing.mix_frontier import mix_frontier_summary
+
+        chosen = two_models(evalset, models)
+        singles = [{"model": r.model, "quality": _num(r.quality), "cost_per_item": _num(r.cost_per_item),
+                    "in_cascade": r.model in chosen} for r in single_points(evalset).itertuples(index=False)]
+        oracle = {k: _num(v) for k, v in oracle_point(evalset, evalset.models).items()}
+        return mix_frontier_summary(evalset, chosen[0], chosen[-1], singles, oracle)
     chosen, auto_signal = default_cascade(evalset, models)
     result = cascade_frontier(evalset, chosen, signal if signal is not None else auto_signal)
     return result.to_dict()
+
+
+def two_models(evalset: EvalSet, models=None) -> list[str]:
+    """The cascade's models: ``models``, else the cheapest and the best-quality model."""
+    if models is not None:
+        return list(models)
+    usable = single_points(evalset).dropna(subset=["quality"])
+    if len(usable) < 2:
+        raise InputError(f"{evalset.name} needs at least 2 scored models for a cascade")
+    best = usable.sort_values(["quality", "cost_per_item"], ascending=[False, True]).iloc[0].model
+    return [usable[usable.model != best].sort_values("cost_per_item").iloc[0].model, best]
+
+
+def has_cascade_signal(evalset: EvalSet, models=None) -> bool:
+    """Whether a cascade over ``models`` (default: :func:`two_models`) has a signal without
+    fitting: every step's stated confidence, or answers from the first step and at least one
+    more model to vote."""
+    chosen = two_models(evalset, models)
+    if all(not np.isnan(evalset.confidence[:, evalset.model_index(m)]).all() for m in chosen[:-1]):
+        return True
+    answered = ~pd.isna(evalset.answer_keys[:, evalset.model_index(chosen[0])])
+    return bool(answered.any()) and len(default_voters(evalset, chosen)) >= 2
 
 
 def point_summary(result: FrontierResult, thresholds) -> dict:
@@ -340,10 +362,23 @@ def point_summary(result: FrontierResult, thresholds) -> dict:
 
 
 def suggested_thresholds(result: FrontierResult, tolerance: float = 0.01) -> list[float]:
-    """A sensible starting point: the cheapest Pareto point within ``tolerance`` of the strong
-    model's quality (else the best-quality Pareto point)."""
+    """Where the tuner opens: the cheapest Pareto point within ``tolerance`` of the strong model's
+    quality that costs less than the strong model alone; else the best-quality Pareto point that
+    does; else the cheapest point. Never a point that pays more than the strong model for no
+    more quality (an agreement cascade escalating everything pays the voters on top).
+
+    >>> fr = cascade_frontier(es, ["small", "big"], "confidence")
+    >>> suggested_thresholds(fr)
+    [0.5]
+    """
     front = result.pareto()
-    strong_q = result.singles.set_index("model").loc[result.models[-1]].quality
-    good = front[front["quality"] >= strong_q - tolerance]
-    row = good.iloc[0] if len(good) else front.sort_values("quality").iloc[-1]
+    strong = result.singles.set_index("model").loc[result.models[-1]]
+    cheaper = front[front["cost_per_item"] < strong.cost_per_item]
+    good = cheaper[cheaper["quality"] >= strong.quality - tolerance]
+    if len(good):
+        row = good.iloc[0]
+    elif len(cheaper):
+        row = cheaper.sort_values(["quality", "cost_per_item"], ascending=[False, True]).iloc[0]
+    else:
+        row = front.iloc[0]
     return [float(row[c]) for c in result.threshold_columns]

@@ -146,6 +146,11 @@ def _per_task_cost(evalset: EvalSet, outcome: Outcome) -> pd.Series:
     return frame.groupby("task")["cost"].mean()
 
 
+def _per_task_quality(evalset: EvalSet, outcome: Outcome) -> pd.Series:
+    frame = pd.DataFrame({"task": evalset.tasks.astype(str), "score": outcome.score})
+    return frame.groupby("task")["score"].mean()
+
+
 def _project(cost_per_item: float, requests_per_day: float) -> dict[str, float]:
     """core.routing.projections' day/month/year (a month is 365/12 days), under this module's names."""
     out = project_spend(cost_per_item, requests_per_day)
@@ -154,14 +159,17 @@ def _project(cost_per_item: float, requests_per_day: float) -> dict[str, float]:
 
 def project_costs(evalset: EvalSet, current: Policy, baseline: Policy,
                   requests_per_day: dict[str, float]) -> pd.DataFrame:
-    """Per task (plus a total row): cost of the current policy vs the baseline at a volume.
+    """Per task (plus a total row): cost of the current policy vs the baseline at a volume, and
+    the quality each gives on the eval set's items (the total at the volume's task mix), so a
+    saving is never shown without what it costs in quality.
 
     Cost per item is the policy's mean cost on that task's eval-set items (every task in
     ``requests_per_day`` must have items). Month = 365/12 days, year = 365 days
     (:func:`core.routing.projections.project_spend`).
     """
-    cur_task = _per_task_cost(evalset, current.evaluate(evalset))
-    base_task = _per_task_cost(evalset, baseline.evaluate(evalset))
+    cur_out, base_out = current.evaluate(evalset), baseline.evaluate(evalset)
+    cur_task, base_task = _per_task_cost(evalset, cur_out), _per_task_cost(evalset, base_out)
+    cur_q, base_q = _per_task_quality(evalset, cur_out), _per_task_quality(evalset, base_out)
     rows = []
     for task, volume in requests_per_day.items():
         if task not in cur_task.index:
@@ -175,6 +183,7 @@ def project_costs(evalset: EvalSet, current: Policy, baseline: Policy,
             raise InputError(f"Requests per day for '{task}': expected a non-negative number")
         cur, base = _project(cur_task[task], volume), _project(base_task[task], volume)
         row = {"task": task, "requests_per_day": volume,
+               "current_quality": float(cur_q[task]), "baseline_quality": float(base_q[task]),
                "current_cost_per_item": float(cur_task[task]),
                "baseline_cost_per_item": float(base_task[task])}
         for k in ("daily", "monthly", "annual"):
@@ -184,6 +193,9 @@ def project_costs(evalset: EvalSet, current: Policy, baseline: Policy,
     frame = pd.DataFrame(rows)
     if not frame.empty:
         total = frame.drop(columns=["task"]).sum(numeric_only=True)
+        weight = frame["requests_per_day"] / max(frame["requests_per_day"].sum(), 1e-300)
+        for side in ("current", "baseline"):  # quality at the traffic mix typed in
+            total[f"{side}_quality"] = float((frame[f"{side}_quality"] * weight).sum())
         total["current_cost_per_item"] = (frame["current_daily"].sum()
                                           / max(frame["requests_per_day"].sum(), 1e-300))
         total["baseline_cost_per_item"] = (frame["baseline_daily"].sum()

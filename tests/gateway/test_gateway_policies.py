@@ -283,3 +283,57 @@ def test_admission_can_refuse_or_swap_before_any_call(gateway_server, fake_llm):
         assert headers["x-tradeoff-swapped-from"] == "tradeoff/solo"
     finally:
         gateway_server.engine.admission.remove(budget)
+
+
+def test_mix_splits_by_the_prompts_hash_as_offline(gateway_server, fake_llm):
+    from core.routing.policies import Mix
+    from core.routing.policies.mix import mix_share
+
+    policy = Mix(SingleModel(MINI), Cascade([FLASH, CLAUDE], [0.7]), alpha=0.5)
+    gateway_server.deploy("mix", policy)
+    client = gateway_server.client()
+    live = [chat(client, "tradeoff/mix", q)[1]["x-tradeoff-models"].split(",")[0] for q in QUESTIONS]
+    to_b = [mix_share(q) < 0.5 for q in QUESTIONS]
+    assert 0 < sum(to_b) < len(QUESTIONS)  # both parts serve some of the 16 prompts
+    assert live == [FLASH if b else MINI for b in to_b]
+    assert list(policy.to_b(offline([MINI, FLASH, CLAUDE]))) == to_b  # the offline split
+    again = [chat(client, "tradeoff/mix", q)[1]["x-tradeoff-models"].split(",")[0] for q in QUESTIONS]
+    assert again == live  # the same prompt always takes the same part
+
+
+def test_prompt_router_routes_as_offline(gateway_server, fake_llm):
+    from core.routing.policies.prompt_router import PromptRouter
+    from core.routing.signals.prompt_correctness import PromptCorrectness
+
+    train = _keyword_training()
+    router = PromptRouter([MINI, BIG], threshold=-50.0,  # z: -66, -37, -30, -65, -36
+                          signal=PromptCorrectness(members=(("tfidf", "lr"),))).fit(train)
+    gateway_server.deploy("prompt-router", router)
+    client = gateway_server.client()
+    test = offline([MINI, BIG], texts=LEARNED_REQUESTS)
+    live = [chat(client, "tradeoff/prompt-router", t)[1]["x-tradeoff-models"] for t in LEARNED_REQUESTS]
+    assert live == [test.models[k] for k in router.evaluate(test).kept] == [BIG, MINI, MINI, BIG, MINI]
+
+
+def test_cascade_on_the_answer_scorer_calls_its_panel_and_decides_as_offline(gateway_server, fake_llm):
+    from core.routing.signals.answer_scorer import AnswerScorer
+
+    a, peer = "openai:scored-a-q50", "local:scored-peer-q50"
+    models = [a, peer, CLAUDE]
+    texts = [f"Item {i}: which code? answer: K{i}" for i in range(80)]
+    said = np.array([[fake_says(m, t)[0] for m in models] for t in texts], dtype=object)
+    gold = np.array([t.rsplit(": ", 1)[1] for t in texts], dtype=object)
+    train = EvalSet.from_arrays("train", models, score=(said == gold[:, None]).astype(float),
+                                items=pd.DataFrame({"item_id": [str(i) for i in range(80)], "input": texts}),
+                                prediction=said, cost=np.tile([0.001, 0.001, 0.01], (80, 1)))
+    scorer = AnswerScorer([a], panel=[peer], compare="text").fit(train)
+    assert scorer.helps_[a]  # the peer's vote tells right from wrong (both are right half the time)
+    policy = Cascade([a, CLAUDE], [0.5], scorer)
+    gateway_server.deploy("scored", policy)
+    client = gateway_server.client()
+    escalated = [len(chat(client, "tradeoff/scored", q)[1]["x-tradeoff-models"].split(",")) == 3
+                 for q in QUESTIONS]
+    answers = [[fake_says(a, q)[0], fake_says(peer, q)[0], None] for q in QUESTIONS]
+    assert escalated == list(policy.evaluate(offline(models, answers=answers)).escalated)
+    assert 0 < sum(escalated) < len(QUESTIONS)
+    assert fake_llm.count(model="scored-peer-q50") == len(QUESTIONS)

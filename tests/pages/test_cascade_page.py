@@ -133,3 +133,29 @@ def test_recommend_panel_reports_held_out_figures(tiny_page):
     assert not at.exception and not at.error
     text = " ".join(m.value for m in at.markdown)
     assert "held-out quality" in text and "cross-validation" in text
+
+
+def test_the_goal_is_a_form_and_a_recommendation_applies_to_the_sliders(workspace_path):
+    from tests.helpers.learned import confidence_evalset
+
+    store(workspace_path, confidence_evalset(200))
+    at = AppTest.from_file(PAGE, default_timeout=180)
+    at.run()
+    assert [t.key for t in at.text_input] == ["cascade_policy_name"]  # no goal syntax to type
+    audit = next(d.value for d in at.dataframe if "ECE" in d.value.columns)
+    # small's confidence: right when >= 0.5, so the 10 bins are near 0% or 100% right
+    assert audit.loc[0, "model"] == "small" and audit.loc[0, "AUC"] == 1.0
+    at.selectbox(key="cascade_goal_kind").set_value("match").run()
+    assert at.selectbox(key="cascade_goal_model").value == "big"
+    at.button(key="cascade_recommend").click().run()
+    assert not at.exception and not at.error
+    text = " ".join(m.value for m in at.markdown)
+    assert "quality of big within 0.01" in text and "[95% " in text
+    from core.routing.policies.mix import main_part
+
+    at.slider[0].set_value(1.01).run()  # move away, then apply
+    recommended = main_part(at.session_state["cascade_rec"][1].policy).thresholds[0]
+    at.button(key="cascade_rec_apply").click().run()
+    assert at.slider[0].value == pytest.approx(recommended)
+    # the recommended cut sits near the one between small's unsure (< 0.45) and sure (> 0.55)
+    assert 0.4 <= recommended <= 0.6 and float(metrics(at)["Quality"]) >= 0.97

@@ -2,6 +2,7 @@
 import datetime as dt
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -161,3 +162,18 @@ def test_projections_against_the_frontier_baseline():
     assert frame.loc["leads", "current_monthly"] == pytest.approx(0.5 * 365 / 12)
     with pytest.raises(InputError, match="no items"):
         project_costs(es, SingleModel("small"), SingleModel("big"), {"billing": 10})
+
+
+def test_projections_show_the_quality_beside_the_saving():
+    """Issue 13 item 15: a yearly saving is never shown without the quality it costs."""
+    es = load_csv(LADDER_CSV, name="ladder")
+    frame = project_costs(es, SingleModel("small"), SingleModel("big"),
+                          {"support": 1000, "leads": 500}).set_index("task")
+    tasks = es.tasks.astype(str)
+    for model, side in (("small", "current"), ("big", "baseline")):
+        score = es.score[:, es.model_index(model)]
+        per_task = {t: float(np.nanmean(score[tasks == t])) for t in ("support", "leads")}
+        assert frame.loc["support", f"{side}_quality"] == pytest.approx(per_task["support"])
+        # the total weighs each task by its requests per day: 1000 support, 500 leads
+        assert frame.loc["Total", f"{side}_quality"] == pytest.approx(
+            (1000 * per_task["support"] + 500 * per_task["leads"]) / 1500)

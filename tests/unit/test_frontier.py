@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from core.errors import InputError
+from core.evaluation.evalset import EvalSet
 from core.evaluation.intervals import bootstrap_interval, mean_interval, resample_weights
 from core.evaluation.loading import load_csv
 from core.routing.frontier import cascade_frontier, frontier_summary
@@ -63,8 +64,9 @@ def test_router_metrics_by_hand(fr):
     assert fr.metrics["cpt80"] == pytest.approx(0.2)
     # Hull (.001,.5) -> (.0035,.75), flat to .011: area .0015625 + .005625 over range .01
     assert fr.metrics["aiq"] == pytest.approx(0.71875)
-    # oracle over the cascade's models: small on i1, i4; big on i2, i3
-    assert fr.oracle["quality"] == 1.0 and fr.oracle["cost_per_item"] == pytest.approx(0.0055)
+    # the oracle over every model of the set (issue 12), not only the cascade's: small on i1, i4
+    # ($.001), mid on i2 ($.004), big on i3 ($.01); the cascade's two alone would pay $.0055
+    assert fr.oracle["quality"] == 1.0 and fr.oracle["cost_per_item"] == pytest.approx(0.004)
 
 
 def test_metric_functions_on_their_own():
@@ -245,3 +247,26 @@ def test_acceptance_agreement_cascade_on_routerbench(routerbench_train, routerbe
     assert gpt4_quality == pytest.approx(0.957, abs=5e-4) and alone.quality == pytest.approx(gpt4_quality)
     assert out.quality >= gpt4_quality - 0.01
     assert out.cost_per_item < 0.5 * gpt4_cost
+
+
+def test_the_tuner_never_opens_on_a_point_dearer_than_the_strong_model_alone():
+    """Issue 13 item 15: on ARC the tuner opened on 100% escalation, 11% dearer than gpt-4. Here a
+    ($1) is right on even items; b ($1) agrees with a on items 0, 4, 8... (right) and 1, 5, 9...
+    (wrong); c ($10) is always right. Only escalating every item reaches c's quality, at $12 >
+    $10: the tuner opens on the best point cheaper than c (keep a where b agrees)."""
+    from core.routing.frontier import cascade_frontier, suggested_thresholds
+    from core.routing.signals import Agreement
+
+    n = 20
+    a_right = np.arange(n) % 2 == 0
+    b_says = np.select([np.arange(n) % 4 == 0, np.arange(n) % 4 == 1], ["x", "y"], "z")
+    pred = np.column_stack([np.where(a_right, "x", "y"), b_says, np.full(n, "x")]).astype(object)
+    es = EvalSet.from_arrays("t", ["a", "b", "c"], score=np.column_stack([a_right, np.arange(n) % 4 == 0,
+                                                                            np.ones(n)]).astype(float),
+                             cost=np.tile([1.0, 1.0, 10.0], (n, 1)), prediction=pred)
+    fr = cascade_frontier(es, ["a", "c"], Agreement(["a", "b"]))
+    t = suggested_thresholds(fr)
+    point = fr.points.set_index("t0").loc[t[0]]
+    assert point["cost_per_item"] < 10.0
+    # keep a's answer where b agrees (half the items, half of them right), escalate the rest
+    assert point["quality"] == 0.75 and point["cost_per_item"] == pytest.approx(2 + 0.5 * 10)

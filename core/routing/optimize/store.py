@@ -21,7 +21,7 @@ import pandas as pd
 
 from core.errors import InputError
 from core.exports import json_safe
-from core.routing.optimize.search import POLICY_FILE_FORMAT
+from core.routing.optimize.policy_file import POLICY_FILE_FORMAT
 from core.routing.policies import Policy, policy_from_dict
 from core.workspace import Workspace
 

@@ -1,8 +1,9 @@
 """Majority ensemble: call every model in parallel, keep the answer most of them gave.
 
 Ties go to the answer of the earliest model in ``models`` (list the trusted one first). Cost is
-the sum of every call; latency the slowest call. Answers are compared after normalization
-(the prediction, else the output text; see ``EvalSet.answer_keys``).
+the sum of every call; latency the slowest call. Answers are compared by what they conclude
+(the prediction, else the output text, read by ``EvalSet.conclusions``: "The answer is (B)"
+votes with "b.").
 
 >>> MajorityEnsemble(["small", "mid", "big"]).evaluate(es).cost_per_item   # .001 + .004 + .010
 0.015
@@ -25,7 +26,7 @@ class MajorityEnsemble(Policy):
 
     def evaluate(self, evalset: EvalSet) -> Outcome:
         cols = model_columns(evalset, self.models)
-        keys = evalset.answer_keys[:, cols]
+        keys = evalset.conclusions()[:, cols]
         has = ~pd.isna(keys)
         # votes[i, j]: members giving member j's answer on item i (a handful of members: the
         # double loop is over models, each step vectorized over items).

@@ -20,6 +20,27 @@ def route_by_task(evalset: EvalSet, table: dict[str, str], default: str) -> np.n
     return mapped.fillna(col_of[default]).to_numpy(dtype=np.int64)
 
 
+def best_table(evalset: EvalSet, tolerance: float = 0.01) -> tuple[dict[str, str], str]:
+    """A starting table that costs no quality to speak of: per task, the cheapest model within
+    ``tolerance`` of that task's best quality (in-sample); the default likewise over every item.
+
+    >>> best_table(es)
+    ({'billing': 'mid', 'legal': 'small'}, 'big')
+    """
+    stats = pd.DataFrame({"task": np.repeat(evalset.tasks.astype(str), evalset.n_models),
+                          "model": np.tile(np.array(evalset.models, dtype=object), evalset.n_items),
+                          "score": evalset.score.ravel(), "cost": evalset.cost.ravel()})
+
+    def pick(frame: pd.DataFrame) -> str:
+        q = frame.groupby("model", sort=False)["score"].mean()
+        c = frame.groupby("model", sort=False)["cost"].mean().fillna(np.inf)
+        near = q[q >= q.max() - tolerance - 1e-12].index
+        return str(c.loc[near].sort_values(kind="stable").index[0])
+
+    table = {str(t): pick(part) for t, part in stats.groupby("task", sort=True)}
+    return table, pick(stats)
+
+
 def one_call_outcome(evalset: EvalSet, kept: np.ndarray) -> Outcome:
     """Outcome of a router that calls exactly one model per item."""
     tried = np.zeros((evalset.n_items, evalset.n_models), dtype=bool)

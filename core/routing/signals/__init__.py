@@ -2,8 +2,8 @@
 
 Each signal is one small class in its own module answering one question (see
 :mod:`core.routing.signals.base`). The registry below maps a saved ``kind`` to its class;
-adding a signal means one module and one line here. The learned signal needs scikit-learn,
-which is slow to import, so its entry is a dotted path resolved on first use.
+adding a signal means one module and one line here. The learned signals need scikit-learn,
+which is slow to import, so their entries are dotted paths resolved on first use.
 
 >>> signal_from_dict("confidence")
 SelfConfidence({'kind': 'confidence'})
@@ -23,6 +23,8 @@ SIGNALS: dict[str, type[Signal] | str] = {
     "confidence": SelfConfidence,
     "agreement": Agreement,
     "learned": "core.routing.signals.learned:LearnedCorrectness",
+    "prompt": "core.routing.signals.prompt_correctness:PromptCorrectness",
+    "answer": "core.routing.signals.answer_scorer:AnswerScorer",
 }
 
 __all__ = ["SIGNALS", "Signal", "SelfConfidence", "Agreement", "signal_class", "signal_from_dict"]

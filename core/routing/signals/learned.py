@@ -60,7 +60,7 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 def _agreement_block(evalset: EvalSet, model: str, others: list[str]) -> sp.csr_matrix:
     """Per other model: 1 where it gave ``model``'s answer (the cheap-model vote as a feature)."""
-    keys = evalset.answer_keys
+    keys = evalset.conclusions()
     own = keys[:, evalset.model_index(model)]
     has = ~pd.isna(own)
     cols = [((keys[:, evalset.model_index(o)] == own) & has).astype(float) for o in others]
