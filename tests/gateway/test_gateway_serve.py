@@ -177,8 +177,10 @@ def test_an_unreachable_store_still_serves_and_catches_up(tmp_path, fake_llm_env
     try:
         ids = [ask(proc.url, f"q{i} answer: {i}").headers["x-tradeoff-request-id"] for i in range(5)]
         deadline = time.monotonic() + 30
-        while (health := httpx.get(proc.url + "/health").json())["store"]["state"] != "unreachable":
-            assert time.monotonic() < deadline, health  # the agent's first commit attempt fails
+        # the agent's first commit attempt fails, and the answered calls' segment is sealed (0.5 s)
+        while ((health := httpx.get(proc.url + "/health").json())["store"]["state"] != "unreachable"
+               or health["ledger_backlog"]["segments"] < 1):
+            assert time.monotonic() < deadline, health
             time.sleep(0.1)
         assert health["status"] == "degraded" and health["store"]["state"] == "unreachable"
         assert "lock" in health["store"]["error"].lower()
