@@ -95,7 +95,7 @@ def _now() -> datetime:
 def mask_url(url: str) -> str:
     """A URL as people may see it: scheme, host and port, the path hidden.
 
-    >>> mask_url("https://hooks.slack.com/services/T000/B000/XXXXSECRET")
+    >>> mask_url("https://hooks.slack.com/services/T000/B000/token123")
     'https://hooks.slack.com/…'
     """
     parts = urlsplit(url)

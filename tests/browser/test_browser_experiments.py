@@ -24,6 +24,8 @@ def test_ab_on_sample_and_download_memo(app_server, page, artifacts, tmp_path):
     tol.fill("0.030")
     tol.press("Enter")
 
+    # a rerun may draw the tabs anew on the first one: come back to the plan before reading it
+    page.get_by_role("tab", name="Plan an experiment").click(timeout=90_000)
     badge = page.get_by_text(re.compile(r"Verdict: (go|no-go|inconclusive)")).first
     badge.wait_for(timeout=90_000)
     page.get_by_text("Staged rollout (each stage: the first k% of units by hash)").wait_for()

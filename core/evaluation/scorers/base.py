@@ -10,6 +10,7 @@ an eval set it cannot apply to, naming the column and the rows.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -73,7 +74,7 @@ def all_rows(evalset: EvalSet, rows) -> np.ndarray:
     return np.ones(evalset.n_items, dtype=bool) if rows is None else np.asarray(rows, dtype=bool)
 
 
-class Scorer:
+class Scorer(ABC):
     """Base class: subclasses set ``kind``, ``version``, ``needs_expected`` and implement
     :meth:`score_pairs` (and :meth:`check_expected` when the expected answer has a form)."""
 
@@ -166,6 +167,6 @@ class Scorer:
             detail[todo] = np.asarray(d, dtype=object)[pair_codes]
         return Scores(score, parsed, detail)
 
+    @abstractmethod
     def score_pairs(self, outputs: np.ndarray, expected: np.ndarray):
         """(score, parsed, detail) arrays for distinct (output, expected) pairs."""
-        raise NotImplementedError

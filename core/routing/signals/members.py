@@ -25,6 +25,7 @@ True
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
@@ -59,23 +60,26 @@ def _targets(Y) -> np.ndarray:
     return Y[:, None] if Y.ndim == 1 else Y
 
 
-class Member:
+class Member(ABC):
     """A fitted P(correct) learner for several targets. ``predict(X) -> [n, targets]``."""
 
     learner: ClassVar[str] = "member"
 
+    @abstractmethod
     def fit(self, X, Y) -> Member:
-        raise NotImplementedError
+        """Fit one learner per target column of ``Y``."""
 
+    @abstractmethod
     def predict(self, X) -> np.ndarray:
-        raise NotImplementedError
+        """P(correct) per row and target."""
 
+    @abstractmethod
     def restricted(self, columns) -> Member:
         """The same member keeping only some targets (a smaller saved policy)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def to_dict(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """A JSON-ready form that ``member_from_dict`` reads back."""
 
 
 # ---------------------------------------------------------------------------------------------
