@@ -216,6 +216,11 @@ class StoreAgent:
                 log.exception("store agent hook %s failed to close", type(hook).__name__)
         deadline = time.monotonic() + drain_s
         try:
+            if self.ws is not None:
+                try:  # the rollout's announcements under way: finish them and note how they went
+                    self.experiments.close(self.ws)
+                except Exception:
+                    log.exception("finishing the experiments' webhook deliveries failed")
             while True:
                 self.cycle()
                 if not Spool(self.spool).pending() or time.monotonic() >= deadline:

@@ -8,8 +8,11 @@ Each agent cycle (:class:`ExperimentControl.cycle`, inside the agent's store ses
    advance, or roll back to 0% at once on a breach. An experiment whose control or candidate
    policy is no longer served is paused. This runs in the gateway, so rules hold with the console
    closed;
-3. delivers every transition not yet delivered (automatic or the PM's) to the experiment's
-   webhooks from a background thread (:func:`send_transition`), and records how it went;
+3. announces every transition not yet delivered (automatic or the PM's) as an
+   ``experiment.transition`` event (:mod:`core.gateway.webhooks`: once per transition, by a dedup
+   key, whichever process sees it first) to the workspace's webhooks that take it and to the
+   experiment's own URLs, from the background notifier (retried, every attempt recorded in the
+   deliveries the Gateway page shows), and notes the outcome in the decision log;
 4. publishes ``experiments.json`` (shares, shadow budgets and today's shadow spend) for the
    workers, which reload it without a restart.
 """
@@ -17,14 +20,11 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
-import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from core.experiments import live_data
 from core.experiments.decision import evaluate
@@ -41,36 +41,42 @@ from core.exports import json_safe
 from core.gateway.events import take_events
 from core.gateway.experiments import EXPERIMENTS_FILE
 from core.gateway.runtime import write_json
+from core.gateway.webhooks import (
+    Attempt,
+    DeliverySettings,
+    Notifier,
+    Webhook,
+    active_webhooks,
+    event_by_dedup_key,
+    mask_url,
+    record_attempts,
+    record_event,
+)
 from core.workspace import Workspace
 
 log = logging.getLogger("tradeoff.gateway")
 
 
-def send_transition(urls: list[str], payload: dict[str, Any], timeout_s: float = 5.0) -> str:
-    """POST one transition to each webhook (two tries each); returns the delivery, for people.
-    The one place transitions leave the product: the gateway's webhook sender replaces its body."""
-    import httpx
-
-    results = []
-    for url in urls:
-        outcome = "failed"
-        for attempt in range(2):
-            try:
-                response = httpx.post(url, json=payload, timeout=timeout_s)
-                outcome = f"HTTP {response.status_code}"
-                if response.status_code < 500:
-                    break
-            except httpx.HTTPError as exc:
-                outcome = f"failed ({type(exc).__name__})"
-            time.sleep(0.2 * (attempt + 1))
-        results.append(f"{masked(url)}: {outcome}")
-    return "; ".join(results)
+EVENT = "experiment.transition"
 
 
-def masked(url: str) -> str:
-    """A webhook URL as shown and recorded: scheme and host only (Slack's carry a token in the path)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or '?'}{':' + str(parts.port) if parts.port else ''}/..."
+def experiment_hooks(spec) -> list[Webhook]:
+    """The experiment's own webhook URLs (given when it was created), as webhooks of one event."""
+    if spec is None:
+        return []
+    return [Webhook(f"experiment:{spec.name}:{i + 1}", f"{spec.name} #{i + 1}", url, EVENT)
+            for i, url in enumerate(spec.webhooks)]
+
+
+def delivery_summary(hooks: list[Webhook], finals: dict[str, Attempt]) -> str:
+    """How a transition's webhooks went, for people: masked URL and outcome per webhook."""
+    parts = []
+    for hook in hooks:
+        a = finals.get(hook.webhook_id)
+        outcome = ("HTTP " + str(a.status_code)) if a is not None and a.status_code is not None \
+            else f"failed ({(a.error or 'no answer').split(':')[0]})" if a is not None else "not sent"
+        parts.append(f"{mask_url(hook.url)}: {outcome}")
+    return "; ".join(parts)
 
 
 def transition_payload(row: dict[str, Any]) -> dict[str, Any]:
@@ -82,8 +88,22 @@ def transition_payload(row: dict[str, Any]) -> dict[str, Any]:
             "ts": str(row["ts"])})
 
 
+def transition_text(payload: dict[str, Any]) -> str:
+    """The one line people read in Slack.
+
+    >>> transition_text({"experiment": "support-v2", "action": "advance", "actor": "auto",
+    ...                  "from_share": 0.05, "to_share": 0.25, "reason": "guardrails hold"})
+    'Experiment support-v2: advance 5% -> 25% (auto): guardrails hold'
+    """
+    def pct(x):
+        return "-" if x is None else f"{float(x):.0%}"
+    return (f"Experiment {payload['experiment']}: {payload['action']} {pct(payload.get('from_share'))}"
+            f" -> {pct(payload.get('to_share'))} ({payload['actor']}): {payload['reason']}")
+
+
 class ExperimentControl:
-    def __init__(self, location, runtime: Path, decide_every_s: float = 2.0):
+    def __init__(self, location, runtime: Path, decide_every_s: float = 2.0,
+                 delivery: DeliverySettings = DeliverySettings()):
         # what workers attach to look feedback ids up: an embedded workspace's path; in team
         # mode nothing (the catalog URL holds a password): workers use the environment's store
         self.workspace = (str(location.root) if getattr(location, "kind", None) == "embedded"
@@ -92,10 +112,10 @@ class ExperimentControl:
         self.decide_every_s = decide_every_s
         self._last_decision = 0.0
         self._published: str | None = None
-        self._sending: set[tuple[str, int]] = set()
-        self._delivered: queue.Queue = queue.Queue()
-        self._outbox: queue.Queue = queue.Queue()  # sent in order by one thread
-        self._sender: threading.Thread | None = None
+        self.delivery = delivery
+        self._notifier: Notifier | None = None  # started with the first transition to announce
+        # event_id -> (experiment, revision, its webhooks, final attempts so far)
+        self._sending: dict[str, tuple[str, int, list[Webhook], dict[str, Attempt]]] = {}
         self.transitions_made = 0
 
     def cycle(self, ws: Workspace, served: set[str] | None, force: bool = False) -> None:
@@ -140,42 +160,54 @@ class ExperimentControl:
                 log.warning("experiment %s: %s (%s)", spec.name, action, reason)
 
     def deliver(self, ws: Workspace) -> None:
-        while not self._delivered.empty():
-            name, revision, delivery = self._delivered.get()
-            record_delivery(ws, name, revision, delivery)
-            self._sending.discard((name, revision))
+        self._record_attempts(ws)
         log_frame = transitions(ws)
         pending = log_frame[log_frame["delivery"].isna()]
         if pending.empty:
             return
+        sending = {(name, revision) for name, revision, _, _ in self._sending.values()}
         specs = current_specs(ws)
-        for row in pending.iloc[::-1].to_dict("records"):  # oldest first
+        for row in pending.iloc[::-1].to_dict("records"):  # oldest first: webhooks see them in order
             key = (row["experiment"], int(row["revision"]))
-            if key in self._sending:
+            if key in sending:
                 continue
             spec = specs.get(row["experiment"])
-            urls = list(spec.webhooks) if spec else []
-            if not urls:
+            hooks = active_webhooks(ws, EVENT) + experiment_hooks(spec)
+            if not hooks:
                 record_delivery(ws, key[0], key[1], "no webhook configured")
                 continue
-            self._sending.add(key)
-            self._outbox.put((key, urls, transition_payload(row)))
-            if self._sender is None or not self._sender.is_alive():
-                self._sender = threading.Thread(target=self._send_all, daemon=True,
-                                                name="tradeoff-webhooks")
-                self._sender.start()
+            payload = transition_payload(row)
+            dedup = f"experiment:{key[0]}:{key[1]}"
+            event = record_event(ws, EVENT, payload, transition_text(payload), dedup_key=dedup)
+            if event is None:  # recorded before: by another gateway, or by this one before a restart
+                event = event_by_dedup_key(ws, dedup, unsent_for_s=60.0)
+                if event is None:  # being delivered elsewhere (or just now): that process notes it
+                    continue
+            self._sending[event.event_id] = (key[0], key[1], hooks, {})
+            if self._notifier is None:
+                self._notifier = Notifier(self.delivery)
+            self._notifier.submit(event, hooks)
 
-    def _send_all(self) -> None:
-        while True:
-            try:
-                key, urls, payload = self._outbox.get(timeout=30)
-            except queue.Empty:
-                return
-            try:
-                delivery = send_transition(urls, payload)
-            except Exception as exc:  # never lose the record of a transition
-                delivery = f"failed ({type(exc).__name__})"
-            self._delivered.put((key[0], key[1], delivery))
+    def _record_attempts(self, ws: Workspace) -> None:
+        if self._notifier is None:
+            return
+        attempts = self._notifier.take()
+        record_attempts(ws, attempts)
+        for a in attempts:
+            if a.final and a.event_id in self._sending:
+                self._sending[a.event_id][3][a.webhook_id] = a
+        for event_id, (name, revision, hooks, finals) in list(self._sending.items()):
+            if len(finals) >= len(hooks):
+                record_delivery(ws, name, revision, delivery_summary(hooks, finals))
+                del self._sending[event_id]
+
+    def close(self, ws: Workspace | None = None) -> None:
+        """Finish the deliveries under way (their outcome is noted if ``ws`` is given)."""
+        if self._notifier is not None:
+            self._notifier.close()
+            if ws is not None:
+                self._record_attempts(ws)
+            self._notifier = None
 
     def publish(self, ws: Workspace) -> None:
         day = datetime.now(UTC).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)

@@ -37,7 +37,7 @@ import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -232,6 +232,20 @@ def seen_dedup_keys(ws: Workspace, prefix: str) -> set[str]:
         "select dedup_key from gateway_events where starts_with(dedup_key, ?)", [prefix]).fetchall()}
 
 
+def event_by_dedup_key(ws: Workspace, dedup_key: str, unsent_for_s: float = 0.0) -> Event | None:
+    """The event recorded under ``dedup_key`` if no delivery of it has finished and it is at least
+    ``unsent_for_s`` old (a process that recorded it and died before delivering), else None."""
+    ensure_webhooks(ws)
+    row = ws.cursor().execute(
+        "select event_id, kind, text, payload_json, created_at from gateway_events e "
+        "where dedup_key = ? and created_at <= ? and not exists (select 1 from gateway_deliveries d "
+        "where d.event_id = e.event_id and d.final) order by created_at limit 1",
+        [dedup_key, _now() - timedelta(seconds=unsent_for_s)]).fetchone()
+    if row is None:
+        return None
+    return Event(row[0], row[1], row[2], json.loads(row[3]), row[4])
+
+
 def events(ws: Workspace, limit: int = 50) -> pd.DataFrame:
     """The newest events: event_id, kind, text, created_at."""
     ensure_webhooks(ws)
@@ -352,7 +366,7 @@ def deliveries(ws: Workspace, limit: int = 100) -> pd.DataFrame:
     error, text."""
     ensure_webhooks(ws)
     return ws.cursor().execute(
-        "select d.attempted_at as at, e.kind, w.name as webhook, d.attempt, d.status_code, d.ok, d.final, d.error, "
+        "select d.attempted_at as at, e.kind, coalesce(w.name, d.webhook_id) as webhook, d.attempt, d.status_code, d.ok, d.final, d.error, "
         "e.text, d.event_id from gateway_deliveries d join gateway_events e using (event_id) "
         "left join gateway_webhooks w using (webhook_id) order by d.attempted_at desc, d.attempt desc limit ?",
         [int(limit)]).df()

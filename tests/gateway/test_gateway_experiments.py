@@ -22,6 +22,7 @@ from core.experiments import live_data
 from core.experiments.assignment import unit_bucket
 from core.experiments.live import LiveSpec, Settings, current_specs, transitions
 from core.gateway.experiment_admin import act, start_experiment
+from core.gateway.webhooks import add_webhook, deliveries
 from core.routing.policies import SingleModel
 
 CTRL, CAND = "openai:ctrl-lat20ms", "openai:cand-lat20ms"
@@ -276,7 +277,13 @@ def drive(gw, name: str, until, batch: int = 100, max_batches: int = 30, tag: st
 
 def test_rollout_advances_on_a_good_candidate_and_rolls_back_on_a_breach(routes, fake_llm):
     gw = routes
-    hook = Receiver()
+    hook, team = Receiver(), Receiver()
+    ws = gw.open_ws()
+    try:  # a workspace webhook that takes experiment events, beside the experiment's own URL
+        add_webhook(ws, "team-channel", team.url, "experiment.")
+        add_webhook(ws, "budgets-only", team.url + "/budgets", "budget.")
+    finally:
+        ws.close()
     try:
         # latency_ratio 3: a busy test machine must not make the good candidate look slow
         settings = Settings(tolerance=0.2, error_margin=0.2, min_per_arm=30, latency_ratio=3.0)
@@ -305,17 +312,28 @@ def test_rollout_advances_on_a_good_candidate_and_rolls_back_on_a_breach(routes,
         breached = [c["name"] for c in rollback["checks"] if c["state"] == "breached"]
         assert "error rate" in breached and rollback["verdict"] == "no-go"
         deadline = time.monotonic() + 15
-        while len(hook.received) < 3 and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
             gw.agent.cycle()
+            ws = gw.open_ws()
+            try:
+                delivered = transitions(ws, "rollout")["delivery"].tolist()
+                attempts = deliveries(ws)
+            finally:
+                ws.close()
+            if all(isinstance(d, str) for d in delivered):
+                break
             time.sleep(0.05)
-        assert [(h["action"], h["to_share"]) for h in hook.received] == \
-            [("created", 0.25), ("advance", 0.5), ("rollback", 0.0)]
-        assert hook.received[-1]["evidence"]["action"] == "rollback"
-        ws = gw.open_ws()
-        try:
-            delivered = transitions(ws, "rollout")["delivery"].tolist()
-        finally:
-            ws.close()
-        assert all(d.endswith("/...: HTTP 204") for d in delivered)  # the URL's path never stored
+        for receiver in (hook, team):  # each transition once, in order, to both
+            assert [(h["action"], h["to_share"]) for h in receiver.received] == \
+                [("created", 0.25), ("advance", 0.5), ("rollback", 0.0)]
+            assert receiver.received[-1]["evidence"]["action"] == "rollback"
+            assert receiver.received[-1]["kind"] == "experiment.transition"
+            assert receiver.received[-1]["text"].startswith("Experiment rollout: rollback 50% -> 0% (auto)")
+        # the decision log notes both webhooks, the URLs' paths never stored there
+        assert all(d.count(": HTTP 204") == 2 and "/hook" not in d for d in delivered)
+        # every attempt is in the deliveries the Gateway page shows (the budgets-only hook got none)
+        assert sorted(attempts["webhook"].unique()) == ["experiment:rollout:1", "team-channel"]
+        assert len(attempts) == 6 and attempts["ok"].all() and attempts["final"].all()
     finally:
         hook.close()
+        team.close()
