@@ -14,6 +14,7 @@ import streamlit as st
 from core.errors import InputError
 from core.experiments.live import LiveSpec, Settings, current_specs
 from core.experiments.live_report import live_memo, live_status
+from core.experiments.live_scores import live_scorer_specs
 from core.experiments.memo import render_html, render_pdf
 from core.experiments.outcomes import import_outcomes
 from core.gateway.experiment_admin import act, servable, start_experiment
@@ -52,19 +53,34 @@ def start_form() -> None:
         tol = c10.number_input("Tolerance (largest quality drop)", 0.0, 0.5, 0.02, 0.005, format="%.3f",
                                key="live_tol")
         hooks = st.text_input("Webhooks (comma-separated URLs; every transition is sent)", "", key="live_hooks")
+        st.caption("Live scorers: judge every answer served in either arm; a request's quality is its "
+                   "feedback where it has some, else these verdicts (live traffic has no expected "
+                   "answer, so only these three apply).")
+        s1, s2, s3 = st.columns([1, 2, 3])
+        as_json = s1.checkbox("Answer is valid JSON", key="live_score_json")
+        pattern = s2.text_input("Answer matches regex", "", key="live_score_regex", placeholder="^(yes|no)$")
+        schema = s3.text_input("Answer conforms to JSON schema (inline)", "", key="live_score_schema",
+                               placeholder='{"type": "object", "required": ["answer"]}')
         go = st.form_submit_button("Start", type="primary", icon=":material/play_arrow:")
     if go:
+        wanted = (["json"] if as_json else []) + ([f"regex:{pattern}"] if pattern.strip() else []) \
+            + ([f"json-schema:{schema}"] if schema.strip() else [])
+        try:
+            scorers = live_scorer_specs(wanted)
+        except InputError as err:
+            st.error(str(err))
+            return
         spec = LiveSpec(name.strip(), route=route or "", control=control or "", candidate=candidate or "",
                         unit=unit.strip().lower(), mode=mode, share=float(share), shadow_share=float(shadow),
                         shadow_budget_usd=float(budget),
-                        webhooks=tuple(u.strip() for u in hooks.split(",") if u.strip()),
+                        webhooks=tuple(u.strip() for u in hooks.split(",") if u.strip()), scorers=scorers,
                         settings=Settings(tolerance=float(tol), mde=max(float(tol), 0.01)))
         try:
             start_experiment(workspace(), spec, reason="started from the console")
         except InputError as err:
             st.error(str(err))
         else:
-            st.session_state["live_pick"] = spec.name
+            st.session_state["live_started"] = spec.name  # picked on the rerun, before the picker exists
             st.rerun()
 
 
@@ -171,6 +187,9 @@ def live_section() -> None:
     else:
         st.dataframe(table, hide_index=True, width="stretch")
         names = table["experiment"].tolist()
+        started = st.session_state.pop("live_started", None)
+        if started in names:
+            st.session_state["live_pick"] = started
         pick = st.selectbox("Experiment", names, key="live_pick")
         status = live_status(workspace(), pick)
         show_status(status)

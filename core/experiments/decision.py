@@ -101,10 +101,23 @@ def _col(frame: pd.DataFrame, arm: str, column: str) -> np.ndarray:
     return frame.loc[frame["arm"] == arm, column].to_numpy(dtype=float)
 
 
+def score_sources(frame: pd.DataFrame, default: str) -> str:
+    """Which source gave the requests' scores, with counts, e.g. "feedback on 40 requests, live
+    scorers on 160" (``default`` when the frame does not say)."""
+    if "score_source" not in frame:
+        return default
+    known = frame.loc[np.isfinite(frame["score"].to_numpy(dtype=float)), "score_source"]
+    names = {"feedback": "feedback", "scorers": "live scorers"}
+    parts = [f"{names.get(src, src)} on {n:,} request{'s' if n != 1 else ''}"
+             for src, n in known.value_counts().sort_index().items()]
+    return ", ".join(parts) if parts else default
+
+
 def quality_check(frame: pd.DataFrame, pairs: pd.DataFrame | None, s: Settings,
                   scores_source: str) -> tuple[Check, dict]:
-    """Quality from per-request scores where both arms have them (feedback, or an eval set's
-    scores), else from agreement with the control on shadow pairs, else not measured."""
+    """Quality from per-request scores where both arms have them (feedback, else live scorers'
+    verdicts, or an eval set's scores), else from agreement with the control on shadow pairs,
+    else not measured."""
     qa, qb = _col(frame, "control", "score"), _col(frame, "candidate", "score")
     qa, qb = qa[np.isfinite(qa)], qb[np.isfinite(qb)]
     rule = f"a quality drop beyond {s.tolerance:g}"
@@ -112,7 +125,7 @@ def quality_check(frame: pd.DataFrame, pairs: pd.DataFrame | None, s: Settings,
         binary = bool(np.isin(np.concatenate([qa, qb]), (0.0, 1.0)).all())
         seq = sequential.difference(qb, qa, s.alpha, binary=binary)
         drop = sequential.Sequence(-seq.estimate, -seq.high, -seq.low, seq.n, s.alpha)
-        source = f"{scores_source} (n = {len(qa):,} control, {len(qb):,} candidate)"
+        source = f"{score_sources(frame, scores_source)} (n = {len(qa):,} control, {len(qb):,} candidate)"
         check = Check("quality drop", _state(drop, s.tolerance), drop.estimate, drop.low,
                       drop.high, s.tolerance, rule, source)
         return check, {"source": source, **seq.to_dict()}
@@ -124,7 +137,7 @@ def quality_check(frame: pd.DataFrame, pairs: pd.DataFrame | None, s: Settings,
                       s.tolerance, rule, source)
         return check, {"source": source, "estimate": -seq.estimate, "low": -seq.high,
                        "high": -seq.low, "n": seq.n, "alpha": s.alpha}
-    source = "none yet: no feedback, no shadow pairs, no scores"
+    source = "none yet: no feedback, no live scores, no shadow pairs"
     state = "pending" if s.require_quality else "ok"
     nan = float("nan")
     return Check("quality drop", state, nan, nan, nan, s.tolerance,

@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from core.errors import InputError
+from core.experiments.live_scores import live_scorer_specs
 from core.exports import json_safe
 from core.workspace import Workspace
 
@@ -77,6 +78,16 @@ MIGRATIONS = [
         shadow_latency_ms double
     );
     insert into store_locks values ('live_experiments', 0);
+    """,
+    """
+    create table experiment_scores (
+        request_id varchar not null,      -- a served request of the experiment
+        experiment varchar not null,
+        arm varchar,
+        scorer varchar not null,          -- a live scorer's canonical spec (core.experiments.live_scores)
+        score double not null,            -- 0..1
+        scored_at timestamp not null
+    );
     """,
 ]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
@@ -136,6 +147,7 @@ class LiveSpec:
     shadow_budget_usd: float = 5.0  # shadow spend allowed per UTC day
     state: str = "running"
     webhooks: tuple[str, ...] = ()
+    scorers: tuple[str, ...] = ()  # live scorers judging each served answer (json, json-schema, regex)
     stages: tuple[int, ...] = STAGES  # percent of units on the candidate, in order
     settings: Settings = field(default_factory=Settings)
     stage_started: str | None = None  # ISO time the current share began (evidence since then)
@@ -179,17 +191,22 @@ class LiveSpec:
         for url in self.webhooks:
             if not re.match(r"^https?://", url):
                 raise InputError(f"Webhook '{url}': expected an http:// or https:// URL")
+        if tuple(self.scorers) != live_scorer_specs(self.scorers):
+            raise InputError(f"Scorers {list(self.scorers)}: give them through live_scorer_specs "
+                             "(canonical, no expected answer needed)")
         self.settings.check()
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        return json_safe({**asdict(self), "webhooks": list(self.webhooks), "stages": list(self.stages)})
+        return json_safe({**asdict(self), "webhooks": list(self.webhooks), "stages": list(self.stages),
+                          "scorers": list(self.scorers)})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LiveSpec:
         data = dict(data)
         data["settings"] = Settings(**(data.get("settings") or {}))
         data["webhooks"] = tuple(data.get("webhooks") or ())
+        data["scorers"] = tuple(data.get("scorers") or ())
         data["stages"] = tuple(data.get("stages") or STAGES)
         return cls(**data)
 
@@ -323,6 +340,26 @@ def record_pairs(ws: Workspace, rows: list[dict[str, Any]]) -> int:
                     "shadow_latency_ms from _pairs p where not exists (select 1 from "
                     "experiment_pairs e where e.request_id = p.request_id and e.experiment = p.experiment)")
         cur.unregister("_pairs")
+        return len(frame)
+
+    return write(ws, body)
+
+
+def record_scores(ws: Workspace, rows: list[dict[str, Any]]) -> int:
+    """Append the workers' score events (request_id, experiment, arm, scores {spec: 0..1}, ts),
+    one row per scorer, in one bulk write."""
+    flat = [(r["request_id"], r["experiment"], r.get("arm"), spec, float(value), r["ts"])
+            for r in rows for spec, value in (r.get("scores") or {}).items()]
+    if not flat:
+        return 0
+    frame = pd.DataFrame(flat, columns=["request_id", "experiment", "arm", "scorer", "score", "scored_at"])
+    frame["scored_at"] = pd.to_datetime(frame["scored_at"], utc=True).dt.tz_localize(None)
+
+    def body(cur):
+        cur.register("_scores", frame)
+        cur.execute("insert into experiment_scores select request_id, experiment, arm, scorer, "
+                    "cast(score as double), scored_at from _scores")
+        cur.unregister("_scores")
         return len(frame)
 
     return write(ws, body)

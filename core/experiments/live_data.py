@@ -2,7 +2,8 @@
 
 Requests come from the ledger (the gateway's rows tagged with the experiment and the arm,
 ``source='gateway'``; a request's rows share ``eval_run = gw-<request id>``), feedback is the
-newest per request id, shadow pairs are the candidate's real calls beside the control's answer.
+newest per request id, live scorers' verdicts are the newest per request and scorer, shadow
+pairs are the candidate's real calls beside the control's answer.
 """
 from __future__ import annotations
 
@@ -28,20 +29,32 @@ with req as (
     select request_id, arg_max(score, received_at) as score, arg_max(label, received_at) as label,
            count(*) as feedback_rows
     from experiment_feedback group by request_id
+), sc as (
+    select request_id, avg(score) as scorer_score
+    from (select request_id, scorer, arg_max(score, scored_at) as score from experiment_scores
+          where experiment = ? group by request_id, scorer)
+    group by request_id
 )
-select req.*, fb.score, fb.label, coalesce(fb.feedback_rows, 0) as feedback_rows
-from req left join fb using (request_id)
+select req.*, coalesce(fb.score, sc.scorer_score) as score,
+       case when fb.score is not null then 'feedback'
+            when sc.scorer_score is not null then 'scorers' end as score_source,
+       fb.score as feedback_score, sc.scorer_score, fb.label,
+       coalesce(fb.feedback_rows, 0) as feedback_rows
+from req left join fb using (request_id) left join sc using (request_id)
 order by ts
 """
 
 
 def requests(ws: Workspace, experiment: str, since: datetime | None = None) -> pd.DataFrame:
     """One row per request of ``experiment`` served since ``since``: request_id, arm, ts, cost
-    (NaN when a call's cost is unknown), latency_ms, error, models, score (feedback), label."""
+    (NaN when a call's cost is unknown), latency_ms, error, models, score (its feedback where it
+    has some, else the mean of its live scorers' verdicts), score_source ('feedback', 'scorers'
+    or None), feedback_score, scorer_score, label."""
     ensure_live(ws)
     ensure_ledger(ws)
-    frame = ws.cursor().execute(REQUESTS_SQL, [experiment, since or datetime(1970, 1, 1)]).df()
-    frame["score"] = frame["score"].astype(float)
+    frame = ws.cursor().execute(REQUESTS_SQL, [experiment, since or datetime(1970, 1, 1), experiment]).df()
+    for column in ("score", "feedback_score", "scorer_score"):
+        frame[column] = frame[column].astype(float)
     frame["cost"] = frame["cost"].astype(float)
     frame["error"] = frame["error"].astype(bool)
     return frame

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from core.experiments import live_data, sequential
-from core.experiments.decision import RULE, evaluate
+from core.experiments.decision import RULE, evaluate, score_sources
 from core.experiments.live import LiveSpec, current_specs, transitions
 from core.experiments.memo import MemoContent, Table
 from core.exports import json_safe
@@ -37,7 +37,8 @@ def _arm(frame: pd.DataFrame, arm: str, alpha: float) -> dict:
            "cost_usd": float(np.nansum(cost)), "unknown_cost": int(np.isnan(cost).sum()),
            "p50_ms": float(np.percentile(lat, 50)) if len(lat) else None,
            "p95_ms": float(np.percentile(lat, 95)) if len(lat) else None,
-           "feedback": int(len(scores))}
+           "feedback": int(part["score_source"].eq("feedback").sum()) if "score_source" in part
+           else int(len(scores))}
     for name, values in (("cost_per_request", cost[np.isfinite(cost)]), ("quality", scores)):
         if len(values) >= 2:
             r = sequential.radius(values.var(ddof=1) / len(values), alpha,
@@ -47,7 +48,8 @@ def _arm(frame: pd.DataFrame, arm: str, alpha: float) -> dict:
         else:
             out[name] = {"estimate": float(values.mean()) if len(values) else None, "low": None,
                          "high": None, "n": int(len(values))}
-    out["quality"]["source"] = "feedback" if len(scores) else "none"
+    out["quality"]["source"] = score_sources(part, "none") if len(scores) else "none"
+    out["scored"] = int(part["score_source"].eq("scorers").sum()) if "score_source" in part else 0
     return out
 
 

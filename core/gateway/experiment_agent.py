@@ -2,7 +2,7 @@
 
 Each agent cycle (:class:`ExperimentControl.cycle`, inside the agent's store session):
 
-1. commits the workers' spooled events (feedback, shadow pairs) in one bulk write each;
+1. commits the workers' spooled events (feedback, shadow pairs, live scores) in one bulk write each;
 2. every ``decide_every_s``: judges each running experiment's current stage with the decision
    rule (:mod:`core.experiments.decision`) and applies the rollout (:mod:`core.experiments.rollout`):
    advance, or roll back to 0% at once on a breach. An experiment whose control or candidate
@@ -33,6 +33,7 @@ from core.experiments.live import (
     record_delivery,
     record_feedback,
     record_pairs,
+    record_scores,
     save_spec,
     transitions,
 )
@@ -130,6 +131,7 @@ class ExperimentControl:
         with take_events(self.runtime) as rows:
             record_feedback(ws, [r for r in rows if r.get("kind") == "feedback"])
             record_pairs(ws, [r for r in rows if r.get("kind") == "pair"])
+            record_scores(ws, [r for r in rows if r.get("kind") == "score"])
         return len(rows)
 
     def decide(self, ws: Workspace, served: set[str] | None) -> None:
@@ -220,7 +222,7 @@ class ExperimentControl:
                 "share": spec.serving_share, "revision": spec.revision,
                 "shadow_share": spec.shadow_share if spec.state in ("running", "paused") else 0.0,
                 "shadow_budget_usd": spec.shadow_budget_usd,
-                "shadow_spent_today": spent.get(name, 0.0),
+                "shadow_spent_today": spent.get(name, 0.0), "scorers": list(spec.scorers),
                 "active": spec.state in ("running", "paused", "completed")}
         data = {"workspace": self.workspace, "experiments": experiments}
         text = json.dumps(data, sort_keys=True)

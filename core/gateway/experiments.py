@@ -15,6 +15,8 @@ workers without a restart.
   with ``source='shadow'`` and ``variant='shadow'``; each day's shadow spend stops at the
   experiment's ``shadow_budget_usd``. The pair (agreement, both costs and latencies) is spooled
   as an event for the store agent.
+* **Scores**: an experiment's live scorers (``json``, ``json-schema``, ``regex``: no expected
+  answer needed) judge each answer served in either arm; the verdicts are spooled as events.
 * **Feedback**: ``POST /v1/feedback`` is checked here, looked up (this worker's recent requests,
   else the ledger) and spooled as an event; 404 for an id the gateway never served.
 """
@@ -34,6 +36,7 @@ from core.errors import InputError
 from core.evaluation.answers import normalize_answer
 from core.experiments.assignment import unit_bucket
 from core.experiments.live import feedback_value
+from core.experiments.live_scores import score_answer, scorers_for
 from core.gateway.errors import GatewayError
 from core.gateway.events import EventWriter
 from core.gateway.runtime import read_json, stamp
@@ -142,8 +145,11 @@ class LiveExperiments:
         return None
 
     def after(self, done, engine) -> None:
-        """Remember the request for feedback; start its shadow call when sampled (never awaited)."""
+        """Remember the request for feedback, score its answer with the experiment's live scorers,
+        and start its shadow call when sampled (never awaited)."""
         self.remember(done.request_id, done.arm)
+        if done.ok and done.arm is not None:
+            self.score(done)
         exp = self.wants_shadow(done.arm, done.request_id) if done.ok else None
         if exp is None:
             return
@@ -173,6 +179,20 @@ class LiveExperiments:
                                                     (time.perf_counter() - started) * 1000)})
         except Exception:
             log.exception("recording the shadow call of %s failed", exp["name"])
+
+    def score(self, done) -> None:
+        """Spool the live scorers' verdicts on the answer served (never fails the request)."""
+        specs = (self.known.get(done.arm.experiment) or {}).get("scorers") or ()
+        if not specs:
+            return
+        try:
+            scores = score_answer(scorers_for(tuple(specs)), done.answer.text)
+        except Exception:  # a scorer's bug must not touch the served answer
+            log.exception("live scorers of %s failed", done.arm.experiment)
+            return
+        if scores:
+            self._event({"kind": "score", "request_id": done.request_id, "experiment": done.arm.experiment,
+                         "arm": done.arm.variant, "scores": scores, "ts": datetime.now(UTC).isoformat()})
 
     def _event(self, row: dict[str, Any]) -> None:
         if self._events is not None:

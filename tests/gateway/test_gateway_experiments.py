@@ -18,9 +18,12 @@ import httpx
 import openai
 import pytest
 
+from core.errors import InputError
 from core.experiments import live_data
 from core.experiments.assignment import unit_bucket
+from core.experiments.decision import evaluate
 from core.experiments.live import LiveSpec, Settings, current_specs, transitions
+from core.experiments.live_scores import live_scorer_specs
 from core.gateway.experiment_admin import act, start_experiment
 from core.gateway.webhooks import add_webhook, deliveries
 from core.routing.policies import SingleModel
@@ -162,6 +165,40 @@ def test_feedback_joins_by_completion_id_and_bad_feedback_is_refused(routes, fak
     assert frame.loc[got[2]["request_id"], "label"] == "resolved"
     assert frame.loc[got[3]["request_id"], "score"] == 0.0
     assert frame["score"].notna().sum() == 3
+
+
+def test_live_scorers_judge_each_served_answer_and_feedback_takes_precedence(routes, fake_llm):
+    gw = routes
+    # the candidate answers JSON, the control plain text: the json scorer tells them apart
+    fake_llm.script("ok", model="cand-lat20ms", times=-1, text='{"answer": "B"}')
+    with pytest.raises(InputError, match="expected answer, which live traffic does not have"):
+        live_scorer_specs(["exact"])
+    start(gw, LiveSpec("scored", route="support", control="support", candidate="cheap", mode="ab",
+                       share=0.5, unit="request", scorers=live_scorer_specs(["json", "regex:B"])))
+    got = asyncio.run(burst(gw, 40))
+    arms = Counter(r["arm"] for r in got)
+    assert arms["control"] >= 5 and arms["candidate"] >= 5
+    control = [r for r in got if r["arm"] == "control"]
+    assert feedback(gw, {"request_id": control[0]["id"], "score": 0.9}).status_code == 200
+    gw.commit()
+    gw.gateway.experiments.close()
+    gw.agent.cycle()
+    ws = gw.open_ws()
+    try:
+        frame = live_data.requests(ws, "scored").set_index("request_id")
+        decision = evaluate(frame.reset_index(), None, Settings(min_per_arm=2))
+    finally:
+        ws.close()
+    assert len(frame) == 40
+    # scorer verdicts: control "B" -> json 0, regex 1 -> 0.5; candidate '{"answer": "B"}' -> 1, 1
+    by_arm = frame[frame["score_source"] == "scorers"].groupby("arm")["scorer_score"].unique()
+    assert [list(v) for v in by_arm.sort_index()] == [[1.0], [0.5]]  # candidate, control
+    first = frame.loc[control[0]["request_id"]]
+    assert (first["score"], first["score_source"], first["scorer_score"]) == (0.9, "feedback", 0.5)
+    assert frame["score_source"].value_counts().to_dict() == {"scorers": 39, "feedback": 1}
+    quality = next(c for c in decision.checks if c.name == "quality drop")
+    assert quality.source.startswith("feedback on 1 request, live scorers on 39 requests")
+    assert quality.estimate < 0  # the candidate scores higher: no drop
 
 
 def wait_for_shadows(gw, timeout: float = 30) -> None:

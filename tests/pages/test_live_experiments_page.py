@@ -51,7 +51,7 @@ def test_live_experiment_shows_one_verdict_its_guardrails_and_log_and_steers(liv
     assert [c.state for c in expected.checks] == guardrails["state"].tolist()
     per_arm = next(d.value for d in at.dataframe if "quality source" in d.value.columns)
     assert per_arm["requests"].tolist() == [120, 120]
-    assert per_arm["quality source"].tolist() == ["feedback (n=1)", "none (n=0)"]
+    assert per_arm["quality source"].tolist() == ["feedback on 1 request (n=1)", "none (n=0)"]
     at.button(key="live_pause").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert current_specs(live)["cheap-test"].state == "paused"
@@ -69,3 +69,23 @@ def test_start_form_refuses_the_same_policy_twice_with_a_message(live):
     at.button[[b.label for b in at.button].index("Start")].click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("same policy" in e.value for e in at.error)
+
+
+def test_start_form_sets_live_scorers_and_refuses_a_bad_one(live):
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.run()
+    at.selectbox(key="live_route").set_value("cheap")
+    at.selectbox(key="live_control").set_value("cheap")
+    at.selectbox(key="live_candidate").set_value("support")
+    at.text_input(key="live_name").set_value("scored")
+    at.text_input(key="live_score_regex").set_value("(unclosed")
+    at.button[[b.label for b in at.button].index("Start")].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("(unclosed" in e.value for e in at.error)
+    assert "scored" not in current_specs(live)  # nothing started
+    at.text_input(key="live_score_regex").set_value("^(yes|no)$")
+    at.checkbox(key="live_score_json").check()
+    at.button[[b.label for b in at.button].index("Start")].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert current_specs(live)["scored"].scorers == ("json", "regex:^(yes|no)$")
+    assert at.selectbox(key="live_pick").value == "scored"  # the page shows the one just started
