@@ -206,3 +206,57 @@ def test_outcomes_cli_prints_one_line_and_exits_2(tmp_path):
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1
     assert "Traceback" not in done.stderr
+
+
+def test_a_failing_webhook_is_retried_recorded_and_a_dead_processs_event_is_sent_again(ws, served, tmp_path):
+    import json as _json
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from core.gateway.webhooks import DeliverySettings, deliveries, record_event
+
+    got, statuses = [], [500, 500, 204]  # two failures, then accepted
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            got.append(_json.loads(self.rfile.read(int(self.headers["content-length"]))))
+            self.send_response(statuses.pop(0) if statuses else 204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/secret-token"
+    try:
+        act(ws, "exp", "stop")
+        spec = start_experiment(ws, LiveSpec("hooked", route="support", control="support",
+                                             candidate="cheap", webhooks=(url,)))
+        fast = DeliverySettings(attempts=4, backoff_s=0.01, backoff_cap_s=0.02, timeout_s=5)
+        control = ExperimentControl(ws.location, tmp_path / "rt", delivery=fast)
+        # another gateway recorded the "created" event long ago and died before delivering it
+        stale = record_event(ws, "experiment.transition", {"experiment": "hooked", "action": "created"},
+                             "old", dedup_key=f"experiment:hooked:{spec.revision}")
+        ws.write(lambda cur: cur.execute("update gateway_events set created_at = created_at - "
+                                         "interval 2 minute where event_id = ?", [stale.event_id]))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            control.deliver(ws)
+            log = transitions(ws, "hooked").set_index("revision")
+            if log["delivery"].notna().all():
+                break
+            time.sleep(0.02)
+        control.close(ws)
+        assert log.loc[spec.revision, "delivery"] == f"http://127.0.0.1:{server.server_address[1]}/…: HTTP 204"
+        assert len(got) == 3 and got[-1]["event_id"] == stale.event_id  # the recorded event, sent once it answered
+        tries = deliveries(ws)
+        tries = tries[tries["event_id"] == stale.event_id].sort_values("attempt")
+        assert tries["status_code"].tolist() == [500, 500, 204] and tries["final"].tolist() == [False, False, True]
+        assert "secret-token" not in " ".join(map(str, log["delivery"].tolist() + tries["error"].tolist()))
+    finally:
+        server.shutdown()
+        for old in current_specs(ws).values():
+            if old.state in ("running", "paused"):
+                act(ws, old.name, "stop")
