@@ -27,6 +27,7 @@ import pandas as pd
 
 from core.errors import InputError
 from core.workspace import Workspace
+from core.workspace.retire import retire
 
 PREFIX = "tk-"
 MIGRATIONS = [
@@ -95,19 +96,7 @@ def create_key(ws: Workspace, name: str) -> dict[str, str]:
 def revoke_key(ws: Workspace, ref: str) -> bool:
     """Revoke the active key with this id or name; False when there is none."""
     ensure_keys(ws)
-
-    def body(cur) -> bool:
-        ws.bump(cur, "gateway_keys")
-        rows = cur.execute("select key_id, name, salt, key_hash, created_at from gateway_keys "
-                           "where (key_id = ? or name = ?) and revoked_at is null", [ref, ref]).fetchall()
-        if not rows:
-            return False
-        cur.execute("delete from gateway_keys where key_id = ?", [rows[0][0]])
-        cur.execute("insert into gateway_keys values (?, ?, ?, ?, ?, ?)",
-                    [*rows[0], datetime.now(UTC).replace(tzinfo=None)])
-        return True
-
-    return ws.write(body)
+    return retire(ws, "gateway_keys", id_column="key_id", end_column="revoked_at", ref=ref)
 
 
 def list_keys(ws: Workspace) -> pd.DataFrame:

@@ -24,6 +24,7 @@ from core.gateway.deployments import current_deployments, slug
 from core.gateway.runtime import read_json
 from core.routing.optimize.store import list_policies
 from core.routing.policies import policy_from_dict
+from core.spend import clock
 from core.spend.ledger import ensure_ledger
 from core.workspace import Workspace
 
@@ -67,7 +68,9 @@ def deployable(ws: Workspace) -> pd.DataFrame:
 
 
 def _since(hours: float) -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=hours)
+    """The start of the last ``hours`` (by :func:`core.spend.clock.now`, as every window of the
+    spend side: a demo at a fixed time sees its own last day)."""
+    return clock.now().replace(tzinfo=None) - dt.timedelta(hours=hours)
 
 
 def traffic_by_policy(ws: Workspace, hours: float = 24) -> pd.DataFrame:

@@ -47,6 +47,7 @@ from core.errors import InputError
 from core.exports import json_safe
 from core.live.keys import redact
 from core.workspace import Workspace
+from core.workspace.retire import retire
 
 log = logging.getLogger("tradeoff.gateway")
 
@@ -138,18 +139,7 @@ def add_webhook(ws: Workspace, name: str, url: str, events: str = "*") -> dict[s
 def remove_webhook(ws: Workspace, ref: str) -> bool:
     """Remove the active webhook with this id or name (kept, marked removed); False if none."""
     ensure_webhooks(ws)
-
-    def body(cur) -> bool:
-        ws.bump(cur, "gateway_webhooks")
-        rows = cur.execute("select * from gateway_webhooks where (webhook_id = ? or name = ?) "
-                           "and removed_at is null", [ref, ref]).fetchall()
-        if not rows:
-            return False
-        cur.execute("delete from gateway_webhooks where webhook_id = ?", [rows[0][0]])
-        cur.execute("insert into gateway_webhooks values (?, ?, ?, ?, ?, ?)", [*rows[0][:5], _now()])
-        return True
-
-    return ws.write(body)
+    return retire(ws, "gateway_webhooks", id_column="webhook_id", end_column="removed_at", ref=ref)
 
 
 def list_webhooks(ws: Workspace, include_removed: bool = False) -> pd.DataFrame:
