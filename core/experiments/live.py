@@ -262,10 +262,14 @@ def record_delivery(ws: Workspace, experiment: str, revision: int, delivery: str
         [delivery, experiment, revision]))
 
 
-def transitions(ws: Workspace, experiment: str | None = None) -> pd.DataFrame:
-    """The decision log, newest first."""
+def transitions(ws: Workspace, experiment: str | None = None, undelivered: bool = False) -> pd.DataFrame:
+    """The decision log, newest first (``undelivered``: only transitions whose webhooks have not
+    been noted yet)."""
     ensure_live(ws)
-    where, params = ("where experiment = ?", [experiment]) if experiment else ("", [])
+    conditions, params = (["experiment = ?"], [experiment]) if experiment else ([], [])
+    if undelivered:
+        conditions.append("delivery is null")
+    where = ("where " + " and ".join(conditions)) if conditions else ""
     return ws.cursor().execute(
         "select ts, experiment, action, actor, from_share, to_share, from_state, to_state, reason, "
         f"evidence_json, delivery, revision from experiment_transitions {where} "

@@ -3,7 +3,7 @@
 Each agent cycle (:class:`ExperimentControl.cycle`, inside the agent's store session):
 
 1. commits the workers' spooled events (feedback, shadow pairs, live scores) in one bulk write each;
-2. every ``decide_every_s``: judges each running experiment's current stage with the decision
+2. every ``decide_every_s`` (2 s; steps 3 and 4 too): judges each running experiment's current stage with the decision
    rule (:mod:`core.experiments.decision`) and applies the rollout (:mod:`core.experiments.rollout`):
    advance, or roll back to 0% at once on a breach. An experiment whose control or candidate
    policy is no longer served is paused. This runs in the gateway, so rules hold with the console
@@ -120,12 +120,16 @@ class ExperimentControl:
         self.transitions_made = 0
 
     def cycle(self, ws: Workspace, served: set[str] | None, force: bool = False) -> None:
+        """Commit the events every cycle; judge, announce and publish every ``decide_every_s``
+        (reading the experiments costs store queries: not at the ledger's 0.5 s pace)."""
         self.commit_events(ws)
         if force or time.monotonic() - self._last_decision >= self.decide_every_s:
             self._last_decision = time.monotonic()
             self.decide(ws, served)
-        self.deliver(ws)
-        self.publish(ws)
+            self.deliver(ws)
+            self.publish(ws)
+        elif self._sending:
+            self._record_attempts(ws)  # note finished deliveries as soon as they are done
 
     def commit_events(self, ws: Workspace) -> int:
         with take_events(self.runtime) as rows:
@@ -163,8 +167,7 @@ class ExperimentControl:
 
     def deliver(self, ws: Workspace) -> None:
         self._record_attempts(ws)
-        log_frame = transitions(ws)
-        pending = log_frame[log_frame["delivery"].isna()]
+        pending = transitions(ws, undelivered=True)
         if pending.empty:
             return
         sending = {(name, revision) for name, revision, _, _ in self._sending.values()}
