@@ -20,6 +20,7 @@ from ui.goal_form import goal_form
 from ui.policy_widgets import save_policy_panel
 from ui.routing_state import SIGNAL_LABELS, bootstrap_for, frontier_for
 from ui.state import evalset_picker, scored_evalset
+from ui.whatif_panel import whatif_panel
 
 MAX_THRESHOLD = 1.01  # above any signal (0..1): the step never keeps an answer
 
@@ -213,6 +214,9 @@ with st.expander("Projection: what this costs at your volume", expanded=True):
                             same=f"same as {point['strong_model']}"))
     st.caption(f"Deltas against {point['strong_model']} alone at the same volume: below zero "
                "(green) is a saving.")
+
+# -- savings beyond routing (prompt caching, batch APIs): ui/whatif_panel.py ----------------------
+whatif_panel(evalset, es_id, fr, point, volume)
 
 # -- save / download -----------------------------------------------------------------------------
 policy = fr.cascade(thresholds)

@@ -15,6 +15,7 @@ from core.exports import csv_bytes
 from core.workspace import default_path
 from ui import compare_figures as figs
 from ui.compare_widgets import disagreement_panel
+from ui.efficiency_panel import efficiency_section
 from ui.scoring_widgets import scorer_panel
 from ui.state import evalset_picker, evalset_version, get_evalset, scored_evalset, stored_evalset, workspace
 
@@ -146,6 +147,9 @@ if board["cost_per_item"].notna().any():
 else:
     st.info("No cost is known for the chosen models, so there is no quality-cost chart: add a "
             "cost_usd column, or token counts for models in the price catalog.")
+
+# -- Cost Efficiency Score: models and saved policies ranked (ui/efficiency_panel.py) ------------
+efficiency_section(set_id, version, chosen)
 
 st.subheader("By task")
 tasks = _per_task(ws_path, set_id, version, chosen)

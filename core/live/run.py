@@ -53,11 +53,11 @@ from core.live.journal import replay
 from core.live.keys import redact
 from core.live.providers.base import ChatRequest, ChatResponse, Provider
 from core.live.types import Progress, RunConfig, RunResult, new_run_id
+from core.pricing.caching import CHARS_PER_TOKEN  # the one offline token estimate
 from core.pricing.catalog import Catalog
 from core.pricing.edits import catalog_for
 from core.workspace import Workspace
 
-CHARS_PER_TOKEN = 4.0
 MAX_LABEL_CHOICES = 30  # more distinct labels than this in a task: an open question
 _PROBE = "\x00item input\x00"  # stands for the input when a template is built once  # offline token estimate (tiktoken cannot download its tables here)
 
