@@ -108,7 +108,7 @@ def cmd_check(args) -> int:
         write_baseline(result, args.write_baseline)
     if args.json:
         _print_json(result.to_dict())
-    print(result.line(), file=sys.stderr if not result.passed else sys.stdout)
+    print(result.line(), file=sys.stderr if args.json or not result.passed else sys.stdout)
     if not result.passed and args.alert:
         from core.gateway.gate_alert import alert_gate_failure
         from core.workspace import open_workspace
