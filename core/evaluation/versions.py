@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-import pandas as pd
+import numpy as np
 
 from core.evaluation.evalset import ITEM_COLUMNS, EvalSet
 
@@ -25,12 +25,12 @@ from core.evaluation.evalset import ITEM_COLUMNS, EvalSet
 def items_digest(evalset: EvalSet) -> str:
     """SHA-256 of the items (id, input, task, label, reference), in item-id order: the file's
     row order, its model columns, answers, scores and costs do not change it; a changed input,
-    label or reference, an added or dropped item do."""
+    label or reference, an added or dropped item do. Column by column (C-speed JSON)."""
     items = evalset.items
-    frame = pd.DataFrame({c: (items[c].astype(object).where(items[c].notna(), None).map(
-        lambda v: None if v is None else str(v)) if c in items else None) for c in ITEM_COLUMNS})
-    rows = frame.sort_values("item_id", kind="stable").to_numpy(dtype=object).tolist()
-    return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode("utf-8")).hexdigest()
+    order = np.argsort(items["item_id"].astype(str).to_numpy(), kind="stable")
+    columns = [items[c].astype("string").to_numpy(dtype=object, na_value=None)[order].tolist()
+               if c in items else None for c in ITEM_COLUMNS]
+    return hashlib.sha256(json.dumps(columns, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 def short(digest: str | None) -> str:
