@@ -18,6 +18,7 @@ from ui.compare_widgets import disagreement_panel
 from ui.efficiency_panel import efficiency_section
 from ui.scoring_widgets import scorer_panel
 from ui.state import evalset_picker, evalset_version, get_evalset, scored_evalset, stored_evalset, workspace
+from ui.version_diff import version_diff_section
 
 
 # The workspace path is part of every key: ids restart at 1 in another workspace file; the
@@ -202,3 +203,5 @@ if judge_note:
         st.caption(f"{against_human.attrs['total']:,} answers: the output, both scores and the "
                    "judge's reason, side by side.")
         st.dataframe(against_human, hide_index=True, width="stretch", key="compare_judge_vs_human")
+
+version_diff_section(ws_path, set_id, chosen)

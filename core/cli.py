@@ -84,7 +84,39 @@ def cmd_score(args) -> int:
 def cmd_run(args) -> int:
     from core.live.command import run_cli
 
-    return run_cli(args.inputs, _models(args.models) or [], args.out, concurrency=args.concurrency)
+    return run_cli(args.inputs, _models(args.models) or [], args.out, concurrency=args.concurrency,
+                   run_id=args.run_id, cache=not args.no_cache)
+
+
+def cmd_check(args) -> int:
+    from core.evaluation.loading import load_csv
+    from core.routing.gate import Thresholds, run_gate
+    from core.routing.gate_files import read_baseline, resolve_policy, write_baseline, write_junit
+
+    thresholds = Thresholds(args.min_quality, args.max_cost, args.max_drop, args.alpha).validate()
+    if args.min_quality is None and args.max_cost is None and not args.baseline \
+            and not args.write_baseline:
+        raise InputError("check needs something to check: --min-quality, --max-cost, --baseline "
+                         "(or --write-baseline to record a first baseline)")
+    baseline = read_baseline(args.baseline) if args.baseline else None
+    evalset = load_csv(args.evalset)
+    policy, label = resolve_policy(args.policy, evalset)
+    result = run_gate(evalset, policy, label, thresholds, baseline)
+    if args.junit:
+        write_junit(result, args.junit)
+    if args.write_baseline and result.passed:  # a failing run never becomes the baseline
+        write_baseline(result, args.write_baseline)
+    if args.json:
+        _print_json(result.to_dict())
+    print(result.line(), file=sys.stderr if args.json or not result.passed else sys.stdout)
+    if not result.passed and args.alert:
+        from core.gateway.gate_alert import alert_gate_failure
+        from core.workspace import open_workspace
+
+        note = alert_gate_failure(open_workspace(), result.to_dict(), result.line())
+        if note:
+            print(f"note: {note}", file=sys.stderr)
+    return 0 if result.passed else 1
 
 
 def cmd_rescore(args) -> int:
@@ -196,7 +228,32 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--models", required=True, help="PROVIDER:MODEL,...")
     s.add_argument("--out", required=True)
     s.add_argument("--concurrency", type=int, default=8)
+    s.add_argument("--run-id", help="a new id starts a new run (e.g. weekly-$(date +%%G-W%%V)); "
+                                    "default: from the inputs and models, so a rerun resumes")
+    s.add_argument("--no-cache", action="store_true",
+                   help="call every model afresh instead of reusing cached answers")
     s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("check", help="regression gate: a policy on an eval set against thresholds "
+                                     "and a baseline; exit 1 when it fails")
+    s.add_argument("evalset")
+    s.add_argument("--policy", required=True,
+                   help="a policy JSON file (fit writes one) or one model column of the eval set")
+    s.add_argument("--min-quality", type=float, help="quality floor (mean score, 0..1)")
+    s.add_argument("--max-cost", type=float, help="cost ceiling (USD per item)")
+    s.add_argument("--baseline", help="PREVIOUS.json: what check --write-baseline wrote on the "
+                                      "same items; fails on a significant paired quality drop")
+    s.add_argument("--max-drop", type=float, default=0.0,
+                   help="quality the policy may lose against the baseline (default 0)")
+    s.add_argument("--alpha", type=float, default=0.05,
+                   help="level of the one-sided paired test (default 0.05)")
+    s.add_argument("--write-baseline", metavar="FILE",
+                   help="write this run's per-item results as the next baseline (when it passes)")
+    s.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    s.add_argument("--alert", action="store_true",
+                   help="when it fails, send a gate.failed event to the workspace's webhooks")
+    s.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    s.set_defaults(func=cmd_check)
 
     s = sub.add_parser("rescore", help="score an eval set's outputs with a scorer or an LLM judge")
     s.add_argument("evalset")

@@ -15,7 +15,8 @@ Which test fits which metric:
 * graded scores, cost per item, mean latency: Welch's t-test (``ttest_ind(equal_var=False)``).
 * percentiles (p95 latency): a percentile bootstrap (``scipy.stats.bootstrap``), because no
   closed form exists for a difference of percentiles.
-* paired data (shadow: both policies on the same items): McNemar for 0/1, paired t otherwise.
+* paired data (shadow: both policies on the same items): McNemar for 0/1, paired t otherwise;
+  one-sided (``paired_drop``) for the regression gate: is the candidate worse?
 """
 from __future__ import annotations
 
@@ -267,6 +268,41 @@ def paired_means(candidate, production, alpha: float = 0.05, metric: str = "valu
     ci = mean_estimate(d, alpha)
     return Comparison(metric, float(a.mean()), float(b.mean()), float(d.mean()), ci.low, ci.high,
                       _paired_t_p(b, a), "paired t-test", n, n)
+
+
+def paired_drop(candidate, baseline, alpha: float = 0.05, metric: str = "quality") -> Comparison:
+    """Is ``candidate`` worse than ``baseline`` on the same items? A one-sided paired test
+    (pairs with a missing side are dropped); ``p_value`` is small when the candidate is worse.
+
+    0/1 scores: McNemar's exact test, i.e. the binomial tail of the discordant pairs (items
+    only the candidate gets right among those where the two differ, at most that many under
+    p = 1/2). Graded: the one-sided paired t-test. The interval is the two-sided paired
+    t-interval of the mean per-item difference ``candidate - baseline``.
+
+    >>> c = paired_drop([0, 0, 0, 0, 0, 0, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1])  # 6 lost, none won
+    >>> c.diff, c.p_value, c.test                                           # 0.5 ** 6
+    (-0.75, 0.015625, 'McNemar exact (one-sided)')
+    """
+    from scipy import stats as sps
+
+    b, a = _pairs(candidate, baseline)
+    n = len(b)
+    if n == 0:
+        return Comparison(metric, NAN, NAN, NAN, NAN, NAN, NAN, "paired", 0, 0)
+    d = b - a
+    ci = mean_estimate(d, alpha)
+    if is_binary(a, b):
+        won, lost = int(((b == 1) & (a == 0)).sum()), int(((a == 1) & (b == 0)).sum())
+        p_value = float(sps.binom.cdf(won, won + lost, 0.5)) if won + lost else 1.0
+        test = "McNemar exact (one-sided)"
+    else:
+        if n > 1 and np.ptp(d) > 0:
+            p_value = float(sps.ttest_rel(b, a, alternative="less").pvalue)
+        else:  # a constant difference is certain
+            p_value = 0.0 if d[0] < 0 else 1.0
+        test = "paired t-test (one-sided)"
+    return Comparison(metric, float(a.mean()), float(b.mean()), float(d.mean()), ci.low, ci.high,
+                      p_value, test, n, n)
 
 
 # -- sample size -------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import pandas as pd
 
 from core.errors import InputError
 from core.evaluation.evalset import ITEM_COLUMNS, EvalSet, from_long_frame
+from core.evaluation.versions import items_digest
 from core.workspace import Workspace
 
 MOVE_REFERENCE = """
@@ -22,6 +23,12 @@ MOVE_REFERENCE = """
         where m.evalset_id = evalset_items.evalset_id and m.idx = evalset_items.idx
           and m.key = 'reference';
     delete from evalset_item_meta where key = 'reference';
+"""
+
+BACKFILL_PARENTS = """
+    update evalsets set parent_id = p.parent from (
+        select id, lag(id) over (partition by name order by id) as parent from evalsets) p
+    where p.id = evalsets.id and p.parent is not null;
 """
 
 MIGRATIONS = [
@@ -64,6 +71,10 @@ MIGRATIONS = [
     "alter table evalset_items add column reference varchar;" + MOVE_REFERENCE,
     # v3: the uploaded file's SHA-256, so two uploads under one name can be told apart.
     "alter table evalsets add column digest varchar;",
+    # v4: versions: the parent (the newest earlier set of the same name) and the items' hash
+    # (core.evaluation.versions); sets stored before get their parent, their hash stays unknown.
+    "alter table evalsets add column parent_id integer;"
+    " alter table evalsets add column items_digest varchar;" + BACKFILL_PARENTS,
 ]
 
 RESULT_COLUMNS = ["idx", "model", "score", "cost_usd", "latency_ms", "confidence", "input_tokens",
@@ -72,14 +83,17 @@ RESULT_COLUMNS = ["idx", "model", "score", "cost_usd", "latency_ms", "confidence
 
 def _ready(ws: Workspace) -> None:
     # a workspace of the last release kept 'reference' as metadata: it moves when copied over
-    ws.ensure("evalsets", MIGRATIONS, legacy_fixups=[MOVE_REFERENCE])
+    ws.ensure("evalsets", MIGRATIONS, legacy_fixups=[MOVE_REFERENCE, BACKFILL_PARENTS])
 
 
 def save_evalset(ws: Workspace, evalset: EvalSet, name: str | None = None,
                  digest: str | None = None) -> int:
-    """Store an eval set (items, metadata, every model's results); returns its id. ``digest``
-    is the SHA-256 of the file it came from, when known."""
+    """Store an eval set (items, metadata, every model's results) as a new version; returns its
+    id. ``digest`` is the SHA-256 of the file it came from, when known; the parent is the newest
+    set already stored under the same name (:mod:`core.evaluation.versions`)."""
     _ready(ws)
+    name = name or evalset.name
+    content = items_digest(evalset)
     items = evalset.items.reset_index(drop=True)
     base = pd.DataFrame({"idx": np.arange(len(items), dtype=np.int32)})
     for col in ITEM_COLUMNS:
@@ -101,13 +115,14 @@ def save_evalset(ws: Workspace, evalset: EvalSet, name: str | None = None,
     results = results[RESULT_COLUMNS] if len(results) else pd.DataFrame(columns=RESULT_COLUMNS)
 
     def body(cur) -> int:
-        set_id = ws.next_id(cur, "evalsets", "evalsets")
+        set_id = ws.next_id(cur, "evalsets", "evalsets")  # the lock row: parents never fork
+        parent = cur.execute("select max(id) from evalsets where name = ?", [name]).fetchone()[0]
         cur.execute(
             "insert into evalsets (id, name, format, n_items, n_models, synthetic, cost_source, notes,"
-            " digest) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [set_id, name or evalset.name, evalset.format, evalset.n_items, evalset.n_models,
+            " digest, parent_id, items_digest) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [set_id, name, evalset.format, evalset.n_items, evalset.n_models,
              evalset.synthetic, json.dumps(evalset.cost_source), json.dumps(list(evalset.notes)),
-             digest])
+             digest, parent, content])
         for table, view, frame, cols in (
                 ("evalset_items", "new_items", base, "idx, item_id, input, task, label, reference"),
                 ("evalset_item_meta", "new_meta", meta, "idx, key, value"),
@@ -122,16 +137,18 @@ def save_evalset(ws: Workspace, evalset: EvalSet, name: str | None = None,
 
 def list_evalsets(ws: Workspace) -> pd.DataFrame:
     """Stored eval sets, newest first: id, name, format, n_items, n_models, synthetic,
-    created_at, digest (the file's SHA-256, when known), version (1 for the first upload of a
-    name, 2 for the next...) and versions (how many uploads share the name).
+    created_at (the upload time), digest (the file's SHA-256, when known), parent_id (the
+    version before, same name), items_digest (the items' hash), version (1 for the first upload
+    of a name, 2 for the next...) and versions (how many uploads share the name).
 
     >>> a, b = save_evalset(ws, es, name="x.csv", digest="ab"), save_evalset(ws, es, name="x.csv")
-    >>> list_evalsets(ws)[["id", "version", "versions", "digest"]].values.tolist()
-    [[2, 2, 2, nan], [1, 1, 2, 'ab']]
+    >>> list_evalsets(ws)[["id", "version", "versions", "digest", "parent_id"]].values.tolist()
+    [[2, 2, 2, nan, 1], [1, 1, 2, 'ab', <NA>]]
     """
     _ready(ws)
     return ws.cursor().execute(
-        "select id, name, format, n_items, n_models, synthetic, created_at, digest,"
+        "select id, name, format, n_items, n_models, synthetic, created_at, digest, parent_id,"
+        " items_digest,"
         " row_number() over (partition by name order by id) as version,"
         " count(*) over (partition by name) as versions from evalsets order by id desc"
     ).df()

@@ -3,8 +3,9 @@
 Keys and base URLs come from the environment (DESIGN.md): ``ANTHROPIC_API_KEY``,
 ``OPENAI_API_KEY``, ``GEMINI_API_KEY`` and ``ANTHROPIC_BASE_URL``, ``OPENAI_BASE_URL``,
 ``GEMINI_BASE_URL``, ``LOCAL_BASE_URL``. The run id is derived from the inputs' content and the
-models, so running the same command again after a crash continues where it stopped: no answered
-call is made twice: every answer is journaled as it arrives, so even a SIGKILL loses only the
+models (or given: ``--run-id``, e.g. one per week for scheduled re-runs; ``--no-cache`` calls
+every model afresh), so running the same command again after a crash continues where it stopped:
+no answered call is made twice: every answer is journaled as it arrives, so even a SIGKILL loses only the
 calls in flight. Ctrl-C and SIGTERM stop cleanly: the calls in flight finish, RESULTS.csv is
 written with what was answered, and the exit code is 1. Exit codes: 0 every call answered,
 1 some calls failed or the run was stopped (RESULTS.csv is still written), 2 bad input (one
@@ -82,8 +83,10 @@ def results_csv(run) -> pd.DataFrame:
     return out.iloc[order].reset_index(drop=True)
 
 
-def run_cli(inputs_path, models: list[str], out_path, concurrency: int = 8) -> int:
+def run_cli(inputs_path, models: list[str], out_path, concurrency: int = 8,
+            run_id: str | None = None, cache: bool = True) -> int:
     from core.evaluation.loading import load_csv
+    from core.live.cache import CacheConfig
     from core.live.run import LiveRun, RunConfig
     from core.workspace import open_workspace
 
@@ -100,9 +103,13 @@ def run_cli(inputs_path, models: list[str], out_path, concurrency: int = 8) -> i
 
     providers = sorted({parse_model_id(m)[0] for m in models})
     keys, urls = env_keys_and_urls(providers)
+    if run_id is not None and not run_id.strip():
+        raise InputError("--run-id is empty: give a name, e.g. weekly-2026-W49")
     ws = open_workspace()
-    run = LiveRun(ws, evalset, models, RunConfig(concurrency=concurrency), name=path.name,
-                  run_id=cli_run_id(raw, models), keys=keys, base_urls=urls)
+    config = RunConfig(concurrency=concurrency, cache=CacheConfig(enabled=cache))
+    run = LiveRun(ws, evalset, models, config, name=path.name,
+                  run_id=run_id.strip() if run_id else cli_run_id(raw, models), keys=keys,
+                  base_urls=urls)
     printer = StderrProgress()
     cancel = threading.Event()
 

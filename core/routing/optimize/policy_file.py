@@ -24,6 +24,7 @@ from core.routing.optimize.goals import parse_goal, quality_target, satisfied
 from core.routing.optimize.search import (
     Recommendation,
     baseline_model,
+    check_policy_models,
     figures,
     oracle_figures,
     random_mix_line,
@@ -118,13 +119,6 @@ def load_policy_file(path: str | Path) -> tuple[Policy, dict[str, Any]]:
     return policy_from_dict(spec), data if isinstance(data, dict) else {}
 
 
-def _check_models(policy: Policy, evalset: EvalSet, what: str) -> None:
-    missing = [m for m in policy.models_called() if m not in evalset.models]
-    if missing:
-        raise InputError(f"{what} calls model(s) {', '.join(repr(m) for m in missing)}, which "
-                         f"{evalset.name} does not have; it has {', '.join(evalset.models)}")
-
-
 def score_policy_file(path: str | Path, evalset: EvalSet) -> dict[str, Any]:
     """``python -m core score``: ``{"quality", "cost_per_item", "items", "calls", ...}`` and, when
     the file names a goal, its verdict on this eval set (``goal``), the baseline model on the same
@@ -134,7 +128,7 @@ def score_policy_file(path: str | Path, evalset: EvalSet) -> dict[str, Any]:
     {'quality': 0.95, 'cost_per_item': 0.0019, 'items': 445, 'calls': {'gpt-4': 98, ...}, ...}
     """
     policy, data = load_policy_file(path)
-    _check_models(policy, evalset, f"The policy in {Path(path).name}")
+    check_policy_models(policy, evalset, f"The policy in {Path(path).name}")
     out = policy.evaluate(evalset)
     fig = figures(out)
     result = {"quality": out.quality, "cost_per_item": out.cost_per_item, "items": out.n_items,

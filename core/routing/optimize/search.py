@@ -125,7 +125,8 @@ class Recommendation:
         return f"{self.family}: {self.estimate_line()}; {verdict} {self.goal.describe()}"
 
 
-def _check_models(policy: Policy, evalset: EvalSet, what: str) -> None:
+def check_policy_models(policy: Policy, evalset: EvalSet, what: str) -> None:
+    """Refuse (InputError) a policy that calls a model the eval set has no column for."""
     missing = [m for m in policy.models_called() if m not in evalset.models]
     if missing:
         raise InputError(f"{what} calls model(s) {', '.join(repr(m) for m in missing)}, which "
@@ -199,7 +200,7 @@ def recommend(evalset: EvalSet, goal: str | Goal, test: EvalSet | None = None,
     notes = ["In-sample figures score the policy on the rows it was fitted on; quote the held-out ones."]
     notes += built.notes
     if test is not None:
-        _check_models(policy, test, "The chosen policy")
+        check_policy_models(policy, test, "The chosen policy")
         out = policy.evaluate(test)
         held = figures(out, share_model)
         held["source"] = f"test set {test.name} (never used for fitting or choosing)"
