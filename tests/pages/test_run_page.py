@@ -86,7 +86,8 @@ def test_missing_key_blocks_the_start(fake_llm_env, ws, monkeypatch):
 
 def test_cancel_then_resume(fake_llm_env, fake_llm, ws):
     at = _page(_store(ws, n=16))
-    at.text_input(key="run_models_extra").set_value("openai:slow-lat80ms").run()
+    # 300 ms a call, one at a time: 4.8 s for all 16, room for a busy machine to click cancel
+    at.text_input(key="run_models_extra").set_value("openai:slow-lat300ms").run()
     at.number_input(key="run_concurrency").set_value(1).run()
     at.button(key="start_run").click().run()
     run_id = at.session_state["live_run_id"]
@@ -109,7 +110,7 @@ def test_cancel_then_resume(fake_llm_env, fake_llm, ws):
     assert "Status **finished** · 16 answered" in _texts(at)
     assert list_runs(ws).set_index("run_id").loc[run_id, "status"] == "finished"
     assert max(fake_llm.call_counts(status=200).values()) == 1  # nothing asked twice
-    assert fake_llm.count(model="slow-lat80ms", status=200) == 16
+    assert fake_llm.count(model="slow-lat300ms", status=200) == 16
 
 
 def test_inputs_less_evalset_is_explained(ws, workspace_path):
