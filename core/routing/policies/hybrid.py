@@ -76,6 +76,26 @@ def describe_entry(entry: Entry) -> str:
     return f"cascade {' > '.join(entry['models'])} at {', '.join(f'{t:.3g}' for t in entry['thresholds'])}"
 
 
+def table_from_rows(rows) -> dict[str, Entry]:
+    """``{task: entry}`` from table rows ``(task, model, cascade_to, threshold)``: a row naming a
+    model to cascade to is the cascade from its model at its threshold, else its model alone.
+
+    >>> table_from_rows([("legal", "big", None, None), ("spam", "small", "big", 0.85)])
+    {'legal': 'big', 'spam': {'models': ['small', 'big'], 'thresholds': [0.85]}}
+    """
+    table: dict[str, Entry] = {}
+    for task, model, to, threshold in rows:
+        if to is None or to != to or str(to) == "":
+            table[str(task)] = str(model)
+            continue
+        if threshold is None or threshold != threshold:
+            raise InputError(f"Task {task!r}: the cascade from {model} to {to} needs a threshold "
+                             "(column 'threshold': the first model's answer is kept where the "
+                             "signal reaches it)")
+        table[str(task)] = parse_entry({"models": [model, to], "thresholds": [threshold]}, f"task {task!r}")
+    return table
+
+
 def entry_models(entry: Entry) -> tuple[str, ...]:
     return (entry,) if isinstance(entry, str) else tuple(entry["models"])
 
