@@ -1,5 +1,5 @@
-"""Routing: a task routing table or value tiers, its metrics, its place on the frontier, and
-what each task costs at your traffic mix."""
+"""Routing: a task routing table (each entry a model, or a cascade at its own threshold) or value
+tiers, its metrics, its place on the frontier, and what each task costs at your traffic mix."""
 from __future__ import annotations
 
 import pandas as pd
@@ -8,7 +8,8 @@ import streamlit as st
 
 from core.errors import InputError
 from core.routing.frontier import default_cascade, single_points
-from core.routing.policies import Oracle, TaskRouter, ValueTiers
+from core.routing.policies import HybridRouter, Oracle, TaskRouter, ValueTiers
+from core.routing.policies.hybrid import table_from_rows
 from core.routing.policies.task_router import best_table
 from core.routing.projections import cost_by_task, project_by_task
 from ui.deltas import signed
@@ -39,16 +40,31 @@ try:
         start, start_default = best_table(evalset)
         st.caption("Starting point: per task, the cheapest model within one point of that task's "
                    "best quality (in-sample). Edit any row.")
+        try:
+            cascade_signal = default_cascade(evalset)[1]
+        except InputError:  # one model: nothing to cascade to
+            cascade_signal = None
+        gate = cascade_signal.label() if cascade_signal is not None else "its signal"
+        st.caption(f"Or cascade a task: name a model to **cascade to** and a **threshold**; the "
+                   f"row's model answers where {gate} reaches the threshold, else the cascade-to "
+                   "model does.")
         table = pd.DataFrame({"task": task_counts.index, "items": task_counts.to_numpy(),
-                              "model": [start.get(t, start_default) for t in task_counts.index]})
+                              "model": [start.get(t, start_default) for t in task_counts.index],
+                              "cascade_to": pd.Series([None] * len(task_counts), dtype=object),
+                              "threshold": pd.Series([None] * len(task_counts), dtype=float)})
         edited = st.data_editor(
             table, key=f"routing_table_{es_id}", hide_index=True, width="stretch",
             disabled=["task", "items"],
             column_config={"model": st.column_config.SelectboxColumn("model", options=models,
-                                                                     required=True)})
+                                                                     required=True),
+                           "cascade_to": st.column_config.SelectboxColumn("cascade to", options=models),
+                           "threshold": st.column_config.NumberColumn("threshold", min_value=0.0,
+                                                                      max_value=1.01, step=0.01)})
         default = st.selectbox("Default model (tasks not in the table)", models,
                                index=models.index(start_default), key=f"routing_default_{es_id}")
-        policy = TaskRouter(dict(zip(edited["task"], edited["model"])), default)
+        entries = table_from_rows(edited[["task", "model", "cascade_to", "threshold"]].itertuples(index=False))
+        policy = HybridRouter(entries, default, cascade_signal or "confidence") \
+            if any(isinstance(e, dict) for e in entries.values()) else TaskRouter(entries, default)
     else:
         numeric = [c for c in evalset.metadata_columns
                    if pd.to_numeric(evalset.items[c], errors="coerce").notna().mean() > 0.5]

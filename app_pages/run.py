@@ -127,10 +127,12 @@ with st.expander("Settings", expanded=False):
                             help="Exact match on provider, model, prompt and parameters.")
     ttl_h = c2.number_input("Cache time-to-live (hours)", 0.0, 24.0 * 365, 24.0 * 7, key="run_ttl")
     semantic = c3.checkbox("Semantic cache (similar inputs)", value=False, key="run_semantic",
-                           help="Lexical similarity (character n-gram TF-IDF cosine), not meaning. "
-                                "Measure its error rate on a labeled set first.")
+                           help="Reuses the answer of a cached input whose wordllama sentence "
+                                "embedding is close enough (cosine). Paraphrases hit; questions "
+                                "differing in one decisive word can too: check its false hits.")
     threshold = st.slider("Similarity threshold", 0.5, 1.0, 0.95, 0.01, key="run_threshold",
                           disabled=not semantic)
+    semantic_rates = st.container()
     fallback = st.text_input("Fallback chain when a model fails for good (provider:model, "
                              "comma-separated, tried in order)", key="run_fallback")
     confidence_source = st.radio(
@@ -145,19 +147,26 @@ with st.expander("Settings", expanded=False):
 def _semantic_rates(ws_path: str, set_id, name: str):
     from core.live.cache import semantic_cache_error_rates
 
-    return semantic_cache_error_rates(get_evalset(int(set_id)), [0.8, 0.85, 0.9, 0.95, 0.98, 1.0])
+    return semantic_cache_error_rates(get_evalset(int(set_id)), np.round(np.arange(0.5, 1.0001, 0.01), 2))
 
 
 if semantic and labeled:
-    with st.expander("What would the semantic cache get wrong on this eval set?"):
+    with semantic_rates:
         try:
             rates = _semantic_rates(ws.key, st.session_state.get("evalset_id"), evalset.name)
         except InputError as err:
             st.error(str(err))
         else:
-            st.dataframe(rates, hide_index=True, width="stretch")
+            here = rates.iloc[int((rates["threshold"] - threshold).abs().argmin())]
+            false_hits = f"{here.wrong_rate:.1%}" if here.hits else "none"
+            st.markdown(f"Measured on this eval set at **{threshold:.2f}**: {here.hit_rate:.1%} of "
+                        f"items answered from a similar earlier item; false hits among them "
+                        f"(another {here.truth}): **{false_hits}** ({int(here.wrong)} of {int(here.hits)}).")
+            st.dataframe(rates[rates["threshold"].isin([0.8, 0.85, 0.9, 0.95, 0.98, 1.0])],
+                         hide_index=True, width="stretch", key="run_semantic_rates")
             st.caption("hit_rate: share of items answered from a similar earlier item; "
-                       "wrong_rate: share of those hits whose neighbour had another label.")
+                       "wrong_rate: share of those hits that are false (the neighbour's right "
+                       "answer differs).")
 
 if not models:
     st.info("Choose at least one model.")

@@ -15,6 +15,7 @@ learned_router     the cheapest model predicted right on the request text (fitte
 prompt_router      cheap or strong by P(right | prompt) gap per predicted dollar (fitted members)
 mix                the hash of the request's prompt text picks one of two policies, each run by
                    its own executor (``Mix.to_b`` on the one-row eval set: the offline split)
+hybrid             the task's entry: its model, or its cascade at the task's thresholds (below)
 cascade            step by step; each step's signal decides (self-reported confidence through
                    structured output, logprobs, agreement of cheaper models called at once, or
                    learned P(correct)); the last step always answers
@@ -210,6 +211,30 @@ class MixLive(LiveExecutor):
         return await self.part(turn).run(turn)
 
 
+class HybridLive(LiveExecutor):
+    """The request's task picks its entry (``X-Tradeoff-Task`` or ``metadata.task``; none, or a
+    task not in the table: the default), run by that entry's own executor: the model alone, or
+    the cascade with the router's fitted signal and the task's thresholds
+    (``HybridRouter.entry_policy``, which decides as ``HybridRouter.evaluate``)."""
+
+    kind = "hybrid"
+
+    def __init__(self, policy: Policy, options: LiveOptions | None = None):
+        super().__init__(policy, options)
+        self._parts: dict[str, LiveExecutor] = {}
+
+    def part(self, turn: Turn) -> LiveExecutor:
+        """The executor answering this request (one per distinct entry, built once)."""
+        task = turn.chat.task
+        key = repr(self.policy.entry_for(task))
+        if key not in self._parts:
+            self._parts[key] = executor_for(self.policy.entry_policy(task), self.options)
+        return self._parts[key]
+
+    async def run(self, turn: Turn) -> Answer:
+        return await self.part(turn).run(turn)
+
+
 class CascadeLive(LiveExecutor):
     """Each step's model (and the models its signal consults, at once); the step's answer is kept
     where the signal clears its threshold, as :func:`core.routing.policies.cascade.plan_cascade`
@@ -275,7 +300,7 @@ class MajorityLive(LiveExecutor):
 
 EXECUTORS: dict[str, type[LiveExecutor]] = {
     cls.kind: cls for cls in (SingleLive, TaskRouterLive, ValueTiersLive, WeightedLive,
-                              LearnedRouterLive, PromptRouterLive, MixLive, CascadeLive,
+                              LearnedRouterLive, PromptRouterLive, MixLive, HybridLive, CascadeLive,
                               FallbackLive, MajorityLive)
 }
 

@@ -1,15 +1,18 @@
-"""Response cache for live calls: exact match, and an optional lexical "semantic" match.
+"""Response cache for live calls: exact match, and an optional semantic match.
 
 Exact: the key is a SHA-256 of (provider, model, system prompt, user prompt, max tokens,
 temperature, response format, schema); an entry lives for the time-to-live of its task type.
-Semantic (optional): an input whose character n-gram TF-IDF cosine with a cached input of the
-same (provider, model, task) reaches a threshold reuses that answer. This is *lexical*
-similarity (shared character sequences), not meaning: "refund my order" and "I want my money
-back" are far apart. Measure what it costs before turning it on::
+Semantic (optional): an input whose ``wordllama`` sentence embedding (the 256-d static model
+shipped inside the wheel, :mod:`core.evaluation.embeddings`) has a cosine with a cached input of
+the same (provider, model, task) that reaches a threshold reuses that answer. Paraphrases land
+close ("What is the capital of France?" / "What's France's capital city?": 0.91) and different
+questions with shared words far ("... of Spain?": 0.45), but a static embedding still confuses
+questions that differ in one decisive word or number. Measure the false hits on a labeled set
+before turning it on::
 
-    semantic_cache_error_rates(labeled_evalset, [0.8, 0.9, 0.95])
-    #    threshold  hit_rate  wrong_rate  wrong_per_item  hits  wrong
-    # 0       0.80     0.31       0.12          0.037     ...
+    semantic_cache_error_rates(labeled_evalset, [0.85, 0.9, 0.95])
+    #    threshold  hits  hit_rate  wrong  wrong_rate  wrong_per_item  truth
+    # 0       0.85   ...
 
 Cache hits are recorded in the ledger at zero cost with ``cache_hit = true`` by the runner.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +30,9 @@ import numpy as np
 import pandas as pd
 
 from core.evaluation.answers import normalize_answers
+from core.evaluation.embeddings import DIM, cosine, embed
 from core.live.providers.base import ChatRequest
+from core.routing.signals.prompt_features import template_ends
 from core.workspace import Workspace
 
 MIGRATIONS = [
@@ -100,10 +106,64 @@ def cache_key(provider: str, request: ChatRequest, digest: str | None = None) ->
     return hashlib.sha256(f"{digest}\x00{request.user}".encode()).hexdigest()
 
 
-def _vectorizer():
-    from sklearn.feature_extraction.text import TfidfVectorizer
+def template_cut(head: str, tail: str, shortest: int) -> tuple[int, int]:
+    """Characters cut from the start and the end of texts that all start with ``head`` and end
+    with ``tail`` (reversed), the shortest being ``shortest`` long: their template
+    (:func:`template_ends`), unless it would leave the shortest text nothing (identical texts
+    are compared whole)."""
+    pre, suf = template_ends(head, tail)
+    return (pre, suf) if pre + suf < shortest else (0, 0)
 
-    return TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), lowercase=True, sublinear_tf=True)
+
+class SemanticIndex:
+    """One (provider, model, task)'s cached inputs, compared by their ``wordllama`` embedding
+    once the template they all share is cut (:func:`template_ends`: a few-shot preamble, a fixed
+    instruction). A static embedding averages its tokens, so a long shared template makes every
+    question look alike: on ARC's 1,650-character preamble, 74% of hits at 0.95 were false
+    before the cut. The template is what the cached inputs and the query have in common; when a
+    new input or query shares less of it, every input is embedded again with the shorter cut.
+
+    >>> index = SemanticIndex()
+    >>> index.add("Reply in one word. Q: What is the capital of France?", "Paris")
+    >>> index.add("Reply in one word. Q: Where is my parcel?", "shipping")
+    >>> answer, sim = index.nearest("Reply in one word. Q: What's France's capital city?")
+    >>> answer, round(float(sim), 2)
+    ('Paris', 0.91)
+    """
+
+    def __init__(self):
+        self.inputs: list[str] = []
+        self.answers: list = []
+        self.head: str | None = None  # the text every input starts with
+        self.tail: str | None = None  # ... and ends with, reversed
+        self.shortest = 0
+        self.cut = (0, 0)
+        self.vectors = np.zeros((0, DIM), dtype=np.float32)
+
+    def add(self, text: str, answer) -> None:
+        self.shortest = len(text) if not self.inputs else min(self.shortest, len(text))
+        self.inputs.append(text)
+        self.answers.append(answer)
+        self.head = text if self.head is None else os.path.commonprefix([self.head, text])
+        self.tail = text[::-1] if self.tail is None else os.path.commonprefix([self.tail, text[::-1]])
+
+    def nearest(self, query: str) -> tuple[object, float] | None:
+        """The answer of the most similar cached input and its cosine (None: nothing cached)."""
+        if not self.inputs:
+            return None
+        cut = template_cut(os.path.commonprefix([self.head, query]),
+                           os.path.commonprefix([self.tail, query[::-1]]), min(self.shortest, len(query)))
+        if cut != self.cut:
+            self.cut, self.vectors = cut, np.zeros((0, DIM), dtype=np.float32)
+        if len(self.vectors) < len(self.inputs):
+            self.vectors = np.vstack([self.vectors, embed(self.content(self.inputs[len(self.vectors):]))])
+        sims = cosine(self.vectors, embed(self.content([query]))).ravel()
+        best = int(np.argmax(sims))
+        return self.answers[best], float(sims[best])
+
+    def content(self, texts: list[str]) -> list[str]:
+        pre, suf = self.cut
+        return [t[pre:len(t) - suf] for t in texts]
 
 
 class ResponseCache:
@@ -119,8 +179,7 @@ class ResponseCache:
         self.config = config or CacheConfig()
         self.clock = clock or _now
         ws.ensure("llm_cache", MIGRATIONS)
-        self._semantic: dict[tuple, tuple[list[str], list[CachedAnswer]]] = {}
-        self._semantic_models: dict[tuple, object] = {}
+        self._semantic: dict[tuple, SemanticIndex] = {}  # (provider, model, task) -> its inputs
         self._memo: dict[str, tuple[CachedAnswer, datetime | None]] = {}
         self._prefetched = False
         # put_many runs in a writer thread while lookups run on the event loop.
@@ -199,12 +258,8 @@ class ResponseCache:
     def _remember(self, provider, model, task, text_in, answer) -> None:
         if self.config.semantic_threshold is None or not text_in:
             return
-        group = (provider, model, task)
         with self._lock:
-            inputs, answers = self._semantic.setdefault(group, ([], []))
-            inputs.append(text_in)
-            answers.append(answer)
-            self._semantic_models.pop(group, None)  # refit lazily on the next lookup
+            self._semantic.setdefault((provider, model, task), SemanticIndex()).add(text_in, answer)
 
     def load_semantic(self) -> None:
         """Load unexpired entries of the workspace into the in-memory similarity index."""
@@ -214,7 +269,6 @@ class ResponseCache:
             "select provider, model, task, input, text, input_tokens, output_tokens from llm_cache"
             " where input is not null and (expires_at is null or expires_at > ?)", [self.clock()]).df()
         self._semantic.clear()
-        self._semantic_models.clear()
         for row in frame.itertuples(index=False):
             task = None if pd.isna(row.task) else row.task
             self._remember(row.provider, row.model, task, row.input,
@@ -226,31 +280,17 @@ class ResponseCache:
         threshold = self.config.semantic_threshold
         if not self.config.enabled or threshold is None or not text_in:
             return None
-        group = (provider, model, task)
         with self._lock:
-            if group not in self._semantic:
-                return None
-            fitted = self._semantic_models.get(group)
-            if fitted is None or len(fitted[2]) != len(self._semantic[group][0]):
-                fitted = None  # entries arrived since the last fit
-                inputs, answers = (list(x) for x in self._semantic[group])
-        if fitted is None:
-            vec = _vectorizer()
-            fitted = (vec, vec.fit_transform(inputs), answers)
-            with self._lock:
-                self._semantic_models[group] = fitted
-        vec, matrix, answers = fitted
-        sims = (matrix @ vec.transform([text_in]).T).toarray().ravel()
-        best = int(np.argmax(sims))
-        if sims[best] < threshold:
+            index = self._semantic.get((provider, model, task))
+            found = index.nearest(text_in) if index is not None else None
+        if found is None or not reaches(found[1], threshold):
             return None
-        hit = answers[best]
-        return CachedAnswer(hit.text, hit.input_tokens, hit.output_tokens, float(sims[best]))
+        hit = found[0]
+        return CachedAnswer(hit.text, hit.input_tokens, hit.output_tokens, float(found[1]))
 
     def clear(self) -> int:
         n = self.ws.write(lambda cur: cur.execute("delete from llm_cache").fetchall()[0][0])
         self._semantic.clear()
-        self._semantic_models.clear()
         self._memo.clear()
         return int(n)
 
@@ -265,65 +305,130 @@ def nearest_previous(inputs: list[str], groups: np.ndarray | None = None,
                      chunk: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """For each input i, the most similar earlier input j < i (same group) and its cosine.
 
-    This is what a semantic cache filled in arrival order would return. Returns (j, sim) with
-    j = -1 and sim = 0 where there is no earlier input.
+    This is what a semantic cache filled in arrival order would return (the template a group's
+    inputs share cut as :class:`SemanticIndex` cuts it, here from the whole group at once).
+    Returns (j, sim) with j = -1 and sim = 0 where there is no earlier input.
     """
     n = len(inputs)
     nearest = np.full(n, -1, dtype=np.int64)
     best = np.zeros(n)
     if n < 2:
         return nearest, best
-    # Rows per block so one dense block of similarities stays near 40 MB whatever n is.
+    # Rows per block so one dense block of similarities stays near 20 MB whatever n is.
     chunk = chunk or max(1, min(1024, 5_000_000 // n))
-    matrix = _vectorizer().fit_transform(inputs)
     groups = np.zeros(n, dtype=np.int64) if groups is None else pd.factorize(groups)[0]
+    content = list(inputs)
+    for g in np.unique(groups):  # each group's shared template cut, as SemanticIndex cuts it
+        rows = np.flatnonzero(groups == g)
+        texts = [inputs[i] for i in rows]
+        pre, suf = template_cut(os.path.commonprefix(texts), os.path.commonprefix([t[::-1] for t in texts]),
+                                min(len(t) for t in texts))
+        for i, text in zip(rows, texts):
+            content[i] = text[pre:len(text) - suf]
+    matrix = embed(content)
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
-        sims = (matrix[start:stop] @ matrix.T).toarray()
+        sims = cosine(matrix[start:stop], matrix[:stop])
         rows = np.arange(start, stop)[:, None]
-        cols = np.arange(n)[None, :]
+        cols = np.arange(stop)[None, :]
         # Only earlier items of the same group are in the cache when item i arrives.
-        allowed = (cols < rows) & (groups[start:stop, None] == groups[None, :])
-        sims = np.where(allowed, sims, -1.0)
+        allowed = (cols < rows) & (groups[start:stop, None] == groups[None, :stop])
+        sims = np.where(allowed, sims, -np.inf)
         arg = sims.argmax(axis=1)
         val = sims[np.arange(stop - start), arg]
-        has = val >= 0
+        has = np.isfinite(val)
         nearest[start:stop] = np.where(has, arg, -1)
         best[start:stop] = np.where(has, val, 0.0)
     return nearest, best
 
 
-def semantic_cache_error_rates(evalset, thresholds) -> pd.DataFrame:
-    """How often a semantic hit would return a wrong answer, per similarity threshold.
+TRUTHS = ("label", "answers", "question")
+TOLERANCE = 1e-6  # float32 cosines of the same text can fall a hair below 1.0
 
-    Items arrive in eval-set order; a hit reuses the answer of the most similar earlier item of
-    the same task. A hit is wrong when that neighbour's label differs from the item's label.
-    Returns one row per threshold: ``threshold, hits, hit_rate, wrong, wrong_rate`` (wrong among
-    hits) and ``wrong_per_item`` (wrong hits over all items).
 
-    >>> semantic_cache_error_rates(es, [0.9]).columns.tolist()          # doctest: +SKIP
-    ['threshold', 'hits', 'hit_rate', 'wrong', 'wrong_rate', 'wrong_per_item']
+def reaches(similarity, threshold: float):
+    """Whether a cosine counts as a hit at ``threshold`` (the live cache's rule and the
+    measurement's)."""
+    return np.asarray(similarity) >= threshold - TOLERANCE
+
+
+def item_truth(evalset, truth: str | None = None) -> tuple[np.ndarray, str]:
+    """What a cached answer must match to be right, per item (None: unknown), and which rule:
+
+    * ``label``: the item's label;
+    * ``answers``: what the models that scored it right concluded (``EvalSet.conclusions``: the
+      chosen option, the final number, the normalised text), the first such model's;
+    * ``question``: the normalised input itself: any hit on another question is counted false
+      (an upper bound, for sets that carry neither labels nor answers).
+
+    ``truth=None`` takes the first the eval set can give, in that order.
     """
     from core.errors import InputError
 
     items = evalset.items
-    if "input" not in items or "label" not in items or not items["label"].notna().any():
+    has_label = "label" in items and items["label"].notna().any()
+    keys = evalset.conclusions() if truth in (None, "answers") else None
+    right = (evalset.score >= 1.0) & ~pd.isna(keys) if keys is not None else None
+    has_answers = right is not None and right.any()
+    if truth is None:
+        truth = "label" if has_label else "answers" if has_answers else None
+        if truth is None:
+            raise InputError(f"{evalset.name}: measuring semantic-cache errors needs labels, or "
+                             "scored answers (prediction or output with score) to tell a right "
+                             "cached answer from a wrong one")
+    if truth not in TRUTHS:
+        raise InputError(f"truth must be one of {', '.join(TRUTHS)}; got {truth!r}")
+    if truth == "label":
+        if not has_label:
+            raise InputError(f"{evalset.name}: measuring semantic-cache errors by label needs labels")
+        return normalize_answers(items["label"].to_numpy(dtype=object)), truth
+    if truth == "answers":
+        if not has_answers:
+            raise InputError(f"{evalset.name}: no model answered an item right, so the right answers "
+                             "are not known")
+        first = np.argmax(right, axis=1)
+        out = keys[np.arange(evalset.n_items), first].astype(object)
+        out[~right.any(axis=1)] = None
+        return out, truth
+    if "input" not in items:
+        raise InputError(f"{evalset.name}: measuring semantic-cache errors needs inputs")
+    return normalize_answers(items["input"].to_numpy(dtype=object)), truth
+
+
+def semantic_cache_error_rates(evalset, thresholds, truth: str | None = None) -> pd.DataFrame:
+    """How often a semantic hit would serve a wrong answer (a false hit), per similarity threshold.
+
+    Items arrive in eval-set order; a hit reuses the answer of the most similar earlier item of
+    the same task (``wordllama`` cosine, as the live cache). A hit is false when that
+    neighbour's right answer differs from the item's (:func:`item_truth`). Items whose right
+    answer is unknown are left out. Returns one row per threshold: ``threshold, hits,
+    hit_rate, wrong, wrong_rate`` (false hits among hits), ``wrong_per_item`` (false hits over
+    all items), ``items`` (those with a known right answer) and ``truth`` (the rule used).
+
+    >>> semantic_cache_error_rates(es, [0.9]).columns.tolist()          # doctest: +SKIP
+    ['threshold', 'hits', 'hit_rate', 'wrong', 'wrong_rate', 'wrong_per_item', 'items', 'truth']
+    """
+    from core.errors import InputError
+
+    items = evalset.items
+    if "input" not in items:
         raise InputError(f"{evalset.name}: measuring semantic-cache errors needs inputs and labels")
-    keep = items["input"].notna().to_numpy() & items["label"].notna().to_numpy()
+    right, rule = item_truth(evalset, truth)
+    keep = items["input"].notna().to_numpy() & ~pd.isna(right)
     inputs = items["input"][keep].astype(str).tolist()
-    labels = normalize_answers(items["label"][keep].to_numpy(dtype=object))
+    labels = right[keep]
     tasks = items["task"][keep].fillna("all").to_numpy(dtype=object) if "task" in items else None
     nearest, sim = nearest_previous(inputs, tasks)
     has = nearest >= 0
     wrong_pair = np.zeros(len(inputs), dtype=bool)
     wrong_pair[has] = labels[nearest[has]] != labels[has]
     thr = np.asarray(list(thresholds), dtype=float)
-    hit = has[None, :] & (sim[None, :] >= thr[:, None])  # [n_thresholds, n_items]
+    hit = has[None, :] & reaches(sim[None, :], thr[:, None])  # [n_thresholds, n_items]
     hits = hit.sum(axis=1)
     wrong = (hit & wrong_pair[None, :]).sum(axis=1)
     n = max(len(inputs), 1)
     return pd.DataFrame({
         "threshold": thr, "hits": hits, "hit_rate": hits / n, "wrong": wrong,
         "wrong_rate": np.where(hits > 0, wrong / np.maximum(hits, 1), np.nan),
-        "wrong_per_item": wrong / n,
+        "wrong_per_item": wrong / n, "items": len(inputs), "truth": rule,
     })

@@ -337,3 +337,34 @@ def test_cascade_on_the_answer_scorer_calls_its_panel_and_decides_as_offline(gat
     assert escalated == list(policy.evaluate(offline(models, answers=answers)).escalated)
     assert 0 < sum(escalated) < len(QUESTIONS)
     assert fake_llm.count(model="scored-peer-q50") == len(QUESTIONS)
+
+
+def test_hybrid_table_sends_a_task_to_its_model_or_cascades_at_the_tasks_threshold(gateway_server, fake_llm):
+    from core.routing.policies import HybridRouter
+
+    cheap = "openai:mini-q50"
+    policy = HybridRouter({"legal": CLAUDE, "spam": {"models": [cheap, CLAUDE], "thresholds": [0.85]}},
+                          default=MINI)
+    gateway_server.deploy("hybrid", policy)
+    client = gateway_server.client()
+    tasks = ["spam"] * len(QUESTIONS) + ["legal", "legal", None, "other"]
+    texts = QUESTIONS + QUESTIONS[:4]
+    called, ids = [], []
+    for task, q in zip(tasks, texts):
+        kwargs = {"extra_headers": {"X-Tradeoff-Task": task}} if task else {}
+        _, headers = chat(client, "tradeoff/hybrid", q, **kwargs)
+        called.append(headers["x-tradeoff-models"])
+        ids.append(headers["x-tradeoff-request-id"])
+    # offline, on what the cheap model said it was sure of: the same decisions
+    models = [cheap, CLAUDE, MINI]
+    conf = [[fake_says(cheap, q)[1], 1.0, 1.0] for q in texts]
+    out = policy.evaluate(offline(models, confidence=conf, texts=texts, task=tasks))
+    expected = [",".join(m for m, t in zip(models, row) if t) for row in out.tried]
+    assert [",".join(sorted(c.split(","))) for c in called] == [",".join(sorted(e.split(","))) for e in expected]
+    spam_escalated = [c == f"{cheap},{CLAUDE}" for c in called[:16]]
+    assert spam_escalated == list(out.escalated[:16])
+    assert 0 < sum(spam_escalated) < 16  # the 0.85 threshold keeps some cheap answers, not all
+    sure = [fake_says(cheap, q)[1] >= 0.85 for q in QUESTIONS]
+    assert spam_escalated == [not s for s in sure]  # by hand: escalate where the cheap one says < 0.85
+    assert called[16:] == [CLAUDE, CLAUDE, MINI, MINI]  # legal straight to the strong model; default
+    assert_ledger_matches_fake(gateway_server, fake_llm, ids)

@@ -66,3 +66,23 @@ def test_value_tiers(page):
     if at.get("button") and any(b.key == "routing_save" for b in at.button):
         at.button(key="routing_save").click().run()
         assert any("Saved 'value tiers'" in s.value for s in at.success), ([e.value for e in at.error], [e.value for e in at.exception], [s.value for s in at.success])
+
+
+def test_a_task_entry_can_be_a_cascade_with_its_own_threshold(page):
+    """Legal straight to big; billing cascades small -> big at 0.85 on self-reported confidence:
+    i1 keeps small (.9, $.001), i2 escalates (.6, $.011), legal $.010 each: quality .75 (i4 is
+    wrong on big), $.008/item (test_hybrid.py works the same case)."""
+    at, es_id = page
+    tasks = list(at.dataframe[0].value["task"])
+    rows = {tasks.index("billing"): {"model": "small", "cascade_to": "big", "threshold": 0.85},
+            tasks.index("legal"): {"model": "big"}}
+    edit(at, f"routing_table_{es_id}", rows)
+    assert metrics(at)["Quality"] == "0.750"
+    assert metrics(at)["Cost per item"] == "$0.008000"
+    breakdown = next(d.value for d in at.dataframe if "year" in d.value.columns)
+    day = dict(zip(breakdown["task"], breakdown["day"]))
+    assert day["billing"] == pytest.approx(20 * (0.001 + 0.011) / 2)  # 20 requests/day per task
+    # a cascade with no threshold is named, by task and column
+    edit(at, f"routing_table_{es_id}", {tasks.index("billing"): {"model": "small", "cascade_to": "big",
+                                                                 "threshold": None}})
+    assert any("billing" in e.value and "threshold" in e.value for e in at.error), [e.value for e in at.error]

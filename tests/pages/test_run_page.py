@@ -134,6 +134,9 @@ def test_fallback_chain_keys_and_semantic_measure(fake_llm_env, ws, monkeypatch)
     at.checkbox(key="run_semantic").check().run()
     rates = [d.value for d in at.dataframe if "wrong_rate" in d.value.columns]
     assert rates and rates[0]["threshold"].tolist() == [0.8, 0.85, 0.9, 0.95, 0.98, 1.0]
+    # beside the slider: the false hits measured at the chosen threshold
+    at.slider(key="run_threshold").set_value(0.9).run()
+    assert "Measured on this eval set at **0.90**" in _texts(at)
     assert not at.exception
 
 

@@ -80,7 +80,7 @@ def test_disabled_cache_never_hits(ws):
     assert cache.get("openai", _req("q1")) is None
 
 
-def test_semantic_match_is_lexical_with_threshold(ws):
+def test_semantic_match_by_embedding_with_threshold(ws):
     cache = ResponseCache(ws, CacheConfig(semantic_threshold=0.8))
     cache.put("openai", _req("How do I reset my password?"), "faq",
               "How do I reset my password?", "account", 5, 1)
@@ -121,7 +121,46 @@ def test_error_rates_hand_computed():
 def test_nearest_previous_only_looks_back():
     nearest, sim = nearest_previous(["aaa bbb", "ccc ddd", "aaa bbb", "ccc ddd"])
     assert nearest.tolist() == [-1, 0, 0, 1]
-    assert sim[2] == pytest.approx(1.0) and sim[3] == pytest.approx(1.0)
+    assert sim[2] == pytest.approx(1.0, abs=1e-6) and sim[3] == pytest.approx(1.0, abs=1e-6)
+
+
+FAQ = [  # (input, label); wordllama cosine with the nearest earlier input in brackets
+    ("How do I reset my password?", "account"),
+    ("I forgot my password, how do I reset it?", "account"),  # paraphrase of 1 (0.88)
+    ("What is the capital of France?", "Paris"),
+    ("What's France's capital city?", "Paris"),                 # paraphrase of 3 (0.91)
+    ("What is the capital of Spain?", "Madrid"),                # another question (0.45 to 3)
+    ("Where is my parcel?", "shipping"),                        # (0.27)
+    ("How do I cancel my subscription?", "cancel"),             # (0.28)
+    ("How do I upgrade my subscription?", "upgrade"),           # another question (0.62 to 7)
+]
+
+
+def test_paraphrases_hit_and_different_questions_do_not():
+    """At 0.85 both paraphrases hit and are right; lowering the threshold to 0.6 lets 'upgrade'
+    reuse 'cancel' (false), to 0.4 also 'Spain' reuse 'France' (false). Character n-gram TF-IDF
+    (the old rule) scored the paraphrases 0.63 and 0.47 but Spain/France 0.61: no threshold
+    separated them."""
+    table = semantic_cache_error_rates(_labeled([(q, a, "faq") for q, a in FAQ]), [0.85, 0.6, 0.4])
+    assert table["hits"].tolist() == [2, 3, 4]
+    assert table["wrong"].tolist() == [0, 1, 2]
+    assert table["wrong_rate"].tolist() == pytest.approx([0.0, 1 / 3, 0.5])
+    assert (table["truth"] == "label").all()
+
+
+def test_false_hits_by_the_right_answers_or_by_question():
+    """No label column: the right answer is what a model scored right concluded (item 2's model
+    was wrong: unknown, left out); or, with truth='question', any hit on another question."""
+    rows = [("What is the capital of France?", "Paris", 1), ("What's France's capital city?", "Paris", 1),
+            ("What is the capital of Spain?", "Lyon", 0), ("Capital of France?", "Paris", 1)]
+    csv = "item_id,model,input,prediction,score\n" + "".join(
+        f"{i},m,\"{q}\",{p},{s}\n" for i, (q, p, s) in enumerate(rows))
+    es = load_csv(csv.encode(), name="answers.csv")
+    by_answers = semantic_cache_error_rates(es, [0.8])
+    assert by_answers["truth"].iloc[0] == "answers"
+    assert (by_answers["hits"].iloc[0], by_answers["wrong"].iloc[0]) == (2, 0)  # items 1 and 3 reuse 0
+    by_question = semantic_cache_error_rates(es, [0.8], truth="question")
+    assert (by_question["hits"].iloc[0], by_question["wrong"].iloc[0]) == (2, 2)
 
 
 def test_error_rates_properties_on_random_sets():
@@ -139,3 +178,30 @@ def test_error_rates_need_labels():
     es = load_csv(b"input\nhello\nworld\n", name="nolabels.csv")
     with pytest.raises(InputError, match="labels"):
         semantic_cache_error_rates(es, [0.9])
+
+
+TEMPLATE = ("You are a support assistant. Read the customer's question and answer with the name of "
+            "the team that handles it, one word, nothing else.\nQuestion: Can I pay by invoice?\n"
+            "Answer: billing\nQuestion: My order arrived broken.\nAnswer: returns\nQuestion: ")
+
+
+def test_a_shared_template_does_not_make_every_question_alike(ws):
+    """Mean-pooled embeddings of 'long template + short question' are all close (the template
+    dominates); the index compares what follows the template, so only the paraphrase hits."""
+    from core.evaluation.embeddings import cosine, embed
+
+    whole = embed([TEMPLATE + "Where is my parcel?", TEMPLATE + "How do I reset my password?"])
+    assert cosine(whole[:1], whole[1:])[0, 0] > 0.85  # without the cut this would be a hit
+    cache = ResponseCache(ws, CacheConfig(semantic_threshold=0.85))
+    cache.put("openai", _req(TEMPLATE + "Where is my parcel?"), "faq", TEMPLATE + "Where is my parcel?",
+              "shipping", 5, 1)
+    assert cache.get_similar("openai", "m", "faq", TEMPLATE + "How do I reset my password?") is None
+    cache.put("openai", _req(TEMPLATE + "How do I reset my password?"), "faq",
+              TEMPLATE + "How do I reset my password?", "account", 5, 1)
+    hit = cache.get_similar("openai", "m", "faq", TEMPLATE + "I forgot my password, how do I reset it?")
+    assert hit is not None and hit.text == "account" and hit.similarity == pytest.approx(0.882, abs=0.01)
+    assert cache.get_similar("openai", "m", "faq", TEMPLATE + "Where is my parcel?").similarity == \
+        pytest.approx(1.0, abs=1e-5)
+    # the measurement cuts the same template
+    rates = semantic_cache_error_rates(_labeled([(TEMPLATE + q, a, "faq") for q, a in FAQ]), [0.85])
+    assert (rates["hits"].iloc[0], rates["wrong"].iloc[0]) == (2, 0)

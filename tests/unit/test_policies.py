@@ -21,6 +21,7 @@ from core.evaluation.loading import load_csv
 from core.routing.policies import (
     Cascade,
     FallbackChain,
+    HybridRouter,
     MajorityEnsemble,
     Oracle,
     SingleModel,
@@ -220,6 +221,7 @@ ALL_POLICIES = [
     Cascade(["small", "mid", "big"], [0.55, 0.5]),
     Cascade(["small", "big"], [1.0], Agreement(["small", "mid"])),
     TaskRouter({"billing": "small"}, default="big"),
+    HybridRouter({"legal": "big", "billing": {"models": ["small", "big"], "thresholds": [0.85]}}, default="mid"),
     ValueTiers([(0, "small"), (100, "mid"), (1000, "big")]),
     ValueTiers({"billing": [(0, "small"), (100, "big")], "*": [(0, "mid")]}),
     WeightedSelection({"task_fit": 1, "cost": 0.1}, max_cost=0.02),

@@ -47,15 +47,15 @@ MAX_PEERS = 4
 @dataclass
 class Arm:
     """One action's per-row outcome: score (NaN = not scored), cost, share-model call (0/1),
-    the eval-set columns it calls (``per_row``: the one column of each row, for a table), and
-    whether it is an escalation."""
+    the eval-set columns it calls (``tried``: per row, for a table), and whether it is an
+    escalation (per row for a hybrid table)."""
 
     score: np.ndarray
     cost: np.ndarray
     share: np.ndarray
     cols: tuple[int, ...]
-    escalated: bool = False
-    per_row: np.ndarray | None = None  # the one column each row calls, where it differs by row
+    escalated: bool | np.ndarray = False  # per row where it differs by row (a hybrid table)
+    tried: np.ndarray | None = None  # bool [n, models]: the columns each row calls, where they differ by row
 
 
 @dataclass
@@ -190,6 +190,7 @@ def build_families(evalset: EvalSet, models: list[str], goal_model: str | None =
 
     # -- tables by task and cascades on stated confidence -------------------------------------
     families += task_tables(evalset, list(stats.index), cost, share_col, splits)
+    n_before_cascades = len(families)
     for a, b in pairs:
         if stats.loc[a, "has_confidence"]:
             from core.routing.signals import SelfConfidence
@@ -238,6 +239,8 @@ def build_families(evalset: EvalSet, models: list[str], goal_model: str | None =
                 "cascade", keep, esc, scorer.oof_[a],
                 lambda t, ms=(a, b), s=scorer: Cascade(list(ms), [_bounded(t)], s),
                 {"label": scorer.label(), "auc": auc, "se": se, "helps": True}))
+    families += hybrid_tables(evalset, list(stats.index), cost, share_col, splits,
+                              [f for f in families[n_before_cascades:] if f.kind == "cascade"])
     if pairs and not answered:
         notes.append(f"{evalset.name} has no answers to compare (prediction or output): no "
                      "agreement or answer-scored cascade.")
@@ -246,6 +249,8 @@ def build_families(evalset: EvalSet, models: list[str], goal_model: str | None =
 
 
 LAMBDAS = np.concatenate([[0.0], np.logspace(0, 6, 25)])  # quality points per USD
+MAX_HYBRID = 2  # cascade families offered as task-table entries
+HYBRID_THRESHOLDS = 12  # thresholds per cascade entry: quantiles of its out-of-fold z
 
 
 def _table_choice(q: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -253,6 +258,34 @@ def _table_choice(q: np.ndarray, c: np.ndarray) -> np.ndarray:
     (unknown quality never wins)."""
     qn, cn = np.nan_to_num(q, nan=-1e9), np.nan_to_num(c, nan=1e9)
     return np.argmax(qn[None] - LAMBDAS[:, None, None] * cn[None], axis=2)
+
+
+def table_picks(S: np.ndarray, C: np.ndarray, code: np.ndarray, n_tasks: int,
+                splits) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per lambda, the option (column of ``S``/``C``: per-row score and cost of each option) that
+    each task's table entry takes: ``pick`` [L, n] out-of-fold (each held-out row by the table
+    built on the other folds; a task no training row had takes the default), and the table and
+    default built on every row, ``full`` [L, tasks] and ``default`` [L]."""
+    def choice(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        onehot = np.zeros((len(rows), n_tasks))
+        onehot[np.arange(len(rows)), code[rows]] = 1
+        ok = ~np.isnan(S[rows])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            q = (onehot.T @ np.nan_to_num(S[rows])) / (onehot.T @ ok)
+            c = (onehot.T @ C[rows]) / onehot.sum(axis=0)[:, None]
+        q = np.where((onehot.T @ ok) > 0, q, np.nan)
+        with np.errstate(invalid="ignore"):
+            overall = _table_choice(np.nanmean(S[rows], axis=0)[None], np.mean(C[rows], axis=0)[None])[:, 0]
+        return _table_choice(q, c), overall
+
+    n = len(code)
+    pick = np.zeros((len(LAMBDAS), n), dtype=np.int64)
+    for train_idx, held_idx in splits:
+        table, default = choice(train_idx)
+        seen = np.isin(np.arange(n_tasks), np.unique(code[train_idx]))
+        pick[:, held_idx] = np.where(seen[code[held_idx]], table[:, code[held_idx]], default[:, None])
+    full, default = choice(np.arange(n))
+    return pick, full, default
 
 
 def task_tables(evalset: EvalSet, models: list[str], cost: np.ndarray, share_col: int | None,
@@ -264,34 +297,12 @@ def task_tables(evalset: EvalSet, models: list[str], cost: np.ndarray, share_col
     """
     from core.routing.policies import TaskRouter
 
-    tasks = evalset.tasks.astype(str)
-    names, code = np.unique(tasks, return_inverse=True)
+    names, code = np.unique(evalset.tasks.astype(str), return_inverse=True)
     if len(names) < 2 or len(models) < 2:
         return []
     cols = np.array([evalset.model_index(m) for m in models])
-    S, C = evalset.score[:, cols], cost[:, cols]
-
-    def choice(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """[L, tasks] and [L] (default) column choices from ``rows``."""
-        onehot = np.zeros((len(rows), len(names)))
-        onehot[np.arange(len(rows)), code[rows]] = 1
-        ok = ~np.isnan(S[rows])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            q = (onehot.T @ np.nan_to_num(S[rows])) / (onehot.T @ ok)
-            c = (onehot.T @ C[rows]) / onehot.sum(axis=0)[:, None]
-        q = np.where((onehot.T @ ok) > 0, q, np.nan)
-        with np.errstate(invalid="ignore"):
-            overall = _table_choice(np.nanmean(S[rows], axis=0)[None], np.mean(C[rows], axis=0)[None])[:, 0]
-        return _table_choice(q, c), overall
-
+    pick, full, default = table_picks(evalset.score[:, cols], cost[:, cols], code, len(names), splits)
     n = evalset.n_items
-    pick = np.zeros((len(LAMBDAS), n), dtype=np.int64)
-    for train_idx, held_idx in splits:
-        table, default = choice(train_idx)
-        seen = np.isin(np.arange(len(names)), np.unique(code[train_idx]))
-        per_row = np.where(seen[code[held_idx]], table[:, code[held_idx]], default[:, None])
-        pick[:, held_idx] = per_row
-    full, default = choice(np.arange(n))
     out, seen_tables = [], set()
     for k in range(len(LAMBDAS)):
         mapping = {str(t): models[int(j)] for t, j in zip(names, full[k])}
@@ -300,13 +311,93 @@ def task_tables(evalset: EvalSet, models: list[str], cost: np.ndarray, share_col
             continue  # one model everywhere is a single model, already a family
         seen_tables.add(key)
         rows = cols[pick[k]]
+        tried = np.zeros((n, evalset.n_models), dtype=bool)
+        tried[np.arange(n), rows] = True
         score = evalset.score[np.arange(n), rows]
         row_cost = cost[np.arange(n), rows]
-        share = (rows == share_col).astype(float) if share_col is not None else np.zeros(n)
-        one = Arm(score, row_cost, share, tuple(int(c) for c in np.unique(rows)), per_row=rows)
+        share = tried[:, share_col].astype(float) if share_col is not None else np.zeros(n)
+        one = Arm(score, row_cost, share, tuple(int(c) for c in np.unique(rows)), tried=tried)
         out.append(Family(f"task table (lambda {LAMBDAS[k]:.3g})", "table", one, one, np.zeros(n),
                           lambda t, m=mapping, d=models[int(default[k])]: TaskRouter(m, d),
                           {"label": "per-task table: " + ", ".join(f"{t} -> {m}" for t, m in mapping.items())}))
+    return out
+
+
+def lift_over_chord(family: Family) -> float:
+    """How far the family's out-of-fold frontier rises above the straight line (the hash mix)
+    between keeping every answer and escalating every item: its best quality gain at equal cost."""
+    from core.routing.optimize.menu import FrontierTable
+
+    q, c, _ = FrontierTable([family]).points()
+    ok = ~np.isnan(q)
+    if ok.sum() < 3 or c.max() <= c.min():
+        return 0.0
+    lo, hi = int(np.argmin(np.where(ok, c, np.inf))), int(np.argmax(np.where(ok, c, -np.inf)))
+    chord = q[lo] + (q[hi] - q[lo]) * (c - c[lo]) / max(c[hi] - c[lo], 1e-300)
+    return float(np.nanmax(q - chord))
+
+
+def hybrid_tables(evalset: EvalSet, models: list[str], cost: np.ndarray, share_col: int | None,
+                  splits, cascades: list[Family]) -> list[Family]:
+    """Task tables whose entries are a model or a cascade with a per-task threshold (the hybrid
+    router), one per lambda, over the :data:`MAX_HYBRID` cascade families rising most above
+    their own chord (:func:`lift_over_chord`).
+
+    Each task's options: every model alone, and the cascade at :data:`HYBRID_THRESHOLDS`
+    thresholds (quantiles of its out-of-fold ``z``; a row keeps the cheap answer where
+    ``z >= t``). The entry per task (model or threshold) is chosen on the other folds' rows for
+    each held-out row, as :func:`task_tables` chooses models; ``make`` builds the
+    :class:`~core.routing.policies.hybrid.HybridRouter` chosen on every row.
+    """
+    from core.routing.policies import HybridRouter
+    from core.routing.policies.hybrid import describe_entry
+
+    names, code = np.unique(evalset.tasks.astype(str), return_inverse=True)
+    if len(names) < 2 or not cascades:
+        return []
+    lifts = [lift_over_chord(f) for f in cascades]
+    ranked = [cascades[i] for i in np.argsort(lifts)[::-1][:MAX_HYBRID] if lifts[i] > 0]
+    cols = np.array([evalset.model_index(m) for m in models])
+    n, m = evalset.n_items, len(models)
+    rows = np.arange(n)
+    out, seen_tables = [], set()
+    for fam in ranked:
+        proto = fam.make(0.5)
+        cuts = np.unique(np.quantile(fam.z, np.linspace(0, 1, HYBRID_THRESHOLDS + 2)[1:-1]))
+        thresholds = np.array([_bounded(t) for t in cuts])
+        keep = fam.z[:, None] >= thresholds[None, :]  # [n, T]
+        S = np.column_stack([evalset.score[:, cols],
+                             np.where(keep, fam.keep.score[:, None], fam.escalate.score[:, None])])
+        C = np.column_stack([cost[:, cols], np.where(keep, fam.keep.cost[:, None], fam.escalate.cost[:, None])])
+        pick, full, default = table_picks(S, C, code, len(names), splits)
+
+        def entry(j: int, ms=tuple(proto.models), ts=thresholds):
+            return models[j] if j < m else {"models": list(ms), "thresholds": [float(ts[j - m])]}
+
+        for k in range(len(LAMBDAS)):
+            if (full[k] < m).all() or len(set(full[k].tolist())) < 2:
+                continue  # no cascade entry (a task table) or one entry everywhere (a cascade)
+            key = (fam.name, tuple(full[k]), int(default[k]), tuple(pick[k]))
+            if key in seen_tables:
+                continue
+            seen_tables.add(key)
+            p = pick[k]
+            is_cascade = p >= m
+            kept = np.where(is_cascade, keep[rows, np.clip(p - m, 0, None)], True)
+            tried = np.zeros((n, evalset.n_models), dtype=bool)
+            tried[rows[~is_cascade], cols[p[~is_cascade]]] = True
+            tried[np.ix_(is_cascade, list(fam.keep.cols))] = True
+            esc = is_cascade & ~kept
+            tried[np.ix_(esc, list(fam.escalate.cols))] = True
+            share = tried[:, share_col].astype(float) if share_col is not None else np.zeros(n)
+            one = Arm(S[rows, p], C[rows, p], share, tuple(int(c) for c in np.flatnonzero(tried.any(axis=0))),
+                      escalated=esc, tried=tried)
+            table = {str(t): entry(int(j)) for t, j in zip(names, full[k])}
+            label = ", ".join(f"{t} -> {describe_entry(e)}" for t, e in table.items())
+            out.append(Family(f"hybrid table over {fam.name} (lambda {LAMBDAS[k]:.3g})", "table", one, one,
+                              np.zeros(n),
+                              lambda t, tb=table, d=entry(int(default[k])), s=proto.signal: HybridRouter(tb, d, s),
+                              {**fam.signal, "label": "per-task entries: " + label}))
     return out
 
 

@@ -241,12 +241,11 @@ def _cv_figures(evalset: EvalSet, choice, est: dict, target, folds: int, seed: i
         fam = table.families[table.family_of[point]]
         keep = table.rows_of(point)[3]
         for arm, rows in ((fam.keep, keep), (fam.escalate, ~keep)):
-            if arm.per_row is not None:
-                calls += weight * np.bincount(arm.per_row[rows], minlength=len(calls))
+            if arm.tried is not None:
+                calls += weight * arm.tried[rows].sum(axis=0)
             else:
                 calls[list(arm.cols)] += weight * rows.sum()
-            if arm.escalated:
-                esc += weight * rows.mean()
+            esc += weight * np.mean(rows & np.broadcast_to(np.asarray(arm.escalated, dtype=bool), rows.shape))
     scored = int((~np.isnan(choice.row_score)).sum())
     cv = {"quality": est["quality"], "quality_ci": est["quality_ci"], "cost_per_item": est["cost_per_item"],
           "cost_ci": est["cost_ci"], "items": evalset.n_items, "scored": scored,

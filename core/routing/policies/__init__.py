@@ -16,6 +16,7 @@ from core.routing.policies.base import NotFittedError, Outcome, Policy, outcome_
 from core.routing.policies.cascade import Cascade, CascadePlan, outcome_at, plan_cascade
 from core.routing.policies.ensemble import MajorityEnsemble
 from core.routing.policies.fallback import FallbackChain
+from core.routing.policies.hybrid import HybridRouter
 from core.routing.policies.mix import Mix, mix_arm, mix_share
 from core.routing.policies.oracle import Oracle
 from core.routing.policies.registry import POLICIES, policy_class, policy_from_dict
@@ -26,5 +27,5 @@ from core.routing.policies.weighted import WeightedSelection
 
 __all__ = ["POLICIES", "Outcome", "Policy", "NotFittedError", "outcome_from_choice",
            "policy_class", "policy_from_dict", "SingleModel", "Cascade", "CascadePlan",
-           "plan_cascade", "outcome_at", "TaskRouter", "ValueTiers", "WeightedSelection",
+           "plan_cascade", "outcome_at", "TaskRouter", "HybridRouter", "ValueTiers", "WeightedSelection",
            "FallbackChain", "MajorityEnsemble", "Oracle", "Mix", "mix_arm", "mix_share"]

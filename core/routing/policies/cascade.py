@@ -48,10 +48,11 @@ class CascadePlan:
         return len(self.models)
 
     def stops(self, thresholds) -> np.ndarray:
-        """Step whose answer is kept, per item (first step whose signal clears its threshold)."""
+        """Step whose answer is kept, per item (first step whose signal clears its threshold);
+        ``thresholds`` is one per step ``[k-1]`` or one per item and step ``[n, k-1]``."""
         t = np.asarray(thresholds, dtype=float)
         accept = np.ones((self.conf.shape[0], self.k), dtype=bool)
-        accept[:, :-1] = self.conf >= t[None, :]
+        accept[:, :-1] = self.conf >= (t if t.ndim == 2 else t[None, :])
         return np.argmax(accept, axis=1)
 
 
@@ -81,7 +82,8 @@ def plan_cascade(evalset: EvalSet, models, signal: Signal) -> CascadePlan:
 
 
 def outcome_at(evalset: EvalSet, plan: CascadePlan, thresholds) -> Outcome:
-    """The cascade's Outcome at ``thresholds`` (one per step but the last), O(n·k)."""
+    """The cascade's Outcome at ``thresholds`` (one per step but the last, or one row of them
+    per item), O(n·k)."""
     stop = plan.stops(thresholds)
     rows = np.arange(len(stop))
     cost = np.cumsum(plan.step_cost, axis=1)[rows, stop]

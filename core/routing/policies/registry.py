@@ -17,6 +17,7 @@ from core.routing.policies.base import Policy
 from core.routing.policies.cascade import Cascade
 from core.routing.policies.ensemble import MajorityEnsemble
 from core.routing.policies.fallback import FallbackChain
+from core.routing.policies.hybrid import HybridRouter
 from core.routing.policies.oracle import Oracle
 from core.routing.policies.single import SingleModel
 from core.routing.policies.task_router import TaskRouter
@@ -27,6 +28,7 @@ POLICIES: dict[str, type[Policy] | str] = {
     "single": SingleModel,
     "cascade": Cascade,
     "task_router": TaskRouter,
+    "hybrid": HybridRouter,
     "value_tiers": ValueTiers,
     "weighted": WeightedSelection,
     "fallback": FallbackChain,

@@ -127,6 +127,7 @@ class PromptCorrectness(Signal):
         oof = np.mean(list(member_oof.values()), axis=0)
         self.models_, self.features_, self.members_ = tuple(models), features, fitted
         self.oof_, self.member_oof_ = oof, member_oof
+        self._train = (evalset, F)  # the training rows' features: scoring them again reuses them
         self.auc_, self.helps_, self.rate_ = {}, {}, {}
         for j, m in enumerate(models):
             auc, se = roc_auc(Y[:, j], oof[:, j])
@@ -147,8 +148,7 @@ class PromptCorrectness(Signal):
         self.check_fitted()
         hit = self._cache.get(id(evalset))
         if hit is None or hit[0] is not evalset:
-            texts = prompt_texts(evalset)
-            F = self.features_.transform(texts, only={fs for fs, _, _ in self.members_})
+            F = self._features(evalset)
             P = np.mean([m.predict(F[fs]) for fs, _, m in self.members_], axis=0)
             self._cache = {id(evalset): (evalset, P)}
             hit = self._cache[id(evalset)]
@@ -156,6 +156,13 @@ class PromptCorrectness(Signal):
         out = [P[:, self._column(m)] if self.helps_[m] else np.full(evalset.n_items, self.rate_[m])
                for m in models]
         return np.column_stack(out) if out else np.zeros((evalset.n_items, 0))
+
+    def _features(self, evalset: EvalSet) -> dict[str, Any]:
+        """The members' feature sets of ``evalset`` (the training rows': those of ``fit``)."""
+        train = getattr(self, "_train", None)
+        if train is not None and train[0] is evalset:
+            return train[1]
+        return self.features_.transform(prompt_texts(evalset), only={fs for fs, _, _ in self.members_})
 
     def scores(self, evalset: EvalSet, model: str) -> np.ndarray:
         return self.probabilities(evalset, [model])[:, 0]

@@ -51,17 +51,25 @@ def prompt_texts(evalset: EvalSet) -> list[str]:
     return col.astype(object).where(col.notna(), "").astype(str).tolist()
 
 
+def template_ends(prefix: str, suffix: str) -> tuple[int, int]:
+    """How much of a prefix and a (reversed) suffix that texts share is template, cut before their
+    content is compared: the prefix up to its last word boundary, the suffix whole, each only
+    when at least 20 characters long.
+
+    >>> template_ends("Answer with one letter. Question: Wh", "")
+    (34, 0)
+    """
+    pre = max(prefix.rfind("\n"), prefix.rfind(" ")) + 1 if len(prefix) >= 20 else 0
+    return pre, len(suffix) if len(suffix) >= 20 else 0
+
+
 def shared_ends(texts: list[str]) -> tuple[int, int]:
     """Lengths of the prefix (cut at a word boundary) and suffix every text shares, when at least
-    20 characters long."""
+    20 characters long (:func:`template_ends`)."""
     values = [t for t in texts if t]
     if len(values) < 2:
         return 0, 0
-    prefix = os.path.commonprefix(values)
-    pre = max(prefix.rfind("\n"), prefix.rfind(" ")) + 1 if len(prefix) >= 20 else 0
-    suffix = os.path.commonprefix([t[::-1] for t in values])
-    suf = len(suffix) if len(suffix) >= 20 else 0
-    return pre, suf
+    return template_ends(os.path.commonprefix(values), os.path.commonprefix([t[::-1] for t in values]))
 
 
 def cut_ends(texts: list[str], prefix: str, suffix: str) -> list[str]:
