@@ -237,11 +237,13 @@ def _typed_long(path: Path, label: str, delim: str, header: list[str],
     for column in (f for f in NUMERIC_FIELDS if f in types):
         values = table.column(column).to_numpy()  # float64, NaN where blank
         lo, hi, _ = _RANGES[column]
-        with np.errstate(invalid="ignore"):
-            ok = (values >= lo) & (values <= (np.inf if hi is None else hi)) & np.isfinite(values)
-        blank = np.isnan(values)
-        if blank.sum() != table.column(column).null_count or not (ok | blank).all():
-            return None  # a 'nan' written in the file, or a number out of range
+        blank = int(np.count_nonzero(np.isnan(values)))
+        if blank != table.column(column).null_count:
+            return None  # a 'nan' written in the file
+        # the smallest and largest number (fmin/fmax skip NaN): two passes, no mask
+        if blank < len(values) and not (np.fmin.reduce(values) >= lo and
+                                         np.fmax.reduce(values) <= (np.finfo(float).max if hi is None else hi)):
+            return None  # out of range, or infinite
         numbers[column] = values
     return _from_long(table, label, catalog, numbers, [])
 
@@ -342,7 +344,8 @@ def _from_long(table: pa.Table, label: str, catalog: Catalog, numbers: dict[str,
                                 "a non-empty value", ""))
     n, m = len(item_ids), len(model_names)
     key = item_codes * max(m, 1) + model_codes
-    if len(key) and np.bincount(key, minlength=n * m).max() > 1:
+    in_order = bool((key[1:] > key[:-1]).all())  # rows in item x model order: no cell twice
+    if len(key) and not in_order and np.bincount(key, minlength=n * m).max() > 1:
         _, first_of_key, inverse = np.unique(key, return_index=True, return_inverse=True)
         repeated = np.flatnonzero(first_of_key[inverse] != np.arange(len(key)))
         for r in repeated[:MAX_PROBLEMS]:
@@ -372,7 +375,10 @@ def _from_long(table: pa.Table, label: str, catalog: Catalog, numbers: dict[str,
             out = np.full((n, m), np.nan)
             out[item_codes, model_codes] = values
             return out
-        return (np.array(values, dtype=float) if order is None else values[order]).reshape(n, m)
+        if order is not None:
+            return values[order].reshape(n, m)
+        # a reshape; a read-only (zero-copy) column of the reader is copied once
+        return (values if values.flags.writeable else np.array(values)).reshape(n, m)
 
     def text_matrix(column: str) -> np.ndarray:  # a text column: None where no row or blank
         codes, values = encoded(column)  # code -1 (blank) is the None appended last
@@ -391,15 +397,21 @@ def _from_long(table: pa.Table, label: str, catalog: Catalog, numbers: dict[str,
             dictionaries[column] = _dictionary_codes(table.column(column).dictionary_encode())
         return dictionaries[column]
 
-    score_rows = numbers.get("score", np.full(len(key), np.nan))
-    if "label" in cols and "prediction" in cols:
+    score_rows = numbers["score"] if "score" in numbers else np.full(len(key), np.nan)
+    unscored = np.flatnonzero(np.isnan(score_rows)) if "label" in cols and "prediction" in cols \
+        else np.zeros(0, dtype=np.int64)
+    if len(unscored):
         # Correctness from an exact (normalized) match where no score was given, compared as
-        # integer codes of the distinct normalized answers.
+        # integer codes of the distinct normalized answers, on the unscored rows only.
         ids: dict = {}
-        pred, gold = _answer_ids(*encoded("prediction"), ids), _answer_ids(*encoded("label"), ids)
+        pred_codes, pred_values = encoded("prediction")
+        pred = _answer_ids(pred_codes[unscored], pred_values, ids)
+        gold = _answer_ids(*_dictionary_codes(
+            table.column("label").take(pa.array(unscored)).dictionary_encode()), ids)
         decided = (pred >= 0) & (gold >= 0)
-        fill = decided & np.isnan(score_rows)
-        score_rows = np.where(fill, (pred == gold).astype(float), score_rows)
+        if not score_rows.flags.writeable:
+            score_rows = score_rows.copy()
+        score_rows[unscored[decided]] = (pred[decided] == gold[decided]).astype(float)
     arrays = {"score": matrix(score_rows)}
     for f in NUMERIC_FIELDS[1:]:
         arrays[f] = matrix(numbers[f]) if f in numbers else np.full((n, m), np.nan)
