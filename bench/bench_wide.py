@@ -57,10 +57,9 @@ def _measure(kind: str, path: str) -> dict:
     else:
         con = duckdb.connect()
         con.execute("set enable_progress_bar = false")
-        table = con.sql("select * from read_csv(?, all_varchar=true, header=true)",
-                        params=[path]).arrow()
-        if hasattr(table, "read_all"):  # DuckDB 2 returns a reader
-            table = table.read_all()
+        # executed and fetched whole: a relation's .arrow() streams small batches (DuckDB 1.5)
+        table = con.execute("select * from read_csv(?, all_varchar=true, header=true)",
+                            [str(path)]).to_arrow_table()
         shape = [table.num_rows, table.num_columns]
     wall = time.perf_counter() - start
     return {"wall_s": wall, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -221,80 +221,31 @@ def _parse_numbers(con: duckdb.DuckDBPyConnection, table: pa.Table, label: str,
 
 def _typed_long(path: Path, label: str, delim: str, header: list[str],
                 catalog: Catalog) -> EvalSet | None:
-    """The long layout read once, typed: DuckDB parses the numbers as it reads the file, so no
-    cell is read as text and parsed again. A cell that is not a number comes back from
-    ``store_rejects`` with its row; values out of range are found on the typed arrays.
+    """The long layout read once, typed: DuckDB parses the numbers as it reads the file, so a
+    clean file is never read as text nor parsed again; values out of range are looked for on
+    the typed arrays (vectorised), keys on their dictionary codes (:func:`_from_long`).
 
-    Returns None (the text path then reads and diagnoses the file) when the typed reader refuses
-    the file, or when a rejected cell is one the text path accepts (blank, or a number with
-    spaces around it).
+    Returns None when a number cell has something to report (not a number, out of range, a
+    NaN written in the file) or the reader refuses the file: the text path then reads it and
+    names every problem, with the cells quoted as the file has them, as it always has.
     """
     types = {c: "DOUBLE" if c in NUMERIC_FIELDS else "VARCHAR" for c in header}
-    read = read_typed_table(path, delim, types)
-    if read is None:
+    table = read_typed_table(path, delim, types)
+    if table is None or table.num_rows == 0:  # header only: the text path says so
         return None
-    table, rejects = read
-    if rejects and not _real_cast_errors(rejects):
-        return None
-    if table.num_rows == 0 and not rejects:
-        return None  # header only: the text path says so
-    bad_rows = np.unique([r.row for r in rejects]).astype(np.int64)
-    rows = None
-    if len(bad_rows):  # rejected rows are left out: map table positions back to data rows
-        rows = np.setdiff1d(np.arange(1, table.num_rows + len(bad_rows) + 1), bad_rows)
-    position = {c: i for i, c in enumerate(header)}
-    problems = [Problem(label, r.row, r.column,
-                        _RANGES[r.column][2] + _item_note(r.fields, position.get("item_id")), r.value)
-                for r in rejects]
     numbers: dict[str, np.ndarray] = {}
     for column in (f for f in NUMERIC_FIELDS if f in types):
         values = table.column(column).to_numpy()  # float64, NaN where blank
+        lo, hi, _ = _RANGES[column]
+        blank = int(np.count_nonzero(np.isnan(values)))
+        if blank != table.column(column).null_count:
+            return None  # a 'nan' written in the file
+        # the smallest and largest number (fmin/fmax skip NaN): two passes, no mask
+        if blank < len(values) and not (np.fmin.reduce(values) >= lo and
+                                         np.fmax.reduce(values) <= (np.finfo(float).max if hi is None else hi)):
+            return None  # out of range, or infinite
         numbers[column] = values
-        lo, hi, expected = _RANGES[column]
-        with np.errstate(invalid="ignore"):
-            ok = (values >= lo) & (values <= (np.inf if hi is None else hi)) & np.isfinite(values)
-        missing = ~ok & np.isnan(values)
-        if missing.sum() != table.column(column).null_count:  # a 'nan' written in the file
-            missing &= pc.is_null(table.column(column)).to_numpy(zero_copy_only=False)
-        bad = np.flatnonzero(~ok & ~missing)[:MAX_PROBLEMS]
-        if len(bad):
-            ids = table.column("item_id").take(pa.array(bad)).to_pylist()
-            problems += [Problem(label, int(rows[r] if rows is not None else r + 1), column,
-                                 expected + f" (item_id {ident})", _number_text(values[r]))
-                         for r, ident in zip(bad, ids)]
-    if table.num_rows == 0:
-        raise InputError(f"{label}: bad rows; nothing was stored",
-                         sorted(problems, key=_file_order(header))[:MAX_PROBLEMS])
-    return _from_long(table, label, catalog, numbers, problems, rows)
-
-
-def _real_cast_errors(rejects) -> bool:
-    """True when every rejected cell is one the text path refuses too (it trims spaces and
-    reads a blank cell as missing)."""
-    cells = [r.value for r in rejects]
-    con = scratch_db()
-    try:
-        readable = con.execute("select count(*) from (select unnest(?) as v)"
-                               " where trim(v) = '' or try_cast(trim(v) as double) is not null",
-                               [cells]).fetchone()[0]
-    finally:
-        con.close()
-    return readable == 0
-
-
-def _item_note(fields: tuple[str, ...], index: int | None) -> str:
-    return f" (item_id {fields[index]})" if index is not None and index < len(fields) else ""
-
-
-def _number_text(value: float) -> str:
-    """A number read from the file, written back as the file most likely had it.
-
-    >>> _number_text(-1.0), _number_text(1.5), _number_text(float("nan")), _number_text(1e-05)
-    ('-1', '1.5', 'nan', '0.00001')
-    """
-    if not np.isfinite(value):
-        return str(value)
-    return np.format_float_positional(value, trim="-")
+    return _from_long(table, label, catalog, numbers, [])
 
 
 def _codes(column: pa.ChunkedArray, sort: bool) -> tuple[np.ndarray, list[str]]:
@@ -337,10 +288,26 @@ def _dictionary_codes(encoded: pa.ChunkedArray) -> tuple[np.ndarray, list]:
     return codes, dictionary.to_pylist()
 
 
-def _text_values(codes: np.ndarray, values: list) -> np.ndarray:
-    """A text column (its dictionary codes and values) as an object array, None where blank;
-    each distinct value is one object."""
-    return np.asarray(values + [None], dtype=object)[codes]
+def _cell_rows(key: np.ndarray, n_cells: int) -> tuple[bool, np.ndarray | None]:
+    """How the rows fill the [items x models] matrices, from each row's cell number ``key``
+    (item code x n_models + model code; no cell twice).
+
+    Returns (complete, order): complete when every cell has its row; then ``order`` is the row
+    of each cell in matrix order (a gather, no fill), or None when the rows already are in that
+    order (a reshape), as when a file lists each item's models in sorted order.
+
+    >>> _cell_rows(np.array([0, 1, 2, 3]), 4), _cell_rows(np.array([1, 0]), 2)
+    ((True, None), (True, array([1, 0])))
+    >>> _cell_rows(np.array([0, 3]), 4)
+    (False, None)
+    """
+    if len(key) != n_cells:
+        return False, None
+    if (key[1:] > key[:-1]).all():
+        return True, None
+    order = np.empty_like(key)
+    order[key] = np.arange(len(key))
+    return True, order
 
 
 def _answer_ids(codes: np.ndarray, values: list, ids: dict) -> np.ndarray:
@@ -358,16 +325,16 @@ def _blank(codes: np.ndarray, names: list[str]) -> np.ndarray:
 
 
 def _from_long(table: pa.Table, label: str, catalog: Catalog, numbers: dict[str, np.ndarray],
-               problems: list[Problem], rows: np.ndarray | None = None) -> EvalSet:
+               problems: list[Problem]) -> EvalSet:
     """Long layout, vectorized end to end: Arrow encodes the keys, each field is scattered into
     its [items, models] matrix in one assignment. ``numbers`` are the numeric columns already
     read (column -> float array, NaN where blank) and ``problems`` those found reading them;
-    ``rows`` maps table positions to data-row numbers when the reader left rows out."""
+    table position i is data row i + 1."""
     cols = table.column_names
     problems = list(problems)
 
     def row_of(position) -> int:
-        return int(rows[position]) if rows is not None else int(position) + 1
+        return int(position) + 1
 
     item_codes, item_ids = _codes(table.column("item_id"), sort=False)
     model_codes, model_names = _codes(table.column("model"), sort=True)
@@ -377,7 +344,8 @@ def _from_long(table: pa.Table, label: str, catalog: Catalog, numbers: dict[str,
                                 "a non-empty value", ""))
     n, m = len(item_ids), len(model_names)
     key = item_codes * max(m, 1) + model_codes
-    if len(key) and np.bincount(key, minlength=n * m).max() > 1:
+    in_order = bool((key[1:] > key[:-1]).all())  # rows in item x model order: no cell twice
+    if len(key) and not in_order and np.bincount(key, minlength=n * m).max() > 1:
         _, first_of_key, inverse = np.unique(key, return_index=True, return_inverse=True)
         repeated = np.flatnonzero(first_of_key[inverse] != np.arange(len(key)))
         for r in repeated[:MAX_PROBLEMS]:
@@ -400,10 +368,27 @@ def _from_long(table: pa.Table, label: str, catalog: Catalog, numbers: dict[str,
     items.insert(0, "item_id", np.asarray(item_ids, dtype=object))
     items = _items_frame(items)
 
-    def matrix(values: np.ndarray, dtype) -> np.ndarray:
-        out = np.full((n, m), np.nan) if dtype is float else np.empty((n, m), dtype=object)  # None
-        out[item_codes, model_codes] = values
-        return out
+    complete, order = _cell_rows(key, n * m)
+
+    def matrix(values: np.ndarray) -> np.ndarray:  # a numeric column: NaN where no row
+        if not complete:
+            out = np.full((n, m), np.nan)
+            out[item_codes, model_codes] = values
+            return out
+        if order is not None:
+            return values[order].reshape(n, m)
+        # a reshape; a read-only (zero-copy) column of the reader is copied once
+        return (values if values.flags.writeable else np.array(values)).reshape(n, m)
+
+    def text_matrix(column: str) -> np.ndarray:  # a text column: None where no row or blank
+        codes, values = encoded(column)  # code -1 (blank) is the None appended last
+        if not complete:
+            cell_codes = np.full(n * m, -1, dtype=np.int64)
+            cell_codes[key] = codes
+        else:
+            cell_codes = codes if order is None else codes[order]
+        # the codes are placed, then each cell looks its object up once
+        return np.asarray(values + [None], dtype=object)[cell_codes].reshape(n, m)
 
     dictionaries: dict = {}
 
@@ -412,21 +397,27 @@ def _from_long(table: pa.Table, label: str, catalog: Catalog, numbers: dict[str,
             dictionaries[column] = _dictionary_codes(table.column(column).dictionary_encode())
         return dictionaries[column]
 
-    score_rows = numbers.get("score", np.full(len(key), np.nan))
-    if "label" in cols and "prediction" in cols:
+    score_rows = numbers["score"] if "score" in numbers else np.full(len(key), np.nan)
+    unscored = np.flatnonzero(np.isnan(score_rows)) if "label" in cols and "prediction" in cols \
+        else np.zeros(0, dtype=np.int64)
+    if len(unscored):
         # Correctness from an exact (normalized) match where no score was given, compared as
-        # integer codes of the distinct normalized answers.
+        # integer codes of the distinct normalized answers, on the unscored rows only.
         ids: dict = {}
-        pred, gold = _answer_ids(*encoded("prediction"), ids), _answer_ids(*encoded("label"), ids)
+        pred_codes, pred_values = encoded("prediction")
+        pred = _answer_ids(pred_codes[unscored], pred_values, ids)
+        gold = _answer_ids(*_dictionary_codes(
+            table.column("label").take(pa.array(unscored)).dictionary_encode()), ids)
         decided = (pred >= 0) & (gold >= 0)
-        fill = decided & np.isnan(score_rows)
-        score_rows = np.where(fill, (pred == gold).astype(float), score_rows)
-    arrays = {"score": matrix(score_rows, float)}
+        if not score_rows.flags.writeable:
+            score_rows = score_rows.copy()
+        score_rows[unscored[decided]] = (pred[decided] == gold[decided]).astype(float)
+    arrays = {"score": matrix(score_rows)}
     for f in NUMERIC_FIELDS[1:]:
-        arrays[f] = matrix(numbers[f], float) if f in numbers else np.full((n, m), np.nan)
+        arrays[f] = matrix(numbers[f]) if f in numbers else np.full((n, m), np.nan)
     for f in TEXT_FIELDS:
         if f in cols:
-            arrays[f] = matrix(_text_values(*encoded(f)), object)
+            arrays[f] = text_matrix(f)
         else:
             arrays[f] = np.empty((n, m), dtype=object)  # every cell None
     models = tuple(str(x) for x in model_names)
