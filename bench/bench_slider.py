@@ -10,7 +10,9 @@ place, reads the value the slider took, starts the clock and releases the mouse;
 the chart's "Current point" trace in the DOM holds that threshold's operating point (predicted
 with ``core.routing.frontier``), checked on every animation frame. A move whose threshold keeps
 the same operating point is made but not timed. Prints the median and p90 per app and the
-machine's load average.
+machine's load average, and, as figures a busy machine inflates less, the CPU a move costs: the
+server process's (``/proc/<pid>/stat``) and the browser page's main thread (CDP ``ThreadTime``),
+each over the move and the 0.3 s after it.
 """
 from __future__ import annotations
 
@@ -67,6 +69,12 @@ def serve(tree: Path, workspace: Path, log: Path) -> tuple[subprocess.Popen, str
     return proc, f"http://127.0.0.1:{port}/cascade"
 
 
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads) the process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def predictor():
     """threshold -> (cost per item, quality) of the tuner's opening cascade on the sample."""
     from core.evaluation.loading import load_csv
@@ -86,13 +94,17 @@ def predictor():
 class Tuner:
     """One browser page on one server's Cascade tuner."""
 
-    def __init__(self, browser, url: str, point):
+    def __init__(self, browser, url: str, point, server_pid: int):
         self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
         self.page.set_default_timeout(120_000)
         self.page.goto(url)
         self.page.wait_for_function(READ_CURRENT, timeout=180_000)
         self.thumb = self.page.locator("[data-testid='stSlider'] input[type='range']").first
         self.point = point
+        self.pid = server_pid
+        self.cdp = self.page.context.new_cdp_session(self.page)
+        self.cdp.send("Performance.enable")
+        self.cpu: list[tuple[float, float]] = []  # (server, browser main thread) seconds per move
         self.shown = self.point(float(self.thumb.input_value()))
         self.page.wait_for_function(SHOWS, arg=list(self.shown), polling="raf")
 
@@ -105,6 +117,7 @@ class Tuner:
         self.page.mouse.down()
         value = float(self.thumb.input_value())
         target = self.point(value)
+        cpu_before = (server_cpu(self.pid), self.thread_time())
         start = time.perf_counter()
         self.page.mouse.up()
         if target == self.shown:
@@ -114,7 +127,12 @@ class Tuner:
         elapsed = time.perf_counter() - start
         self.shown = target
         self.page.wait_for_timeout(300)  # the rest of the rerun settles before the next move
+        self.cpu.append((server_cpu(self.pid) - cpu_before[0], self.thread_time() - cpu_before[1]))
         return elapsed
+
+    def thread_time(self) -> float:
+        metrics = self.cdp.send("Performance.getMetrics")["metrics"]
+        return next(m["value"] for m in metrics if m["name"] == "ThreadTime")
 
 
 def main() -> None:
@@ -134,15 +152,17 @@ def main() -> None:
         tmp = Path(tmp)
         trees = {"before": export_tree(args.before, tmp / "before"), "after": REPO_ROOT}
         try:
-            urls = {}
+            urls, pids = {}, {}
             for name, tree in trees.items():
                 proc, urls[name] = serve(tree, tmp / f"{name}.duckdb", tmp / f"{name}.log")
                 procs.append(proc)
+                pids[name] = proc.pid
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            tuners = {name: Tuner(browser, url, point) for name, url in urls.items()}
+            tuners = {name: Tuner(browser, url, point, pids[name]) for name, url in urls.items()}
             for tuner in tuners.values():  # warm up: the first moves import and cache
                 for fraction in (0.3, 0.6):
                     tuner.move(fraction)
+                tuner.cpu.clear()
             while min(len(t) for t in times.values()) < args.moves:
                 fraction = rng.uniform(0.03, 0.97)
                 for name, tuner in tuners.items():
@@ -160,11 +180,14 @@ def main() -> None:
     print(f"Load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} at the end "
           f"(1-minute load {min(loads):.2f}-{max(loads):.2f} during the run); "
           f"{args.moves} timed moves per app, BEFORE = {args.before}, AFTER = this checkout.\n")
-    print("| app | median | p90 | min | max |\n|---|---|---|---|---|")
+    print("| app | median | p90 | min | max | server CPU per move (median) "
+          "| browser main-thread CPU per move (median) |\n|---|---|---|---|---|---|---|")
     for name, values in times.items():
         ms = np.array(values) * 1000
+        cpu = np.array(tuners[name].cpu) * 1000
         print(f"| {name.upper()} | {statistics.median(ms):.0f} ms | {np.percentile(ms, 90):.0f} ms "
-              f"| {ms.min():.0f} ms | {ms.max():.0f} ms |")
+              f"| {ms.min():.0f} ms | {ms.max():.0f} ms | {np.median(cpu[:, 0]):.0f} ms "
+              f"| {np.median(cpu[:, 1]):.0f} ms |")
 
 
 if __name__ == "__main__":
