@@ -29,6 +29,7 @@ from core.spend.throttle import throttle_ladder
 from ui.policy_widgets import policy_picker
 from ui.spend_widgets import demo_panel, spend_metric
 from ui.state import evalset_picker, workspace
+from ui.tables import money_column
 
 st.title("Budgets")
 ws = workspace()
@@ -83,8 +84,8 @@ else:
     st.dataframe(view, hide_index=True, key="budget_status_table",
                  column_config={"ratio": st.column_config.ProgressColumn("used", format="percent",
                                                                          min_value=0.0, max_value=1.0),
-                                "amount_usd": st.column_config.NumberColumn("budget", format="$%.2f"),
-                                "spent_usd": st.column_config.NumberColumn("spent", format="$%.2f"),
+                                "amount_usd": money_column("budget", 2),
+                                "spent_usd": money_column("spent", 2),
                                 "unknown_cost_rows": "rows of unknown cost (not in spent)",
                                 "timezone": "days counted in"})
     with st.expander("Remove a budget"):
@@ -162,8 +163,8 @@ if evalset is not None:
                 "quality cost (points)": 100 * lvl.quality_cost, "how": lvl.detail,
                 "triggered": "◀ today" if lvl.level == ladder.triggered else ""} for lvl in ladder.levels])
             st.dataframe(table, hide_index=True, key="budget_ladder_table",
-                         column_config={"saves": st.column_config.NumberColumn(format="$%.4f"),
-                                        "saves (cumulative)": st.column_config.NumberColumn(format="$%.4f"),
+                         column_config={"saves": money_column(decimals=4),
+                                        "saves (cumulative)": money_column(decimals=4),
                                         "quality": st.column_config.NumberColumn(format="%.3f"),
                                         "quality cost (points)": st.column_config.NumberColumn(format="%.1f")})
             unit = {"daily": "day", "weekly": "week", "monthly": "month"}[ladder_period]

@@ -18,6 +18,7 @@ from ui.compare_widgets import disagreement_panel
 from ui.efficiency_panel import efficiency_section
 from ui.scoring_widgets import scorer_panel
 from ui.state import evalset_picker, evalset_version, get_evalset, scored_evalset, stored_evalset, workspace
+from ui.tables import money_column
 from ui.version_diff import version_diff_section
 
 
@@ -110,8 +111,8 @@ st.dataframe(
         "Quality": st.column_config.NumberColumn(format="%.3f"),
         "Accuracy": st.column_config.NumberColumn(format="%.3f"),
         "Macro-F1": st.column_config.NumberColumn(format="%.3f"),
-        "$ / item": st.column_config.NumberColumn(format="$%.6f"),
-        "$ / correct": st.column_config.NumberColumn(format="$%.6f"),
+        "$ / item": money_column(decimals=6),
+        "$ / correct": money_column(decimals=6),
         "p50 ms": st.column_config.NumberColumn(format="%.0f"),
         "p95 ms": st.column_config.NumberColumn(format="%.0f"),
         "p99 ms": st.column_config.NumberColumn(format="%.0f"),
@@ -159,7 +160,7 @@ if tasks["task"].nunique() > 1 or tasks["task"].iloc[0] != "all":
     with st.expander("Per-task table (quality, scored items, cost per item)"):
         st.dataframe(tasks, hide_index=True, width="stretch", key="compare_tasks_table",
                      column_config={"quality": st.column_config.NumberColumn(format="%.3f"),
-                                    "cost_per_item": st.column_config.NumberColumn(format="$%.6f")})
+                                    "cost_per_item": money_column(decimals=6)})
 else:
     st.caption("The eval set has no task column: every item counts as one task.")
 

@@ -17,6 +17,7 @@ from ui.frontier_figures import frontier_figure, share_figure
 from ui.policy_widgets import save_policy_panel
 from ui.routing_state import frontier_for
 from ui.state import evalset_picker, scored_evalset
+from ui.tables import money_column
 
 st.title("Routing")
 st.caption("Send each request to one model by its task, or by what the item is worth.")
@@ -144,10 +145,10 @@ except InputError as err:
     st.error(str(err))
 else:
     st.dataframe(breakdown, hide_index=True, width="stretch", column_config={
-        "cost_per_item": st.column_config.NumberColumn("cost/item", format="$%.6f"),
-        "day": st.column_config.NumberColumn("$/day", format="$%.2f"),
-        "month": st.column_config.NumberColumn("$/month", format="$%.2f"),
-        "year": st.column_config.NumberColumn("$/year", format="$%.2f")}, key="routing_breakdown")
+        "cost_per_item": money_column("cost/item", 6),
+        "day": money_column("$/day", 2),
+        "month": money_column("$/month", 2),
+        "year": money_column("$/year", 2)}, key="routing_breakdown")
     per_task = breakdown[breakdown["task"] != "total"]
     st.plotly_chart(px.bar(per_task, x="task", y="month", labels={"month": "USD per month"}),
                     key="routing_task_chart")

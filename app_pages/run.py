@@ -19,6 +19,7 @@ from core.live.store import get_run, list_runs
 from ui.errors import guarded
 from ui.run_widgets import key_panel, model_picker, progress_view, providers_of
 from ui.state import evalset_picker, follow, get_evalset, seed, workspace
+from ui.tables import money_column
 
 st.title("Live run")
 st.caption("Run an eval set's inputs through Claude, GPT, Gemini or a local server. Every call "
@@ -76,7 +77,7 @@ def results_summary(run_id: str) -> None:
         })
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={"quality": st.column_config.NumberColumn(format="%.3f"),
-                                "cost per item ($)": st.column_config.NumberColumn(format="%.6f")})
+                                "cost per item ($)": money_column(decimals=6)})
     for note in evalset.notes:
         st.caption(f"Note: {note}")
     if st.button("Open the results in Compare models", key=f"compare_{run_id}",

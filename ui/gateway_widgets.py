@@ -16,8 +16,9 @@ from core.spend.budgets import PERIODS
 from core.spend.reports import money
 from core.workspace import Workspace
 from ui.errors import guarded
+from ui.tables import money_column
 
-MONEY = st.column_config.NumberColumn(format="$%.4f")
+MONEY = money_column(decimals=4)
 
 
 def _flash(key: str, message: str) -> None:

@@ -15,6 +15,7 @@ from core.spend.queries import SpendFilter, filter_options
 from core.spend.reports import money, report_bytes, spend_text, unknown_note
 from core.workspace import Workspace
 from ui.state import follow, seed
+from ui.tables import money_column
 
 FORMAT_HELP = {
     "auto": "Read from the file's columns: OpenAI, Anthropic and LiteLLM exports are recognised; "
@@ -166,7 +167,7 @@ def spend_table(frame: pd.DataFrame, key: str, column_config: dict | None = None
         view["cost_usd"] = [spend_text(None if pd.isna(c) else c, n)
                             for c, n in zip(view["cost_usd"], unknown)]
     for col in (c for c in MONEY_COLUMNS if c in view and pd.api.types.is_numeric_dtype(view[c])):
-        config.setdefault(col, st.column_config.NumberColumn(format="$%.4f"))
+        config.setdefault(col, money_column(decimals=4))
     if "unknown_cost_rows" in view:
         config.setdefault("unknown_cost_rows", "rows of unknown cost")
     st.dataframe(view, hide_index=True, key=key, column_config=config)

@@ -20,6 +20,7 @@ from core.routing.whatif import VARIANT_LABELS, savings_plan, variant_for
 from core.spend.cache_savings import prompt_cache_savings
 from core.spend.queries import SpendFilter
 from core.spend.reports import money
+from core.workspace import default_path
 from ui.deltas import signed
 from ui.frontier_figures import frontier_figure
 from ui.state import catalog, workspace
@@ -59,7 +60,10 @@ def _log10(x: float) -> float:
     return math.log10(x) if x > 0 else 0.0
 
 
-def _ledger_savings(models) -> pd.DataFrame:
+@st.cache_data(ttl=30, show_spinner=False)
+def _ledger_savings(workspace_key: str, models: tuple[str, ...]) -> pd.DataFrame:
+    """Read at most every 30 s: the panel reruns with every slider move (the tuner's fragment),
+    and each read of the store costs ~100 ms."""
     frame = prompt_cache_savings(workspace(), catalog(), SpendFilter())
     return frame[frame["model"].isin([str(m).split(":", 1)[-1] for m in models] + list(models))]
 
@@ -73,11 +77,11 @@ def whatif_panel(evalset, es_id: int, fr: FrontierResult, point: dict, volume: f
                                "rate your volume gives (Poisson arrivals: P(hit) = 1 - exp(-rate x TTL)).")
         batch = c2.toggle("Send delay-tolerant tasks to batch APIs", key="whatif_batch",
                           help="Their calls at the batch price, answered within 24 hours.")
-        stored = delay_tolerant_tasks(workspace())
         tasks = sorted({str(t) for t in evalset.tasks})
         flag_key = f"whatif_tasks_{es_id}"
-        if flag_key not in st.session_state:
-            st.session_state[flag_key] = [t for t in tasks if t in stored]
+        if flag_key not in st.session_state:  # the store is read once per session and eval set
+            st.session_state[flag_key] = [t for t in tasks if t in delay_tolerant_tasks(workspace())]
+        stored = set(st.session_state[flag_key])
         chosen_tasks = st.multiselect(
             "Tasks that tolerate delay (may wait up to 24 h; saved in the workspace)", tasks,
             key=flag_key, on_change=_save_flags, args=(flag_key, frozenset(t for t in tasks if t in stored)))
@@ -136,7 +140,7 @@ def whatif_panel(evalset, es_id: int, fr: FrontierResult, point: dict, volume: f
                        "(exact). **estimate**: the text every input of the task starts with plus the "
                        "prompt tokens beyond the input (the template), counted offline at 4 characters "
                        "per token. Batch rules: " + " · ".join(BATCH_RULES.values()))
-        real = _ledger_savings(evalset.models)
+        real = _ledger_savings(default_path(), tuple(evalset.models))
         if len(real):
             st.markdown("**Real prompt-cache savings in the ledger** (billed production calls, all time)")
             st.dataframe(real[["provider", "model", "requests", "cached_share", "read_saving_usd",

@@ -4,7 +4,7 @@
 * a mean (graded scores, costs): Student's t interval (scipy.special, imported on use);
 * a ratio of sums over items (a policy's quality and cost per item on an eval set): a
   percentile bootstrap whose resamples are drawn once per (items, seed) and reused, so
-  moving a threshold costs two matrix products, not a fresh resample; above
+  moving a threshold costs one matrix product, not a fresh resample; above
   :data:`MAX_BOOT_CELLS` resampled values the normal approximation of the same ratio is used
   (its sampling error is then far below the interval's width).
 
@@ -24,7 +24,7 @@ import numpy as np
 
 ALPHA = 0.05
 N_BOOT = 1000
-MAX_BOOT_CELLS = 8_000_000  # resample weights kept per eval set: 32 MB of float32 at most
+MAX_BOOT_CELLS = 8_000_000  # resample weights kept per eval set: 64 MB of float64 at most
 
 
 def normal_quantile(alpha: float = ALPHA) -> float:
@@ -64,50 +64,69 @@ def mean_interval(mean, sd, n, alpha: float = ALPHA) -> tuple[np.ndarray, np.nda
     return mean - half, mean + half
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=4)
 def resample_weights(n: int, n_boot: int = N_BOOT, seed: int = 0) -> np.ndarray:
     """How often each of ``n`` items appears in each of ``n_boot`` bootstrap resamples
-    (``[n_boot, n]`` float32 counts, each row summing to ``n``). Drawn once per arguments."""
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n, size=(n_boot, n))
+    (``[n_boot, n]`` float64 counts, each row summing to ``n``). Drawn once per arguments, so an
+    eval set's resamples are drawn once and every interval on it is one matrix product.
+
+    Row ``b`` counts the draws ``default_rng(seed).integers(0, n, size=(n_boot, n))[b]``: the
+    classic bootstrap's resample ``b`` (:func:`resample_indices`).
+    """
     offsets = (np.arange(n_boot) * n)[:, None]
-    counts = np.bincount((draws + offsets).ravel(), minlength=n_boot * n)
-    weights = counts.reshape(n_boot, n).astype(np.float32)
+    counts = np.bincount((resample_indices(n, n_boot, seed) + offsets).ravel(), minlength=n_boot * n)
+    weights = counts.reshape(n_boot, n).astype(np.float64)
     weights.flags.writeable = False
     return weights
 
 
-def bootstrap_ratio(values: np.ndarray, n_boot: int = N_BOOT, seed: int = 0,
-                    level: float = 0.95) -> tuple[float, float]:
-    """Percentile interval of ``nanmean(values)`` (items with NaN left out, as the figure
-    itself leaves them out), from the shared resample weights."""
+def resample_indices(n: int, n_boot: int = N_BOOT, seed: int = 0) -> np.ndarray:
+    """The items drawn (with replacement) by each of ``n_boot`` seeded bootstrap resamples,
+    ``[n_boot, n]``."""
+    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+
+
+def bootstrap_ratios(values: np.ndarray, n_boot: int = N_BOOT, seed: int = 0,
+                     level: float = 0.95) -> list[tuple[float, float]]:
+    """Percentile intervals of ``nanmean`` of each column of ``values`` (``[n, m]``; items with NaN
+    left out of that column, as the figure itself leaves them out), all from one product with the
+    shared resample weights: resample ``b``'s mean is ``(W @ x)[b] / (W @ known)[b]``."""
     values = np.asarray(values, dtype=float)
-    n = len(values)
+    n, m = values.shape
     known = ~np.isnan(values)
-    if not known.any():
-        return (float("nan"), float("nan"))
     x = np.where(known, values, 0.0)
     tail = (1 - level) / 2 * 100
+    out = [(float("nan"), float("nan"))] * m
     if n * n_boot > MAX_BOOT_CELLS:  # large: the normal approximation of the same ratio
-        k = known.sum()
-        mean = x.sum() / k
-        sd = np.sqrt(((x - mean) ** 2 * known).sum() / max(k - 1, 1))
-        half = normal_quantile(1 - level) * sd / np.sqrt(k)
-        return (float(mean - half), float(mean + half))
-    w = resample_weights(n, n_boot, seed)
+        k = known.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = x.sum(axis=0) / k
+            sd = np.sqrt(((x - mean) ** 2 * known).sum(axis=0) / np.maximum(k - 1, 1))
+            half = normal_quantile(1 - level) * sd / np.sqrt(k)
+        return [(float(lo), float(hi)) if kk else out[0]
+                for lo, hi, kk in zip(mean - half, mean + half, k)]
+    sums = resample_weights(n, n_boot, seed) @ np.hstack([x, known.astype(float)])
     with np.errstate(invalid="ignore", divide="ignore"):
-        stats = (w @ x) / (w @ known.astype(float))
-    stats = stats[~np.isnan(stats)]
-    if not len(stats):
-        return (float("nan"), float("nan"))
-    low, high = np.percentile(stats, [tail, 100 - tail])
-    return (float(low), float(high))
+        stats = sums[:, :m] / sums[:, m:]
+    for j in range(m):
+        col = stats[:, j][~np.isnan(stats[:, j])]
+        if known[:, j].any() and len(col):
+            low, high = np.percentile(col, [tail, 100 - tail])
+            out[j] = (float(low), float(high))
+    return out
+
+
+def bootstrap_ratio(values: np.ndarray, n_boot: int = N_BOOT, seed: int = 0,
+                    level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of ``nanmean(values)`` (:func:`bootstrap_ratios` of one column)."""
+    return bootstrap_ratios(np.asarray(values, dtype=float)[:, None], n_boot, seed, level)[0]
 
 
 def bootstrap_interval(score: np.ndarray, cost: np.ndarray, n_boot: int = N_BOOT,
                        seed: int | None = 0, level: float = 0.95) -> dict:
     """Percentile bootstrap intervals for a policy's quality and cost per item, from its
-    per-item scores and costs (NaN = not scored / not priced).
+    per-item scores and costs (NaN = not scored / not priced): one product with the eval set's
+    resample weights.
 
     >>> out = bootstrap_interval(np.array([1.0, 0.0] * 50), np.full(100, 0.002))
     >>> [round(x, 2) for x in out["quality"]], [round(x, 6) for x in out["cost_per_item"]]
@@ -117,8 +136,7 @@ def bootstrap_interval(score: np.ndarray, cost: np.ndarray, n_boot: int = N_BOOT
     if len(score) == 0:
         nan = (float("nan"), float("nan"))
         return {"quality": nan, "cost_per_item": nan, "n_boot": 0, "level": level}
-    quality = bootstrap_ratio(score, n_boot, seed, level)
-    cost_iv = bootstrap_ratio(cost, n_boot, seed, level)
+    quality, cost_iv = bootstrap_ratios(np.column_stack([score, cost]), n_boot, seed, level)
     return {"quality": quality, "cost_per_item": cost_iv, "n_boot": n_boot, "level": level}
 
 
