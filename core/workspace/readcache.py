@@ -25,6 +25,7 @@ T = TypeVar("T")
 _CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 STATS = {"hits": 0, "misses": 0}
+MAX_ENTRIES = 256  # per workspace: keys with times in them (windows) come and go
 
 
 def cached_read(ws, tables: Sequence[str], key: Hashable, read: Callable[[], T]) -> T:
@@ -40,6 +41,9 @@ def cached_read(ws, tables: Sequence[str], key: Hashable, read: Callable[[], T])
     STATS["misses"] += 1
     value = read()
     with _LOCK:
+        cache.pop(key, None)
         cache[key] = (token, value)
+        while len(cache) > MAX_ENTRIES:  # the oldest written goes first
+            cache.pop(next(iter(cache)))
     return copy.deepcopy(value)
 
