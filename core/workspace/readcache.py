@@ -24,7 +24,6 @@ from typing import TypeVar
 T = TypeVar("T")
 _CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
-STATS = {"hits": 0, "misses": 0}
 MAX_ENTRIES = 256  # per workspace: keys with times in them (windows) come and go
 
 
@@ -36,9 +35,7 @@ def cached_read(ws, tables: Sequence[str], key: Hashable, read: Callable[[], T])
         cache = _CACHES.setdefault(ws, {})
         hit = cache.get(key)
     if hit is not None and hit[0] == token:
-        STATS["hits"] += 1
         return copy.deepcopy(hit[1])
-    STATS["misses"] += 1
     value = read()
     with _LOCK:
         cache.pop(key, None)
