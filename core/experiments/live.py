@@ -29,6 +29,7 @@ from core.errors import InputError
 from core.experiments.live_scores import live_scorer_specs
 from core.exports import json_safe
 from core.workspace import Workspace
+from core.workspace.readcache import cached_read
 
 STAGES = (5, 25, 50, 100)
 STATES = ("running", "paused", "rolled_back", "completed", "stopped")
@@ -214,9 +215,9 @@ class LiveSpec:
 def current_specs(ws: Workspace) -> dict[str, LiveSpec]:
     """name -> the newest definition of every live experiment."""
     ensure_live(ws)
-    rows = ws.cursor().execute(
+    rows = cached_read(ws, ("live_experiments",), "live.current_specs", lambda: ws.cursor().execute(
         "select revision, spec_json from (select *, row_number() over (partition by name "
-        "order by revision desc) as r from live_experiments) where r = 1 order by name").fetchall()
+        "order by revision desc) as r from live_experiments) where r = 1 order by name").fetchall())
     out = {}
     for revision, spec in rows:
         s = LiveSpec.from_dict(json.loads(spec))
@@ -270,10 +271,11 @@ def transitions(ws: Workspace, experiment: str | None = None, undelivered: bool 
     if undelivered:
         conditions.append("delivery is null")
     where = ("where " + " and ".join(conditions)) if conditions else ""
-    return ws.cursor().execute(
-        "select ts, experiment, action, actor, from_share, to_share, from_state, to_state, reason, "
-        f"evidence_json, delivery, revision from experiment_transitions {where} "
-        "order by ts desc, revision desc", params).df()
+    sql = ("select ts, experiment, action, actor, from_share, to_share, from_state, to_state, reason, "
+           f"evidence_json, delivery, revision from experiment_transitions {where} "
+           "order by ts desc, revision desc")
+    return cached_read(ws, ("experiment_transitions",), ("live.transitions", sql, tuple(params)),
+                       lambda: ws.cursor().execute(sql, params).df())
 
 
 # -- feedback ----------------------------------------------------------------------------------

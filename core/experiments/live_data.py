@@ -14,6 +14,7 @@ import pandas as pd
 from core.experiments.live import ensure_live
 from core.spend.ledger import ensure_ledger
 from core.workspace import Workspace
+from core.workspace.readcache import cached_read
 
 REQUESTS_SQL = """
 with req as (
@@ -72,9 +73,9 @@ def pairs(ws: Workspace, experiment: str, since: datetime | None = None) -> pd.D
 def shadow_spend(ws: Workspace, day_start: datetime) -> dict[str, float]:
     """Shadow spend per experiment since ``day_start`` (what each day's shadow budget counts)."""
     ensure_ledger(ws)
-    rows = ws.cursor().execute(
+    rows = cached_read(ws, ("ledger",), ("live.shadow_spend", day_start), lambda: ws.cursor().execute(
         "select experiment, coalesce(sum(cost_usd), 0) from ledger where source = 'shadow' "
-        "and ts >= ? and experiment is not null group by experiment", [day_start]).fetchall()
+        "and ts >= ? and experiment is not null group by experiment", [day_start]).fetchall())
     return {name: float(spent) for name, spent in rows}
 
 

@@ -27,6 +27,7 @@ import pandas as pd
 
 from core.errors import InputError
 from core.workspace import Workspace
+from core.workspace.readcache import cached_read
 from core.workspace.retire import retire
 
 PREFIX = "tk-"
@@ -110,8 +111,8 @@ def list_keys(ws: Workspace) -> pd.DataFrame:
 def key_table(ws: Workspace) -> tuple[bool, dict[str, dict[str, str]]]:
     """(keys required, active key id -> {name, salt, hash}) as workers check them."""
     ensure_keys(ws)
-    rows = ws.cursor().execute("select key_id, name, salt, key_hash, revoked_at is null "
-                               "from gateway_keys").fetchall()
+    rows = cached_read(ws, ("gateway_keys",), "apikeys.key_table", lambda: ws.cursor().execute(
+        "select key_id, name, salt, key_hash, revoked_at is null from gateway_keys").fetchall())
     return bool(rows), {k: {"name": n, "salt": s, "hash": h} for k, n, s, h, active in rows if active}
 
 

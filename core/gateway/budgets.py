@@ -39,6 +39,7 @@ from core.spend import clock
 from core.spend.budgets import PERIODS, alert_level, get_timezone, period_start
 from core.spend.queries import SpendFilter, spend_in_windows
 from core.workspace import Workspace
+from core.workspace.readcache import cached_read
 
 SCOPES = ("overall", "team", "key")
 ACTIONS = ("alert", "switch", "refuse", "stop")
@@ -150,10 +151,10 @@ def remove_budget(ws: Workspace, budget_id: str) -> bool:
 
 def list_budgets(ws: Workspace) -> pd.DataFrame:
     ensure_gateway_budgets(ws)
-    return ws.cursor().execute(
+    return cached_read(ws, ("gateway_budgets",), "budgets.list_budgets", lambda: ws.cursor().execute(
         "select budget_id, scope, subject, period, limit_usd, action, switch_to, action_at "
         "from gateway_budgets order by case scope when 'overall' then 0 when 'team' then 1 else 2 end, "
-        "subject, case period when 'daily' then 0 when 'weekly' then 1 else 2 end").df()
+        "subject, case period when 'daily' then 0 when 'weekly' then 1 else 2 end").df())
 
 
 def budget_state(ws: Workspace, today: dt.date | None = None) -> list[dict[str, Any]]:

@@ -36,6 +36,7 @@ from core.gateway.executors import LiveOptions, NotDeployable, executor_for
 from core.routing.optimize.store import list_policies, load_policy
 from core.routing.policies import Policy, policy_from_dict
 from core.workspace import Workspace
+from core.workspace.readcache import cached_read
 
 MIGRATIONS = [
     """
@@ -128,8 +129,8 @@ def undeploy(ws: Workspace, name: str) -> bool:
 def deployments_version(ws: Workspace) -> str:
     """Changes whenever a deployment or a saved policy is added (what workers poll)."""
     ensure_deployments(ws)
-    cur = ws.cursor()
-    deployed = cur.execute("select count(*), max(deployed_at) from gateway_deployments").fetchone()
+    deployed = cached_read(ws, ("gateway_deployments",), "deployments.version", lambda: ws.cursor().execute(
+        "select count(*), max(deployed_at) from gateway_deployments").fetchone())
     saved = list_policies(ws)
     return f"{deployed[0]}|{deployed[1]}|{len(saved)}|{saved['id'].max() if len(saved) else 0}"
 
@@ -145,10 +146,10 @@ def history(ws: Workspace) -> pd.DataFrame:
 def current_deployments(ws: Workspace) -> dict[str, dict[str, Any]]:
     """name -> {spec, options, revision, source, policy_id, deployed_at} of what is served now."""
     ensure_deployments(ws)
-    rows = ws.cursor().execute(
+    rows = cached_read(ws, ("gateway_deployments",), "deployments.current", lambda: ws.cursor().execute(
         "select name, revision, policy_id, source, spec_json, options_json, deployed_at from ("
         " select *, row_number() over (partition by name order by revision desc, deployed_at desc) as r"
-        " from gateway_deployments) where r = 1 and spec_json is not null order by name").fetchall()
+        " from gateway_deployments) where r = 1 and spec_json is not null order by name").fetchall())
     return {name: {"spec": json.loads(spec), "options": json.loads(options), "revision": int(revision),
                    "source": source, "policy_id": policy_id, "deployed_at": str(at)}
             for name, revision, policy_id, source, spec, options, at in rows}
@@ -157,6 +158,10 @@ def current_deployments(ws: Workspace) -> dict[str, dict[str, Any]]:
 def saved_policies(ws: Workspace) -> dict[str, dict[str, Any]]:
     """Saved policies by deployment name (their name as a slug; the newest of a name wins), for
     ``tradeoff/NAME`` naming a saved policy that was never deployed under that name."""
+    return cached_read(ws, ("policies",), "deployments.saved_policies", lambda: _saved_policies(ws))
+
+
+def _saved_policies(ws: Workspace) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     frame = list_policies(ws)
     for pid, name in zip(frame["id"], frame["name"]):  # newest first

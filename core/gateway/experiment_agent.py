@@ -216,9 +216,10 @@ class ExperimentControl:
 
     def publish(self, ws: Workspace) -> None:
         day = datetime.now(UTC).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
-        spent = live_data.shadow_spend(ws, day)
+        specs = current_specs(ws)
+        spent = live_data.shadow_spend(ws, day) if specs else {}  # no experiment: no ledger read
         experiments = {}
-        for name, spec in current_specs(ws).items():
+        for name, spec in specs.items():
             experiments[name] = {
                 "name": name, "route": spec.route, "control": spec.control,
                 "candidate": spec.candidate, "unit": spec.unit.lower(), "state": spec.state,

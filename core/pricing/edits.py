@@ -32,6 +32,7 @@ from core.pricing.sources import (
     split_name,
 )
 from core.workspace import Workspace
+from core.workspace.readcache import cached_read
 
 MIGRATIONS = [
     # v1, the DuckLake baseline: one row per model_key (edits delete, then insert, under the
@@ -66,7 +67,8 @@ def _ensure(ws: Workspace) -> None:
 def load_edits(ws: Workspace) -> tuple[ModelPrice, ...]:
     """The price edits stored in a workspace, oldest first."""
     _ensure(ws)
-    frame = ws.cursor().execute("select * from pricing_overrides order by updated_at, model_key").df()
+    frame = cached_read(ws, ("pricing_overrides",), "pricing.edits", lambda: ws.cursor().execute(
+        "select * from pricing_overrides order by updated_at, model_key").df())
     return tuple(price_from_edit(row) for row in frame.to_dict("records"))
 
 

@@ -31,6 +31,7 @@ from core.errors import InputError
 from core.spend import clock
 from core.spend.queries import SpendFilter, spend_in_windows
 from core.workspace import Workspace
+from core.workspace.readcache import cached_read
 
 PERIODS = ("daily", "weekly", "monthly")
 LEVELS = (100, 90, 70)  # alert thresholds, percent of the budget, highest first
@@ -77,8 +78,8 @@ def _check_period(period: str) -> None:
 def get_timezone(ws: Workspace) -> str:
     """The workspace's timezone for budget days (``UTC`` until one is set)."""
     _ready(ws)
-    rows = ws.cursor().execute(
-        "select value from budget_settings where name = 'timezone' order by updated_at desc").fetchall()
+    rows = cached_read(ws, ("budget_settings",), "budgets.timezone", lambda: ws.cursor().execute(
+        "select value from budget_settings where name = 'timezone' order by updated_at desc").fetchall())
     return rows[0][0] if rows else clock.DEFAULT_TIMEZONE
 
 

@@ -29,6 +29,7 @@ import pandas as pd
 from core.errors import InputError
 from core.spend.ledger import ensure_ledger
 from core.workspace import Workspace
+from core.workspace.readcache import cached_read
 
 SCOPES = {
     "production": "source not in ('shadow', 'simulation', 'evaluation')",
@@ -278,7 +279,9 @@ def spend_in_windows(ws: Workspace, windows: dict[str, tuple[dt.datetime, dt.dat
     edge_values = ", ".join(["(?, cast(? as timestamp), cast(? as timestamp))"] * len(edge_rows))
     params = ([v for r in day_rows for v in r] + params_days
               + [v for r in edge_rows for v in r] + params_raw)
-    return _query(ws, f"""
+    # the budget watch asks every 0.5 s: read again only when the ledger or its rollup changed
+    ensure_ledger(ws)
+    sql = f"""
         select key{outer}, coalesce(sum(cost_usd), 0) as cost_usd,
                cast(coalesce(sum(unknown_cost_rows), 0) as bigint) as unknown_cost_rows,
                cast(coalesce(sum(rows), 0) as bigint) as rows
@@ -292,7 +295,9 @@ def spend_in_windows(ws: Workspace, windows: dict[str, tuple[dt.datetime, dt.dat
             from (values {edge_values}) w(key, t_from, t_to) join ledger
               on ts >= w.t_from and ts < w.t_to
             where {where_raw}
-        ) group by all order by all""", params)
+        ) group by all order by all"""
+    return cached_read(ws, ("ledger", "ledger_daily"), ("spend_in_windows", sql, repr(params)),
+                       lambda: _query(ws, sql, params))
 
 
 def filter_options(ws: Workspace, demo: bool = False) -> dict:

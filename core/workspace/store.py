@@ -39,6 +39,7 @@ from core.settings import DEFAULT_WORKSPACE
 from core.workspace import engine
 from core.workspace.faults import store_fault_message
 from core.workspace.location import Location, redact, resolve
+from core.workspace.versions import TableVersions
 from core.workspace.writes import FileLock, run_write
 
 T = TypeVar("T")
@@ -97,6 +98,7 @@ class Workspace:
         self._ensured: set[str] = set()
         self._generation = None
         self.closed = False
+        self._versions = self._new_versions()
         self._write_lock = (FileLock(str(self.location.catalog_file) + ".writelock")
                             if self.location.kind == "embedded" else contextlib.nullcontext())
         try:
@@ -157,10 +159,14 @@ class Workspace:
         return (f"Cannot open the workspace {self.label}: {text.splitlines()[0][:300]}. Check that "
                 "the directory is on a local disk you can write (TRADEOFF_WORKSPACE).")
 
+    def _new_versions(self) -> TableVersions:
+        return TableVersions(self.location.kind, self.alias, self.location.options.get("METADATA_SCHEMA"))
+
     def _reattach_if_forked(self) -> None:
         if self._generation != engine.generation():
             self._local = threading.local()
             self._cursors = []
+            self._versions = self._new_versions()  # its lock may have been held across the fork
             self._attach()
 
     def _bootstrap(self, legacy_pending: bool) -> None:
@@ -326,6 +332,27 @@ class Workspace:
         row = (cur or self.cursor()).execute(
             f"select id from ducklake_current_snapshot({_quote(self.alias)})").fetchone()
         return int(row[0])
+
+    def table_versions(self, tables: Sequence[str]) -> dict[str, int]:
+        """The newest snapshot that changed each of ``tables`` (any process's change; ``-1``: no
+        such table): one query of the catalog, ~1.3 ms of CPU, instead of reading the tables
+        (:mod:`core.workspace.versions`). Read it *before* the data it stands for."""
+        self._reattach_if_forked()
+        cur = getattr(self._local, "catalog_cursor", None)
+        if cur is None:
+            # not USE-ing the lake: a connection whose default catalog is the DuckLake pays its
+            # metadata queries on every statement, even `select 1` (6 ms of CPU, measured)
+            cur = engine.cursor()
+            self._local.catalog_cursor = cur
+            with self._lock:
+                self._cursors.append(cur)
+        try:
+            return self._versions.versions(cur, tables)
+        except duckdb.Error as exc:
+            message = store_fault_message(exc, self.location)
+            if message:
+                raise StoreUnavailableError(message) from None
+            raise
 
     @property
     def data_path(self) -> str:

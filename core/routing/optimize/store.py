@@ -24,6 +24,7 @@ from core.exports import json_safe
 from core.routing.optimize.policy_file import POLICY_FILE_FORMAT
 from core.routing.policies import Policy, policy_from_dict
 from core.workspace import Workspace
+from core.workspace.readcache import cached_read
 
 MIGRATIONS = [
     # v1, the DuckLake baseline: ids come from the 'policies' lock row (Workspace.next_id)
@@ -71,9 +72,8 @@ def save_policy(ws: Workspace, name: str, policy: Policy, meta: dict[str, Any] |
 def list_policies(ws: Workspace) -> pd.DataFrame:
     """Saved policies, newest first: id, name, kind, models, goal, held-out quality and cost."""
     _ensure(ws)
-    frame = ws.cursor().execute(
-        "select id, name, kind, models, created_at, meta_json from policies order by id desc"
-    ).df()
+    frame = cached_read(ws, ("policies",), "policies.list", lambda: ws.cursor().execute(
+        "select id, name, kind, models, created_at, meta_json from policies order by id desc").df())
     metas = [json.loads(m) for m in frame.pop("meta_json")] if len(frame) else []
     frame["goal"] = [m.get("goal") for m in metas]
     frame["held_out_quality"] = [(m.get("validation") or {}).get("quality") for m in metas]
