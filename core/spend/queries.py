@@ -300,10 +300,17 @@ def spend_in_windows(ws: Workspace, windows: dict[str, tuple[dt.datetime, dt.dat
                        lambda: _query(ws, sql, params))
 
 
+LEDGER_TABLES = ("ledger", "ledger_daily")
+
+
 def filter_options(ws: Workspace, demo: bool = False) -> dict:
     """Values the filters can offer: date bounds and distinct tasks/models/tags (the demo
-    ledger's too when ``demo``)."""
+    ledger's too when ``demo``). Read again only when the ledger changed (any process)."""
     ensure_ledger(ws)
+    return cached_read(ws, LEDGER_TABLES, ("filter_options", demo), lambda: read_filter_options(ws, demo))
+
+
+def read_filter_options(ws: Workspace, demo: bool = False) -> dict:
     cur = ws.cursor()
     rows = "ledger_daily" if demo else f"(select * from ledger_daily where tags is distinct from '{DEMO_TAG}')"
     lo, hi = cur.execute(f"select min(day), max(day) from {rows}").fetchone()
@@ -322,7 +329,15 @@ def filter_options(ws: Workspace, demo: bool = False) -> dict:
 
 
 def spend_page_data(ws: Workspace, flt: SpendFilter = SpendFilter(), top_n: int = 20) -> dict:
-    """Every number the Spend page shows (the bench times exactly this)."""
+    """Every number the Spend page shows (the bench times exactly this), read again only when the
+    ledger or its rollup changed (a commit by any process: :mod:`core.workspace.readcache`)."""
+    ensure_ledger(ws)
+    return cached_read(ws, LEDGER_TABLES, ("spend_page_data", repr(flt), int(top_n)),
+                       lambda: read_spend_page_data(ws, flt, top_n))
+
+
+def read_spend_page_data(ws: Workspace, flt: SpendFilter = SpendFilter(), top_n: int = 20) -> dict:
+    """:func:`spend_page_data` read from the store, uncached."""
     def scoped(scope: str) -> SpendFilter:
         return SpendFilter(**{**flt.__dict__, "scope": scope})
 

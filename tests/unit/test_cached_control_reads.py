@@ -36,3 +36,27 @@ def test_keys_and_budgets_changed_by_the_cli_are_seen_by_the_next_read(tmp_path,
         assert key_table(ws) == (True, {})
     finally:
         ws.close()
+
+
+def test_the_spend_page_figures_follow_an_import_by_another_process(tmp_path, monkeypatch):
+    from core.spend.queries import SpendFilter, filter_options, spend_page_data
+
+    monkeypatch.delenv("TRADEOFF_STORE", raising=False)
+    path = str(tmp_path / "ws")
+    usage = tmp_path / "usage.csv"
+    usage.write_text("call_id,ts,model,cost_usd\na,2026-01-05T10:00:00Z,m1,0.50\n")
+    ws = Workspace(path)
+    try:
+        flt = SpendFilter(scope="all")
+        assert spend_page_data(ws, flt)["totals"]["requests"] == 0  # read (and cached) while empty
+        cli(path, "ledger", "import", str(usage), "--format", "generic")
+        first = spend_page_data(ws, flt)
+        assert first["totals"]["cost_usd"] == 0.5 and filter_options(ws)["models"] == ["m1"]
+        first["totals"]["cost_usd"] = 99  # a caller's copy: the cache is not changed through it
+        assert spend_page_data(ws, flt)["totals"]["cost_usd"] == 0.5
+        usage.write_text("call_id,ts,model,cost_usd\nb,2026-01-06T10:00:00Z,m2,0.25\n")
+        cli(path, "ledger", "import", str(usage), "--format", "generic")
+        assert spend_page_data(ws, flt)["totals"]["cost_usd"] == 0.75
+        assert filter_options(ws)["models"] == ["m1", "m2"]
+    finally:
+        ws.close()
