@@ -9,10 +9,10 @@ SingleModel('small')
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from core.errors import InputError
+from core.routing.lazy_registry import registered
 from core.routing.policies.base import Policy
 from core.routing.policies.cascade import Cascade
 from core.routing.policies.ensemble import MajorityEnsemble
@@ -42,14 +42,7 @@ POLICIES: dict[str, type[Policy] | str] = {
 
 def policy_class(kind: str) -> type[Policy]:
     """The class registered for ``kind`` (imported on first use for lazy entries)."""
-    entry = POLICIES.get(kind)
-    if entry is None:
-        raise InputError(f"Unknown policy kind '{kind}': known kinds are {', '.join(sorted(POLICIES))}")
-    if isinstance(entry, str):
-        module, name = entry.split(":")
-        entry = getattr(importlib.import_module(module), name)
-        POLICIES[kind] = entry
-    return entry
+    return registered(POLICIES, kind, "policy kind", "kinds")
 
 
 def policy_from_dict(d: dict[str, Any]) -> Policy:

@@ -12,9 +12,8 @@ SelfConfidence({'kind': 'confidence'})
 """
 from __future__ import annotations
 
-import importlib
-
 from core.errors import InputError
+from core.routing.lazy_registry import registered
 from core.routing.signals.agreement import Agreement
 from core.routing.signals.base import Signal
 from core.routing.signals.confidence import SelfConfidence
@@ -32,14 +31,7 @@ __all__ = ["SIGNALS", "Signal", "SelfConfidence", "Agreement", "signal_class", "
 
 def signal_class(kind: str) -> type[Signal]:
     """The class registered for ``kind`` (imported on first use for lazy entries)."""
-    entry = SIGNALS.get(kind)
-    if entry is None:
-        raise InputError(f"Unknown signal '{kind}': known signals are {', '.join(sorted(SIGNALS))}")
-    if isinstance(entry, str):
-        module, name = entry.split(":")
-        entry = getattr(importlib.import_module(module), name)
-        SIGNALS[kind] = entry
-    return entry
+    return registered(SIGNALS, kind, "signal", "signals")
 
 
 def signal_from_dict(spec: dict | str | Signal) -> Signal:
