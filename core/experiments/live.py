@@ -105,6 +105,19 @@ def write(ws: Workspace, body):
     return ws.write(body)
 
 
+def append(ws: Workspace, frame: pd.DataFrame, insert_sql: str) -> int:
+    """Append ``frame`` (seen by ``insert_sql`` as ``_rows``) in one bulk write; rows appended."""
+    def body(cur):
+        cur.register("_rows", frame)
+        try:
+            cur.execute(insert_sql)
+        finally:
+            cur.unregister("_rows")
+        return len(frame)
+
+    return write(ws, body)
+
+
 def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -319,14 +332,8 @@ def record_feedback(ws: Workspace, rows: list[dict[str, Any]]) -> int:
                                         "label", "origin", "received_at"])
     frame["received_at"] = pd.to_datetime(frame["received_at"]).dt.tz_localize(None)
 
-    def body(cur):
-        cur.register("_feedback", frame)
-        cur.execute("insert into experiment_feedback select request_id, experiment, arm, "
-                    "cast(score as double), thumbs, label, origin, received_at from _feedback")
-        cur.unregister("_feedback")
-        return len(frame)
-
-    return write(ws, body)
+    return append(ws, frame, "insert into experiment_feedback select request_id, experiment, arm, "
+                  "cast(score as double), thumbs, label, origin, received_at from _rows")
 
 
 def record_pairs(ws: Workspace, rows: list[dict[str, Any]]) -> int:
@@ -339,16 +346,10 @@ def record_pairs(ws: Workspace, rows: list[dict[str, Any]]) -> int:
     frame["ts"] = pd.to_datetime(frame["ts"]).dt.tz_localize(None)
     frame["agree"] = frame["agree"].astype("boolean")
 
-    def body(cur):
-        cur.register("_pairs", frame)
-        cur.execute("insert into experiment_pairs select request_id, experiment, ts, agree, "
-                    "shadow_ok, control_cost_usd, shadow_cost_usd, control_latency_ms, "
-                    "shadow_latency_ms from _pairs p where not exists (select 1 from "
-                    "experiment_pairs e where e.request_id = p.request_id and e.experiment = p.experiment)")
-        cur.unregister("_pairs")
-        return len(frame)
-
-    return write(ws, body)
+    return append(ws, frame, "insert into experiment_pairs select request_id, experiment, ts, agree, "
+                  "shadow_ok, control_cost_usd, shadow_cost_usd, control_latency_ms, "
+                  "shadow_latency_ms from _rows p where not exists (select 1 from "
+                  "experiment_pairs e where e.request_id = p.request_id and e.experiment = p.experiment)")
 
 
 def record_scores(ws: Workspace, rows: list[dict[str, Any]]) -> int:
@@ -361,11 +362,5 @@ def record_scores(ws: Workspace, rows: list[dict[str, Any]]) -> int:
     frame = pd.DataFrame(flat, columns=["request_id", "experiment", "arm", "scorer", "score", "scored_at"])
     frame["scored_at"] = pd.to_datetime(frame["scored_at"], utc=True).dt.tz_localize(None)
 
-    def body(cur):
-        cur.register("_scores", frame)
-        cur.execute("insert into experiment_scores select request_id, experiment, arm, scorer, "
-                    "cast(score as double), scored_at from _scores")
-        cur.unregister("_scores")
-        return len(frame)
-
-    return write(ws, body)
+    return append(ws, frame, "insert into experiment_scores select request_id, experiment, arm, "
+                  "scorer, cast(score as double), scored_at from _rows")
