@@ -215,7 +215,7 @@ def tune() -> None:
                    "(green) is a saving.")
 
     # -- savings beyond routing (prompt caching, batch APIs): ui/whatif_panel.py --------------------
-    whatif_panel(evalset, es_id, fr, point, volume)
+    whatif_panel(evalset, es_id, fr, point, volume, key=(ref, tuple(thresholds)))
 
     # -- save / download ---------------------------------------------------------------------------
     policy = fr.cascade(thresholds)

@@ -68,8 +68,29 @@ def _ledger_savings(workspace_key: str, models: tuple[str, ...]) -> pd.DataFrame
     return frame[frame["model"].isin([str(m).split(":", 1)[-1] for m in models] + list(models))]
 
 
-def whatif_panel(evalset, es_id: int, fr: FrontierResult, point: dict, volume: float) -> None:
-    """The what-if block for the current cascade point at ``volume`` requests per day."""
+MEMO = "_whatif_plans"  # session state: the last few plans, by point, volume, tasks and catalog
+
+
+def _plan(key, evalset, point: dict, volume: float, tasks: frozenset[str]):
+    """``savings_plan`` for the point, computed once per (point key, volume, tasks, catalog): a
+    slider move back to a point seen costs nothing."""
+    memo = st.session_state.setdefault(MEMO, {})
+    cat = catalog()
+    full = (key, float(volume), tasks)
+    hit = memo.get(full)
+    if hit is not None and hit[0] is cat:  # the same price catalog object: no price edit since
+        return hit[1]
+    plan = savings_plan(evalset, point["outcome"], cat, volume, tasks)
+    memo[full] = (cat, plan)
+    while len(memo) > 16:
+        memo.pop(next(iter(memo)))
+    return plan
+
+
+def whatif_panel(evalset, es_id: int, fr: FrontierResult, point: dict, volume: float,
+                 key=None) -> None:
+    """The what-if block for the current cascade point at ``volume`` requests per day; ``key``
+    (hashable: the frontier and the thresholds) lets a point seen before reuse its plan."""
     with st.expander("Savings beyond routing: prompt caching and batch APIs (what-if)", expanded=True):
         c1, c2 = st.columns(2)
         cache = c1.toggle("Cache the shared prompt prefix", key="whatif_cache",
@@ -86,7 +107,9 @@ def whatif_panel(evalset, es_id: int, fr: FrontierResult, point: dict, volume: f
             "Tasks that tolerate delay (may wait up to 24 h; saved in the workspace)", tasks,
             key=flag_key, on_change=_save_flags, args=(flag_key, frozenset(t for t in tasks if t in stored)))
         try:
-            plan = savings_plan(evalset, point["outcome"], catalog(), volume, frozenset(chosen_tasks))
+            tasks = frozenset(chosen_tasks)
+            plan = (savings_plan(evalset, point["outcome"], catalog(), volume, tasks) if key is None
+                    else _plan(key, evalset, point, volume, tasks))
         except InputError as err:
             st.error(str(err))
             return
@@ -109,6 +132,10 @@ def whatif_panel(evalset, es_id: int, fr: FrontierResult, point: dict, volume: f
                    f"differently. Prices: {catalog().snapshot_label()}."
                    + (f" {plan.not_modelled:,} calls without token counts or a price keep their "
                       "recorded cost." if plan.not_modelled else ""))
+        if variant == "route":  # nothing switched on: no second chart to redraw on every move
+            st.caption("Switch on caching or batch above to see the plan beside the route on the "
+                       "frontier, task by task.")
+            return
         st.plotly_chart(_figure(fr, point, plan, variant), key="whatif_frontier_chart")
         table = plan.tasks.assign(
             cache_saving_per_item=plan.tasks["cost_route"] - plan.tasks["cost_cache"],
