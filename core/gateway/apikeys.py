@@ -28,7 +28,7 @@ import pandas as pd
 from core.errors import InputError
 from core.workspace import Workspace
 from core.workspace.readcache import cached_read
-from core.workspace.retire import retire
+from core.workspace.retire import active_name_taken, retire
 
 PREFIX = "tk-"
 MIGRATIONS = [
@@ -81,9 +81,7 @@ def create_key(ws: Workspace, name: str) -> dict[str, str]:
     key = f"{PREFIX}{key_id}-{secrets.token_urlsafe(24)}"
     def body(cur):
         ws.bump(cur, "gateway_keys")
-        taken = cur.execute("select count(*) from gateway_keys where name = ? and revoked_at is null",
-                            [name]).fetchone()[0]
-        if taken:
+        if active_name_taken(cur, "gateway_keys", "revoked_at", name):
             raise InputError(f"Key name '{name}' is taken by an active key: revoke it first or choose another name")
         if cur.execute("select count(*) from gateway_keys where key_id = ?", [key_id]).fetchone()[0]:
             raise InputError("Key id collision: try again")  # 1 in 4 billion per existing key

@@ -47,7 +47,7 @@ from core.errors import InputError
 from core.exports import json_safe
 from core.live.keys import redact
 from core.workspace import Workspace
-from core.workspace.retire import retire
+from core.workspace.retire import active_name_taken, retire
 
 log = logging.getLogger("tradeoff.gateway")
 
@@ -125,9 +125,7 @@ def add_webhook(ws: Workspace, name: str, url: str, events: str = "*") -> dict[s
 
     def body(cur):
         ws.bump(cur, "gateway_webhooks")
-        taken = cur.execute("select count(*) from gateway_webhooks where name = ? and removed_at is null",
-                            [name]).fetchone()[0]
-        if taken:
+        if active_name_taken(cur, "gateway_webhooks", "removed_at", name):
             raise InputError(f"Webhook name '{name}' is taken: remove that webhook first or choose another name")
         cur.execute("insert into gateway_webhooks values (?, ?, ?, ?, ?, NULL)",
                     [webhook_id, name, url, events, _now()])
