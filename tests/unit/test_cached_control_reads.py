@@ -60,3 +60,22 @@ def test_the_spend_page_figures_follow_an_import_by_another_process(tmp_path, mo
         assert filter_options(ws)["models"] == ["m1", "m2"]
     finally:
         ws.close()
+
+
+def test_a_name_is_unique_among_active_keys_and_webhooks_and_free_again_once_retired(ws):
+    import pytest
+
+    from core.errors import InputError
+    from core.gateway.apikeys import create_key, revoke_key
+    from core.gateway.webhooks import add_webhook, remove_webhook
+
+    create_key(ws, "app")
+    with pytest.raises(InputError, match="Key name 'app' is taken"):
+        create_key(ws, "app")
+    assert revoke_key(ws, "app") and not revoke_key(ws, "app")
+    create_key(ws, "app")  # the name is free once the old key is revoked
+    add_webhook(ws, "ops", "http://127.0.0.1:9/hook")
+    with pytest.raises(InputError, match="Webhook name 'ops' is taken"):
+        add_webhook(ws, "ops", "http://127.0.0.1:9/other")
+    assert remove_webhook(ws, "ops")
+    add_webhook(ws, "ops", "http://127.0.0.1:9/other")
