@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError, Problem
-from core.spend.rollup import DDL, REBUILD, add_to_rollup
+from core.spend.rollup import ADD_MAX_COST, DDL, REBUILD, add_to_rollup
 from core.workspace import Workspace
 
 MIGRATIONS = [
@@ -92,6 +92,9 @@ MIGRATIONS = [
     );
     insert into store_locks values ('ledger', 0);
     """,
+    # v2: the rollup keeps each group's dearest call, so the most expensive calls of a selection
+    # are found by reading only the calls at or above a floor (core.spend.rollup.top_cost_floor).
+    ADD_MAX_COST + REBUILD,
 ]
 # After the tables were filled from a single-file workspace (core.workspace.legacy): the money
 # fixes of that release's migration v4 (idempotent, so a v4 file passes through unchanged), then

@@ -24,10 +24,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field, replace
 
+import duckdb
 import pandas as pd
 
 from core.errors import InputError
 from core.spend.ledger import ensure_ledger
+from core.spend.rollup import top_cost_floor
 from core.workspace import Workspace
 from core.workspace.readcache import cached_read
 
@@ -131,12 +133,46 @@ class SpendFilter:
         return " and ".join(clauses), params
 
 
-def _query(ws: Workspace, sql: str, params: list) -> pd.DataFrame:
-    ensure_ledger(ws)
+class RollupRows:
+    """The daily rollup rows a filter can see, in every scope, read from the store in one query
+    and grouped in memory.
+
+    Every read of a store table costs a dozen catalog queries whatever its size, so a page that
+    shows many groupings of the same rows reads them once and passes this in place of the
+    workspace to :func:`spend_by`, :func:`totals`, :func:`traffic_share`, :func:`cache_stats` and
+    :func:`cost_per_task` (each applies its own filter's scope again)::
+
+        rows = RollupRows(ws, SpendFilter(date_from="2026-01-01"))
+        spend_by(rows, ["model"], SpendFilter(date_from="2026-01-01"))   # no store read
+
+    >>> from core.spend.ledger import record_calls
+    >>> _ = record_calls(ws, pd.DataFrame({"call_id": ["a", "b"], "ts": [pd.Timestamp("2026-01-02")] * 2,
+    ...     "model": ["m", "m"], "cost_usd": [0.5, 0.25], "source": ["live", "shadow"]}))
+    >>> rows = RollupRows(ws, SpendFilter())
+    >>> totals(rows)["cost_usd"], totals(rows, SpendFilter(scope="shadow"))["cost_usd"]
+    (0.5, 0.25)
+    """
+
+    def __init__(self, ws: Workspace, flt: SpendFilter = SpendFilter()):
+        ensure_ledger(ws)
+        where, params = replace(flt, scope="all").where()
+        table = ws.cursor().execute(f"select * from ledger_daily where {where}", params).to_arrow_table()
+        self.con = duckdb.connect()  # in memory: no catalog between a query and these rows
+        self.con.register("picked", table)
+        self.con.execute("create table ledger_daily as select * from picked")
+        self.con.unregister("picked")
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        return self.con.cursor()
+
+
+def _query(ws: Workspace | RollupRows, sql: str, params: list) -> pd.DataFrame:
+    if isinstance(ws, Workspace):
+        ensure_ledger(ws)
     return ws.cursor().execute(sql, params).df()
 
 
-def spend_by(ws: Workspace, dims: list[str], flt: SpendFilter = SpendFilter()) -> pd.DataFrame:
+def spend_by(ws: Workspace | RollupRows, dims: list[str], flt: SpendFilter = SpendFilter()) -> pd.DataFrame:
     """Spend grouped by ``dims`` (any of DIMENSIONS), sorted by the dims.
 
     >>> from core.spend.ledger import record_calls
@@ -160,7 +196,7 @@ def spend_by(ws: Workspace, dims: list[str], flt: SpendFilter = SpendFilter()) -
     return frame
 
 
-def totals(ws: Workspace, flt: SpendFilter = SpendFilter()) -> dict:
+def totals(ws: Workspace | RollupRows, flt: SpendFilter = SpendFilter()) -> dict:
     """One dict: cost_usd, unknown_cost_rows, requests, rows, tokens, cost_per_1k_requests,
     first/last day.
 
@@ -184,7 +220,7 @@ def totals(ws: Workspace, flt: SpendFilter = SpendFilter()) -> dict:
     return out
 
 
-def traffic_share(ws: Workspace, flt: SpendFilter = SpendFilter()) -> pd.DataFrame:
+def traffic_share(ws: Workspace | RollupRows, flt: SpendFilter = SpendFilter()) -> pd.DataFrame:
     """Per model: requests, share of requests, cost, share of the known cost (largest first),
     and the rows whose cost is unknown."""
     where, params = flt.where()
@@ -197,14 +233,14 @@ def traffic_share(ws: Workspace, flt: SpendFilter = SpendFilter()) -> pd.DataFra
         from ledger_daily where {where} group by model order by requests desc nulls last, model""", params)
 
 
-def cost_per_task(ws: Workspace, flt: SpendFilter = SpendFilter()) -> pd.DataFrame:
+def cost_per_task(ws: Workspace | RollupRows, flt: SpendFilter = SpendFilter()) -> pd.DataFrame:
     """Per task: cost, requests, cost per request and per 1,000 requests."""
     frame = spend_by(ws, ["task"], flt)
     frame["cost_per_request"] = frame["cost_per_1k_requests"] / 1000
     return frame.sort_values("cost_usd", ascending=False, ignore_index=True)
 
 
-def cache_stats(ws: Workspace, flt: SpendFilter = SpendFilter()) -> pd.DataFrame:
+def cache_stats(ws: Workspace | RollupRows, flt: SpendFilter = SpendFilter()) -> pd.DataFrame:
     """Per model: cache hits, hit rate, and savings.
 
     Savings are what the hits would have cost at the model's average cost per request over
@@ -225,9 +261,19 @@ def cache_stats(ws: Workspace, flt: SpendFilter = SpendFilter()) -> pd.DataFrame
     return frame
 
 
-def top_calls(ws: Workspace, flt: SpendFilter = SpendFilter(), n: int = 20) -> pd.DataFrame:
-    """The ``n`` most expensive ledger rows (the one view that reads the raw ledger)."""
+def top_calls(ws: Workspace, flt: SpendFilter = SpendFilter(), n: int = 20,
+              rows: RollupRows | None = None) -> pd.DataFrame:
+    """The ``n`` most expensive ledger rows (the one view that reads the raw ledger).
+
+    ``rows``: the filter's rollup rows, already read (:class:`RollupRows`); their dearest calls
+    give a floor that the ``n`` rows all reach (:func:`core.spend.rollup.top_cost_floor`), so
+    only the calls at or above it are read, not every call in the date range.
+    """
     where, params = flt.where(raw=True)
+    if rows is not None:
+        floor = top_cost_floor(rows.cursor(), *flt.where(), int(n))
+        if floor is not None:
+            where, params = f"{where} and cost_usd >= ?", [*params, floor]
     return _query(ws, f"""
         select ts, call_id, provider, model, task, cost_usd, requests, input_tokens,
                output_tokens, source, experiment, variant, kind
@@ -311,20 +357,28 @@ def filter_options(ws: Workspace, demo: bool = False) -> dict:
 
 
 def read_filter_options(ws: Workspace, demo: bool = False) -> dict:
-    cur = ws.cursor()
-    rows = "ledger_daily" if demo else f"(select * from ledger_daily where tags is distinct from '{DEMO_TAG}')"
-    lo, hi = cur.execute(f"select min(day), max(day) from {rows}").fetchone()
+    """:func:`filter_options` read from the store, uncached: one read of the rollup's distinct
+    groups, the distinct values of each filter taken from them in memory."""
+    ensure_ledger(ws)
+    demo_rows = "" if demo else f"where tags is distinct from '{DEMO_TAG}'"
+    groups = ws.cursor().execute(
+        "select task, model, provider, experiment, variant, source, "
+        "coalesce(service_tier, 'standard') as service_tier, tags, min(day) as lo, max(day) as hi "
+        f"from ledger_daily {demo_rows} group by all").to_arrow_table()
+    cur = duckdb.connect()
+    cur.register("ledger_groups", groups)
+    lo, hi = cur.execute("select min(lo), max(hi) from ledger_groups").fetchone()
 
     def distinct(expr: str) -> list[str]:
         return [r[0] for r in cur.execute(
-            f"select distinct v from (select {expr} as v from {rows}) where v is not null "
+            f"select distinct v from (select {expr} as v from ledger_groups) where v is not null "
             "and v <> '' order by v").fetchall()]
 
     return {"first_day": lo, "last_day": hi,
             "tasks": distinct("task"), "models": distinct("model"),
             "providers": distinct("provider"), "experiments": distinct("experiment"),
             "variants": distinct("variant"), "sources": distinct("source"),
-            "service_tiers": distinct("coalesce(service_tier, 'standard')"),
+            "service_tiers": distinct("service_tier"),
             "tags": distinct("unnest(string_split(tags, ','))")}
 
 
@@ -337,24 +391,27 @@ def spend_page_data(ws: Workspace, flt: SpendFilter = SpendFilter(), top_n: int 
 
 
 def read_spend_page_data(ws: Workspace, flt: SpendFilter = SpendFilter(), top_n: int = 20) -> dict:
-    """:func:`spend_page_data` read from the store, uncached."""
+    """:func:`spend_page_data` read from the store, uncached: two reads (the filter's rollup rows
+    in every scope, grouped in memory, and the most expensive calls from the ledger itself)."""
     def scoped(scope: str) -> SpendFilter:
-        return SpendFilter(**{**flt.__dict__, "scope": scope})
+        return replace(flt, scope=scope)
 
+    flt.where()  # a bad scope or date range is reported before anything is read
+    rows = RollupRows(ws, flt)
     return {
-        "totals": totals(ws, flt),
-        "by_day_model": spend_by(ws, ["day", "model"], flt),
-        "by_day_task": spend_by(ws, ["day", "task"], flt),
-        "by_day_provider": spend_by(ws, ["day", "provider"], flt),
-        "by_provider": spend_by(ws, ["provider"], flt),
-        "by_service_tier": spend_by(ws, ["service_tier"], flt),
-        "traffic_share": traffic_share(ws, flt),
-        "by_task": cost_per_task(ws, flt),
-        "cache": cache_stats(ws, flt),
-        "top_calls": top_calls(ws, flt, top_n),
+        "totals": totals(rows, flt),
+        "by_day_model": spend_by(rows, ["day", "model"], flt),
+        "by_day_task": spend_by(rows, ["day", "task"], flt),
+        "by_day_provider": spend_by(rows, ["day", "provider"], flt),
+        "by_provider": spend_by(rows, ["provider"], flt),
+        "by_service_tier": spend_by(rows, ["service_tier"], flt),
+        "traffic_share": traffic_share(rows, flt),
+        "by_task": cost_per_task(rows, flt),
+        "cache": cache_stats(rows, flt),
+        "top_calls": top_calls(ws, flt, top_n, rows),
         # the split beside production: every real dollar, real shadow calls, simulations
-        "billable_totals": totals(ws, scoped("billable")) if flt.scope == "production" else None,
-        "shadow_totals": totals(ws, scoped("shadow")) if flt.scope == "production" else None,
-        "simulation_totals": (totals(ws, scoped("simulation"))
+        "billable_totals": totals(rows, scoped("billable")) if flt.scope == "production" else None,
+        "shadow_totals": totals(rows, scoped("shadow")) if flt.scope == "production" else None,
+        "simulation_totals": (totals(rows, scoped("simulation"))
                               if flt.scope in ("production", "billable") else None),
     }

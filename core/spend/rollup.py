@@ -2,7 +2,9 @@
 
 ``ledger_daily`` holds per-day sums by every dimension a filter or a grouping can use (provider,
 model, task, source, experiment, variant, project, tags, kind, cache hit, service tier), with the
-count of rows whose cost is unknown beside the sums. It is kept exact by
+count of rows whose cost is unknown beside the sums, and the group's dearest call (``max_cost``:
+the most expensive calls of any selection cost at least the n-th largest ``max_cost`` of its
+rollup rows, so finding them reads only the calls above that, :func:`top_cost_floor`). It is kept exact by
 the writers themselves: every write that adds ledger rows adds their sums in the same
 transaction (:func:`add_to_rollup`, called by :func:`core.spend.ledger.insert_staged`, the spool
 flusher and the importer), and a write that changes rows recomputes the days it touched
@@ -22,7 +24,7 @@ GROUP = ["provider", "model", "task", "source", "experiment", "variant", "projec
          "cache_hit", "service_tier"]
 SUMS = ["cost_usd", "cost_counted", "requests", "requests_priced", "unknown_cost_rows", "rows",
         "input_tokens", "cached_input_tokens", "output_tokens"]
-COLUMNS = ["day", *GROUP, *SUMS]
+COLUMNS = ["day", *GROUP, *SUMS, "max_cost"]
 DDL = """
     create table ledger_daily (
         day date, provider varchar, model varchar, task varchar, source varchar,
@@ -32,13 +34,14 @@ DDL = """
         input_tokens bigint, cached_input_tokens bigint, output_tokens bigint
     );
 """
+ADD_MAX_COST = "alter table ledger_daily add column max_cost double;"  # schema v2 (DDL is v1)
 
 
 def aggregate_sql(relation: str, cond: str = "true") -> str:
     """The rollup rows (:data:`COLUMNS`) of the ledger rows in ``relation`` (a table or view
     with the ledger's columns) that satisfy ``cond``.
 
-    A NULL cost is unknown: it adds to ``unknown_cost_rows``, never to a sum. ``cost_counted``
+    A NULL cost is unknown: it adds to ``unknown_cost_rows``, never to a sum or ``max_cost``. ``cost_counted``
     and ``requests_priced`` are the cost and requests of rows that know both (cost per 1,000
     requests).
     """
@@ -48,7 +51,8 @@ def aggregate_sql(relation: str, cond: str = "true") -> str:
            cast(sum(requests) as bigint),
            cast(sum(requests) filter (where cost_usd is not null) as bigint),
            count(*) filter (where cost_usd is null), count(*), cast(sum(input_tokens) as bigint),
-           cast(sum(cached_input_tokens) as bigint), cast(sum(output_tokens) as bigint)
+           cast(sum(cached_input_tokens) as bigint), cast(sum(output_tokens) as bigint),
+           max(cost_usd)
     from {relation} where {cond} group by all"""
 
 
@@ -68,6 +72,19 @@ def reaggregate_days(cur, days_relation: str) -> None:
         "ledger", f"cast(ts as date) in (select d from {days_relation})"))
 
 
+def top_cost_floor(cur, where: str, params: list, n: int) -> float | None:
+    """A cost that the ``n`` most expensive calls matching ``where`` (a filter over the rollup)
+    all reach, or None when fewer than ``n`` rollup rows know a cost.
+
+    Each rollup row stands for its own calls (none shared), and its ``max_cost`` is one of them;
+    so ``n`` rows whose ``max_cost`` is at least the n-th largest are ``n`` distinct calls at or
+    above it, and no call below it can be among the ``n`` dearest.
+    """
+    row = cur.execute(f"select max_cost from ledger_daily where ({where}) and max_cost is not null "
+                      f"order by max_cost desc limit 1 offset {int(n) - 1}", params).fetchone()
+    return None if row is None else float(row[0])
+
+
 def rebuild_rollup(ws) -> None:
     """Recompute ``ledger_daily`` from the whole ledger (a repair; never needed in normal use)."""
     ws.write(lambda cur: cur.execute(REBUILD))
@@ -85,6 +102,7 @@ def compact_rollup(ws, min_repeats: float = 1.5) -> int:
     if not rows or rows < groups * min_repeats:
         return 0
     sums = ", ".join(f"sum({c})" if c.startswith("cost") else f"cast(sum({c}) as bigint)" for c in SUMS)
+    sums += ", max(max_cost)"
 
     def body(cur):
         cur.execute(f"create or replace temp table _rollup_folded as "

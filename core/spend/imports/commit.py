@@ -40,7 +40,7 @@ class _Clash(Exception):
 
 def commit_import(ws: Workspace, cur, relation: str, *, file_name: str, format: str, rows_read: int,
                   then: Callable[[object], None] | None = None,
-                  short_lock_rows: int = SHORT_LOCK_ROWS) -> int:
+                  short_lock_rows: int | None = None) -> int:
     """Add the rows of ``relation`` (ALL_COLUMNS; temp objects on ``cur``) whose call_id is new;
     ``then(cur)`` runs in the same write (e.g. superseding estimates). Returns rows added."""
     import_id = str(uuid.uuid4())
@@ -58,7 +58,7 @@ def commit_import(ws: Workspace, cur, relation: str, *, file_name: str, format: 
             select {cols} from {relation} qualify row_number() over (partition by call_id) = 1) r
         where not exists (select 1 from ledger l where l.call_id = r.call_id)""")
     added = cur.execute("select count(*) from _import_new").fetchone()[0]
-    if added <= short_lock_rows:
+    if added <= (SHORT_LOCK_ROWS if short_lock_rows is None else short_lock_rows):
         cur.execute("drop table _import_new")
 
         def body(c):
@@ -74,7 +74,9 @@ def commit_import(ws: Workspace, cur, relation: str, *, file_name: str, format: 
             out = data_dir / f"import-{import_id}-{uuid.uuid4().hex[:8]}.parquet"
             data_dir.mkdir(parents=True, exist_ok=True)
             target = str(out).replace("'", "''")
-            cur.execute(f"copy _import_new to '{target}' (format parquet, compression zstd)")
+            # in time order: each row group then covers a short span, so a date range skips the rest
+            cur.execute(f"copy (select * from _import_new order by ts) to '{target}' "
+                        "(format parquet, compression zstd)")
             cur.execute("create or replace temp table _import_sums as " + aggregate_sql("_import_new"))
 
             def body(c, s0=s0, target=target, added=added):
