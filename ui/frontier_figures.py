@@ -53,6 +53,21 @@ def decimate(cost: np.ndarray, quality: np.ndarray, limit: int = MAX_CLOUD) -> n
     return np.sort(first)
 
 
+def label_positions(x: pd.Series) -> list[str]:
+    """Where each point's label goes: centred above it, except at the chart's left and right
+    edges, where a centred label would be cut off: there it runs inwards.
+
+    >>> label_positions(pd.Series([0.01, 0.001, 0.1, 0.05]))
+    ['top center', 'top right', 'top left', 'top center']
+    """
+    values = x.to_numpy(float)
+    positions = ["top center"] * len(values)
+    if len(values) > 1 and np.isfinite(values).any():
+        positions[int(np.nanargmin(values))] = "top right"
+        positions[int(np.nanargmax(values))] = "top left"
+    return positions
+
+
 def frontier_figure(points: pd.DataFrame | None, singles: pd.DataFrame, oracle: dict | None,
                     current: dict | None, threshold_columns=(), title: str = "",
                     current_label: str = CURRENT, cloud_rows: np.ndarray | None = None) -> go.Figure:
@@ -87,7 +102,8 @@ def frontier_figure(points: pd.DataFrame | None, singles: pd.DataFrame, oracle: 
     fig.add_trace(go.Scatter(
         x=singles["cost_per_item"], y=singles["quality"], mode="markers+text", name="Single models",
         text=[m if on else "" for m, on in zip(singles["model"], front_models)],
-        customdata=singles["model"], textposition="top center", textfont=dict(size=10),
+        customdata=singles["model"], textposition=label_positions(singles["cost_per_item"]),
+        textfont=dict(size=10),
         marker=dict(size=10, symbol="square", color="#2ca02c"),
         hovertemplate="%{customdata}: $%{x:.6f}/item · quality %{y:.3f}<extra></extra>"))
     if oracle and oracle.get("quality") is not None and np.isfinite(oracle.get("cost_per_item", np.nan)):

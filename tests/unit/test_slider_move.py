@@ -112,3 +112,16 @@ def test_frontier_chart_draws_the_cloud_as_svg_within_the_limit():
     fig = frontier_figure(points, singles, None, {"cost_per_item": 1e-3, "quality": 0.6}, ["t0"])
     cloud = next(t for t in fig.data if t.name == "Operating points")
     assert cloud.type == "scatter" and len(cloud.x) <= MAX_CLOUD  # no WebGL context per move
+
+
+def test_model_labels_at_the_charts_edges_run_inwards_so_none_is_cut_off():
+    import pandas as pd
+
+    singles = pd.DataFrame({"model": ["mid", "cheap", "dear"], "cost_per_item": [0.01, 0.0001, 0.2],
+                            "quality": [0.7, 0.5, 0.9]})
+    fig = frontier_figure(None, singles, None, None)
+    trace = next(t for t in fig.data if t.name == "Single models")
+    labels = dict(zip(trace.customdata, trace.textposition))
+    assert labels == {"cheap": "top right", "mid": "top center", "dear": "top left"}
+    one = frontier_figure(None, singles.iloc[:1], None, None)
+    assert list(next(t for t in one.data if t.name == "Single models").textposition) == ["top center"]
