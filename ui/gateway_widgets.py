@@ -87,6 +87,7 @@ def live_traffic(ws: Workspace) -> None:
 
 def budget_form(ws: Workspace) -> None:
     """Set a gateway budget (overall, a team, a key) and its action."""
+    servable = sorted(set(deployed(ws)["name"]) | set(saved_policies(ws)))
     with st.form("gw_budget_form"):
         c = st.columns(4)
         scope = c[0].selectbox("Scope", budgets.SCOPES, key="gw_budget_scope")
@@ -97,14 +98,16 @@ def budget_form(ws: Workspace) -> None:
         action = c[0].selectbox("Action", budgets.ACTIONS, key="gw_budget_action",
                                 help="alert: webhooks only; switch: to a cheaper policy; refuse: "
                                      "non-urgent requests get a 429; stop: every request gets a 429")
-        switch_to = c[1].text_input("Cheaper policy (switch)", key="gw_budget_switch_to")
+        switch_to = c[1].selectbox("Cheaper policy (switch)", ["", *servable], key="gw_budget_switch_to",
+                                   format_func=lambda name: f"tradeoff/{name}" if name else "(none)",
+                                   help="A deployed or saved policy the gateway serves instead once the "
+                                        "action applies (action 'switch' only).")
         at = c[2].selectbox("Action applies at", budgets.THRESHOLDS, index=2, key="gw_budget_at",
                             format_func=lambda v: f"{v}%")
         if st.form_submit_button("Save budget", icon=":material/save:"):
-            servable = set(deployed(ws)["name"]) | set(saved_policies(ws))
             try:
                 made = budgets.set_budget(ws, scope, period, limit, subject=subject, action=action,
-                                          switch_to=switch_to, action_at=at, servable=servable)
+                                          switch_to=switch_to, action_at=at, servable=set(servable))
             except InputError as err:
                 st.error(str(err))
             else:

@@ -67,11 +67,12 @@ def test_deploy_traffic_and_budgets(gateway_ws):
     at.text_input(key="gw_budget_subject").set_value("support")
     at.number_input(key="gw_budget_limit").set_value(0.5)
     at.selectbox(key="gw_budget_action").set_value("switch")
-    at.text_input(key="gw_budget_switch_to").set_value("nowhere")
-    next(b for b in at.button if b.label == "Save budget").click()
+    switch_to = at.selectbox(key="gw_budget_switch_to")
+    assert switch_to.options == ["(none)", "tradeoff/cheap", "tradeoff/support-cascade"]  # deployed or saved
+    next(b for b in at.button if b.label == "Save budget").click()  # switch, but to nothing
     _run(at)
-    assert "'nowhere' is neither deployed nor a saved policy" in at.error[0].value
-    at.text_input(key="gw_budget_switch_to").set_value("cheap")
+    assert "switch" in at.error[0].value and "cheaper policy" in at.error[0].value
+    at.selectbox(key="gw_budget_switch_to").set_value("cheap")
     next(b for b in at.button if b.label == "Save budget").click()
     _run(at)
     assert at.success[-1].value == "Saved: daily budget of team 'support' of $0.50."
