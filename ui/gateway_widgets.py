@@ -5,6 +5,8 @@ page where it happened.
 """
 from __future__ import annotations
 
+import datetime as dt
+
 import plotly.express as px
 import streamlit as st
 
@@ -12,6 +14,7 @@ from core.errors import InputError
 from core.gateway import apikeys, budgets, webhooks
 from core.gateway.console import deployable, deployed, recent_failures, traffic_by_policy, traffic_per_minute
 from core.gateway.deployments import deploy, saved_policies, undeploy
+from core.pricing.catalog import price_snapshot_date
 from core.spend.budgets import PERIODS
 from core.spend.reports import money
 from core.workspace import Workspace
@@ -58,6 +61,21 @@ def deploy_panel(ws: Workspace) -> None:
             _flash("gw_deploy", f"Undeployed tradeoff/{name}.")
 
 
+def cost_basis_note(unknown_calls: int, today: dt.date | None = None) -> str:
+    """Where the gateway's figures come from: billed calls, priced how, with prices how old."""
+    snapshot = price_snapshot_date()
+    try:
+        age = f", {((today or dt.date.today()) - dt.date.fromisoformat(snapshot)).days} days old"
+    except ValueError:
+        age = ""
+    note = (f"Billed spend: the tokens each provider reported for each call, priced with the catalog "
+            f"of {snapshot}{age} and this workspace's price edits (Prices page).")
+    if unknown_calls:
+        note += (f" {unknown_calls:,} call(s) of a model with no price are counted as unknown, not "
+                 "as $0: add its price on the Prices page.")
+    return note
+
+
 @st.fragment(run_every=5.0)
 @guarded
 def live_traffic(ws: Workspace) -> None:
@@ -73,6 +91,7 @@ def live_traffic(ws: Workspace) -> None:
     m[2].metric("Failed provider calls", f"{int(traffic['failed_calls'].sum()):,}")
     m[3].metric("Escalated or fell back", f"{int(traffic['escalated_or_fell_back'].sum()):,}")
     st.dataframe(traffic, hide_index=True, key="gw_traffic_table", column_config={"cost_usd": MONEY})
+    st.caption(cost_basis_note(int(traffic["unknown_cost_calls"].sum())))
     per_minute = traffic_per_minute(ws, minutes=60)
     if not per_minute.empty:
         fig = px.bar(per_minute, x="minute", y="requests", color="policy", height=280,

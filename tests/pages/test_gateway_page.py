@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.gateway.budgets import set_budget
 from core.gateway.deployments import current_deployments
+from core.pricing.catalog import price_snapshot_date
 from core.routing.optimize.store import save_policy
 from core.routing.policies import Cascade, SingleModel
 from core.settings import REPO_ROOT
@@ -62,6 +63,9 @@ def test_deploy_traffic_and_budgets(gateway_ws):
     assert metrics(at)["Requests"] == "4" and metrics(at)["Spend"] == "$0.5510"
     assert metrics(at)["Failed provider calls"] == "1"
     assert _table(at, "latency_ms")["status"].tolist() == ["server_error"]
+    assert any(c.value.startswith("Billed spend: the tokens each provider reported") and
+               f"catalog of {price_snapshot_date()}" in c.value and "unknown" not in c.value
+               for c in at.caption)
 
     at.selectbox(key="gw_budget_scope").set_value("team")
     at.text_input(key="gw_budget_subject").set_value("support")
@@ -119,3 +123,13 @@ def test_bad_webhook_url_is_a_message(gateway_ws):
     next(b for b in at.button if b.label == "Add webhook").click()
     _run(at)
     assert at.error[0].value == "Webhook URL: expected http:// or https:// and a host, got 'ftp:/nowhere'"
+
+
+def test_the_cost_note_says_how_old_the_prices_are_and_counts_unknown_costs():
+    from ui.gateway_widgets import cost_basis_note
+
+    snapshot = dt.date.fromisoformat(price_snapshot_date())
+    note = cost_basis_note(3, today=snapshot + dt.timedelta(days=12))
+    assert f"catalog of {snapshot.isoformat()}, 12 days old" in note
+    assert "3 call(s) of a model with no price are counted as unknown, not as $0" in note
+    assert "unknown" not in cost_basis_note(0, today=snapshot)
