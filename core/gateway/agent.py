@@ -87,8 +87,9 @@ class StoreAgent:
     def _attach(self) -> Workspace:
         if self.ws is None:
             self.ws = Workspace(self.location)
+            # no observer: no batch read back into pandas after each commit
             self.writer = LedgerWriter(self.ws, spool_dir=self.spool, background=False,
-                                       on_batch=self._observe)
+                                       on_batch=self._observe if self.observers else None)
         return self.ws
 
     def cycle(self, force_poll: bool = False) -> int:

@@ -20,6 +20,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -92,14 +93,16 @@ class Completion:
     def ok(self) -> bool:
         return self.answer is not None and self.answer.ok
 
-    @property
+    @cached_property
     def attempts(self):
+        """Every HTTP attempt (read once the request is done: the ledger, the metrics and the
+        headers all ask)."""
         return [a for call in self.turn.calls for a in call.attempts]
 
     def models_tried(self) -> list[str]:
         return self.turn.models_tried()
 
-    @property
+    @cached_property
     def cost(self) -> Decimal | None:
         total = Decimal(0)
         for call in self.turn.calls:

@@ -48,6 +48,10 @@ def observe(done, seconds: float) -> None:
     child(LATENCY, policy).observe(seconds)
 
 
+def spooled(rows: int) -> None:
+    SPOOLED.inc(rows)
+
+
 def refused(status: int) -> None:
     child(REQUESTS, "none", str(status)).inc()
 

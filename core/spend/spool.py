@@ -99,9 +99,11 @@ class Spool:
         with self._lock:
             seg = self._current or self._open()
             try:
-                view = memoryview(payload)
-                while view:
-                    view = view[os.write(seg.fd, view):]
+                written = os.write(seg.fd, payload)
+                if written < len(payload):  # rare: a short write, finish it
+                    view = memoryview(payload)[written:]
+                    while view:
+                        view = view[os.write(seg.fd, view):]
             except OSError:
                 os.ftruncate(seg.fd, seg.size)  # no torn line before later ones
                 raise
