@@ -1,8 +1,10 @@
-"""The thin HTTP path to providers: aiohttp, orjson and the wire formats of :mod:`core.gateway.wire`.
+"""The thin HTTP path to providers: :mod:`core.gateway.http1`, orjson and the wire formats of
+:mod:`core.gateway.wire`.
 
 The SDKs cost more CPU per call than the gateway itself (a pass-through Starlette app measured
 352 req/s with httpx and 5,200 req/s with aiohttp + orjson + uvloop on these machines), so the
-gateway speaks HTTP itself. Keys and base URLs come from the same places as ``core run``
+gateway speaks HTTP itself, with a client that does only a provider call (aiohttp was 38% of a
+worker's CPU per request). Keys and base URLs come from the same places as ``core run``
 (:mod:`core.settings`, :mod:`core.live.keys`); keys are registered for redaction and never leave
 the process. Failures become :class:`~core.live.providers.base.ProviderError` with the same kinds
 the runner uses (rate_limited, server_error, timeout, connection, auth, bad_request, malformed)::
@@ -16,9 +18,9 @@ import asyncio
 import time
 from collections.abc import Mapping
 
-import aiohttp
 import orjson
 
+from core.gateway.http1 import Client
 from core.gateway.wire import (
     UpstreamRequest,
     UpstreamResult,
@@ -37,7 +39,7 @@ _AUTH_REASONS = {"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED", "ACCESS_TOKEN_EXP
 
 
 class Upstream:
-    """Provider endpoints and one pooled aiohttp session per event loop.
+    """Provider endpoints and one connection pool per provider and event loop.
 
     ``keys`` / ``base_urls`` (provider -> value) override the environment, e.g. for a test or a
     library user with several accounts; they are never written anywhere.
@@ -54,34 +56,29 @@ class Upstream:
             self.keys[provider] = key
             self.base_urls[provider] = base_url_for(provider, (base_urls or {}).get(provider))
         self.pool_size = pool_size
-        self._sessions: dict[tuple[asyncio.AbstractEventLoop, str], aiohttp.ClientSession] = {}
-        self.timeout_s = 60.0  # the sessions' time limit; Caller sets it from its settings
+        self._clients: dict[tuple[asyncio.AbstractEventLoop, str], Client] = {}
+        self.timeout_s = 60.0  # the default time limit of a call; Caller sets it from its settings
         self._endpoints: dict[tuple[str, str], str] = {}
 
-    def session(self, provider: str = "openai") -> aiohttp.ClientSession:
-        """The pooled session of ``provider`` on the running loop. Its key headers and time
-        limit are the session's defaults, so a call passes only its URL and body."""
+    def client(self, provider: str = "openai") -> Client:
+        """The connection pool of ``provider`` on the running loop. Its key headers are the
+        pool's own, so a call passes only its URL and body."""
         loop = asyncio.get_running_loop()
         key = (loop, provider)
-        session = self._sessions.get(key)
-        if session is None or session.closed:
+        client = self._clients.get(key)
+        if client is None or client.closed:
             _, headers = endpoint(provider, "-", self.base_urls.get(provider), self.keys.get(provider))
-            # A User-Agent of its own rather than skip_auto_headers: skipping any header sends
-            # every request down aiohttp's slow header path (4% of a worker's CPU, measured).
             headers["user-agent"] = USER_AGENT
-            connector = aiohttp.TCPConnector(limit=self.pool_size, ttl_dns_cache=300,
-                                             keepalive_timeout=30)
-            session = aiohttp.ClientSession(connector=connector, headers=headers,
-                                            timeout=aiohttp.ClientTimeout(total=self.timeout_s))
-            self._sessions = {k: v for k, v in self._sessions.items() if not k[0].is_closed()}
-            self._sessions[key] = session
-        return session
+            client = Client(headers, limit=self.pool_size, keepalive_s=30.0)
+            self._clients = {k: v for k, v in self._clients.items() if not k[0].is_closed()}
+            self._clients[key] = client
+        return client
 
     async def aclose(self) -> None:
-        """Close this loop's sessions."""
+        """Close this loop's connections."""
         loop = asyncio.get_running_loop()
-        for key in [k for k in self._sessions if k[0] is loop]:
-            await self._sessions.pop(key).close()
+        for key in [k for k in self._clients if k[0] is loop]:
+            await self._clients.pop(key).close()
 
     def missing_key(self, provider: str) -> str | None:
         """Why ``provider`` cannot be called (no key where one is required), else None."""
@@ -108,20 +105,17 @@ class Upstream:
             raise make_error(provider, "auth", missing)
         url = self._url(provider, req.model)
         data = orjson.dumps(request_body(req))
-        session = self.session(provider)
+        client = self.client(provider)
         started = time.perf_counter()
         try:
-            async with session.post(url, data=data) if timeout == self.timeout_s else \
-                    session.post(url, data=data, timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
-                raw = await resp.read()
-                status = resp.status
-                resp_headers = resp.headers
+            answer = await client.post(url, data, timeout)
         except TimeoutError:
             raise make_error(provider, "timeout", f"no answer within {timeout:g} s", key) from None
-        except aiohttp.ClientError as exc:
+        except OSError as exc:  # refused, unreachable, dropped, not HTTP (http1.HTTPError)
             raise make_error(provider, "connection", f"could not reach {url.split('/v1')[0]}: "
                              f"{type(exc).__name__}: {exc}", key) from None
         latency_ms = (time.perf_counter() - started) * 1000.0
+        raw, status, resp_headers = answer.body, answer.status, answer.headers
         try:
             body = orjson.loads(raw) if raw else None
         except orjson.JSONDecodeError:
