@@ -7,8 +7,8 @@ a timer object per request, none of which a provider call needs. This client doe
 gateway asks of it::
 
     client = Client({"content-type": "application/json", "authorization": "Bearer ..."})
-    answer = await client.post("https://api.openai.com/v1/chat/completions", body, timeout=60)
-    answer.status, answer.headers["x-request-id"], answer.body
+    reply = await client.post("https://api.openai.com/v1/chat/completions", body, timeout=60)
+    reply.status, reply.headers["x-request-id"], reply.body
     await client.close()
 
 * ``timeout`` bounds the whole exchange (connect, send, answer): :class:`TimeoutError`, and the
@@ -40,7 +40,7 @@ class HTTPError(OSError):
 
 
 @dataclass(frozen=True)
-class Answer:
+class Reply:
     status: int
     headers: dict[str, str]
     body: bytes
@@ -75,7 +75,7 @@ class _Connection(asyncio.Protocol):
         self.headers_done = self.reusable = False
         self.transport.write(data)
 
-    def answer(self) -> Answer:
+    def answer(self) -> Reply:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in self.headers}
         body = self.body[0] if len(self.body) == 1 else b"".join(self.body)
         coding = headers.get("content-encoding")
@@ -84,7 +84,7 @@ class _Connection(asyncio.Protocol):
                 body = zlib.decompress(body, 47 if coding != "deflate" else zlib.MAX_WBITS)
             except zlib.error as exc:
                 raise HTTPError(f"the answer's {coding} body is corrupt: {exc}") from None
-        return Answer(self.status, headers, body)
+        return Reply(self.status, headers, body)
 
     def _settle(self, exc: BaseException | None = None) -> None:
         waiter, self.waiter = self.waiter, None
@@ -184,7 +184,7 @@ class Client:
             self._targets[url] = found
         return found
 
-    async def post(self, url: str, body: bytes, timeout: float) -> Answer:
+    async def post(self, url: str, body: bytes, timeout: float) -> Reply:
         """POST ``body`` to ``url``; the whole answer, whatever its status."""
         if self.closed:
             raise HTTPError("the client is closed")

@@ -108,14 +108,14 @@ class Upstream:
         client = self.client(provider)
         started = time.perf_counter()
         try:
-            answer = await client.post(url, data, timeout)
+            reply = await client.post(url, data, timeout)
         except TimeoutError:
             raise make_error(provider, "timeout", f"no answer within {timeout:g} s", key) from None
         except OSError as exc:  # refused, unreachable, dropped, not HTTP (http1.HTTPError)
             raise make_error(provider, "connection", f"could not reach {url.split('/v1')[0]}: "
                              f"{type(exc).__name__}: {exc}", key) from None
         latency_ms = (time.perf_counter() - started) * 1000.0
-        raw, status, resp_headers = answer.body, answer.status, answer.headers
+        raw, status, resp_headers = reply.body, reply.status, reply.headers
         try:
             body = orjson.loads(raw) if raw else None
         except orjson.JSONDecodeError:
