@@ -167,3 +167,27 @@ def test_a_refused_provider_key_is_a_502_that_never_shows_the_key(gateway_server
     assert b"sk-fake" not in spooled
     stored = gateway_server.ledger().astype(str).to_csv()  # and what the spool committed
     assert "sk-fake" not in stored and "refused" not in stored
+
+
+def test_the_chat_route_takes_a_chunked_body_and_hides_a_defect_behind_a_plain_500(gateway_server, fake_llm,
+                                                                                 monkeypatch):
+    import httpx
+    import orjson
+
+    url = gateway_server.url + "/v1/chat/completions"
+    body = orjson.dumps({"model": "openai:gpt-4o-mini",
+                         "messages": [{"role": "user", "content": "Capital of France? answer: Paris"}]})
+    pieces = iter([body[:10], body[10:25], body[25:]])  # sent as a chunked request body
+    resp = httpx.post(url, content=pieces, headers={"content-type": "application/json"})
+    assert resp.status_code == 200 and resp.json()["choices"][0]["message"]["content"] == "Paris"
+    assert resp.headers["content-type"] == "application/json"
+    assert resp.headers["x-tradeoff-models"] == "openai:gpt-4o-mini"
+    assert httpx.get(url).status_code == 405  # other methods still go through the router
+
+    async def defect(*args, **kwargs):
+        raise RuntimeError("secret internals sk-live-123")
+
+    monkeypatch.setattr(gateway_server.engine, "complete", defect)
+    resp = httpx.post(url, content=body, headers={"content-type": "application/json"})
+    assert (resp.status_code, resp.text) == (500, "Internal Server Error")
+    assert resp.headers["content-type"].startswith("text/plain")
