@@ -174,7 +174,7 @@ class LedgerWriter:
                     path.rename(path.with_suffix(REJECTED))
                 log.error("spool segments set aside (%s): %s", len(segments), str(exc).splitlines()[0])
                 return 0
-            cur.register("_segments", pd.DataFrame({"segment": names}))
+            cur.execute("create temp table _segments as select unnest(?::varchar[]) as segment", [names])
 
             def body(c) -> int:
                 c.execute("create or replace temp table _done as select segment from ledger_spool_flushed "
