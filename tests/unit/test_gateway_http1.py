@@ -197,3 +197,46 @@ def test_the_limit_queues_calls_on_the_connections_there_are():
 def test_only_http_urls():
     with pytest.raises(HTTPError, match="not an http"):
         run(Client({}).post("ftp://example.com/x", b"{}", timeout=1))
+
+
+def self_signed(tmp_path) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key, made by Debian's openssl (skipped without it)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: the TLS test needs it to make a certificate")
+    cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    return cert, key
+
+
+def test_https_is_tls_verified_and_reused(tmp_path):
+    """Real providers are HTTPS: the answer comes over TLS on one pooled connection, and a server
+    whose certificate the client does not trust is refused before any byte of the request."""
+    import ssl
+
+    cert, key = self_signed(tmp_path)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+
+    async def go():
+        server = Scripted()
+        tls_server = await asyncio.start_server(server.handle, "127.0.0.1", 0, ssl=server_ctx)
+        url = f"https://127.0.0.1:{tls_server.sockets[0].getsockname()[1]}/v1/chat/completions"
+        trusting = Client({"authorization": "Bearer k"}, ssl_context=ssl.create_default_context(cafile=cert))
+        answers = [await trusting.post(url, b'{"n": %d}' % i, timeout=5) for i in range(3)]
+        await trusting.close()
+        default = Client({})  # the system's CAs: a self-signed certificate is not trusted
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await default.post(url, b"{}", timeout=5)
+        await default.close()
+        tls_server.close()
+        return server, answers
+
+    server, answers = run(go())
+    assert [(a.status, a.body) for a in answers] == [(200, b'{"ok": true}')] * 3
+    assert server.connections == 1  # the untrusted client never got to send a request
+    assert len(server.requests) == 3 and server.requests[2].endswith(b'{"n": 2}')
