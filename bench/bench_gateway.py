@@ -1,6 +1,7 @@
 """Gateway throughput and added latency, against calling the upstream directly, in the same run.
 
     python -m bench.bench_gateway [--seconds 10] [--connections 64] [--workers 1] [--budgets]
+                                  [--upstream-latency-ms 20]
 
 Starts a fast OpenAI-compatible upstream (:mod:`bench.fast_upstream`), a bare pass-through proxy
 (:mod:`bench.passthrough`: Starlette + aiohttp + orjson, nothing else) and ``python -m core serve``
@@ -8,7 +9,10 @@ pointed at it (ledger on: every request is spooled and committed to a fresh work
 Debian's ``wrk`` at ``--connections`` concurrent connections, one after the other in the same run:
 straight at the upstream (the reference for added latency), through the bare proxy (the
 reference for what the HTTP stack alone costs on this machine now), through the gateway
-(``model: openai:gpt-4o-mini``). Prints requests per second and p50/p99 of each, the CPU the
+(``model: openai:gpt-4o-mini``). ``--upstream-latency-ms``: the upstream answers after that long
+(a model's time), so the servers are not CPU-bound at 64 connections and the added latency is
+the gateway's own rather than queueing (with an instant upstream every server is saturated and
+p50 is about connections / req/s, Little's law). Prints requests per second and p50/p99 of each, the CPU the
 proxy and the gateway spent per request, the gateway's added p50/p99, the ledger's row count
 and the machine's load average.
 """
@@ -93,6 +97,8 @@ def main(argv=None) -> None:
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--upstream-latency-ms", type=float, default=0.0,
+                   help="the upstream answers after this long (0: at once, the throughput run)")
     p.add_argument("--budgets", action="store_true",
                    help="then again with a gateway key, a team budget and an overall budget (alert "
                         "only, never reached): what checking keys and budgets costs")
@@ -101,7 +107,8 @@ def main(argv=None) -> None:
         sys.exit("wrk is not installed (apt-get install wrk)")
     tmp = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     up_port, gw_port = free_port(), free_port()
-    upstream = subprocess.Popen([sys.executable, "-m", "bench.fast_upstream", "--port", str(up_port)],
+    upstream = subprocess.Popen([sys.executable, "-m", "bench.fast_upstream", "--port", str(up_port),
+                                 "--latency-ms", str(args.upstream_latency_ms)],
                                 cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
     upstream.stdout.readline()
     env = {**os.environ, "OPENAI_BASE_URL": f"http://127.0.0.1:{up_port}/v1", "OPENAI_API_KEY": "sk-bench-000000",
@@ -157,7 +164,7 @@ def main(argv=None) -> None:
     answered = through["requests"] - through["non2xx"] + 2 * 0  # warm-up rows are counted below
     print(f"machine: {os.cpu_count()} cores, load average {load_before[0]:.1f} before, "
           f"{load_after[0]:.1f} after; wrk -t{args.threads} -c{args.connections} -d{args.seconds}s; "
-          f"gateway workers: {args.workers}\n")
+          f"gateway workers: {args.workers}; upstream latency {args.upstream_latency_ms:g} ms\n")
     print("| path | req/s | p50 ms | p99 ms | non-2xx | socket errors |")
     print("|---|---|---|---|---|---|")
     for name, r in (("direct to the fake upstream", direct), ("bare pass-through proxy", bare),

@@ -1,8 +1,10 @@
 """A fast OpenAI-compatible upstream for the gateway benchmark: raw asyncio on uvloop, one canned
 chat.completion per request, keep-alive. It answers in a few microseconds, so what the benchmark
-measures is the gateway.
+measures is the gateway; or after ``--latency-ms`` (a timer, no CPU while it waits), like a model
+that takes its time, so a load of N connections offers N / latency requests per second and the
+gateway's own added latency is measured below saturation.
 
-    python -m bench.fast_upstream --port 9100
+    python -m bench.fast_upstream --port 9100 [--latency-ms 20]
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ RESPONSE = (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-request-id:
 
 
 class Upstream(asyncio.Protocol):
+    latency_s = 0.0
+
     def connection_made(self, transport):
         self.transport = transport
         self.buffer = b""
@@ -37,10 +41,18 @@ class Upstream(asyncio.Protocol):
             if len(self.buffer) < end + 4 + length:
                 return
             self.buffer = self.buffer[end + 4 + length:]
+            if self.latency_s:  # equal delays fire in order: answers keep the requests' order
+                asyncio.get_running_loop().call_later(self.latency_s, self.answer)
+            else:
+                self.transport.write(RESPONSE)
+
+    def answer(self):
+        if not self.transport.is_closing():
             self.transport.write(RESPONSE)
 
 
-async def main(port: int) -> None:
+async def main(port: int, latency_ms: float = 0.0) -> None:
+    Upstream.latency_s = latency_ms / 1000
     server = await asyncio.get_running_loop().create_server(Upstream, "127.0.0.1", port, backlog=4096)
     print(f"ready {port}", flush=True)
     async with server:
@@ -50,4 +62,6 @@ async def main(port: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    uvloop.run(main(parser.parse_args().port))
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    args = parser.parse_args()
+    uvloop.run(main(args.port, args.latency_ms))
