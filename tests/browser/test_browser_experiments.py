@@ -6,6 +6,8 @@ import subprocess
 
 import pytest
 
+from tests.helpers.browser import download
+
 pytestmark = pytest.mark.browser
 
 
@@ -35,19 +37,16 @@ def test_ab_on_sample_and_download_memo(app_server, page, artifacts, tmp_path):
     badge.scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "experiments_ab.png"))
 
-    with page.expect_download(timeout=60_000) as dl:
-        page.get_by_role("button", name="Download memo (HTML)").first.click()
+    memo = download(page, "Download memo (HTML)")
     html_path = tmp_path / "memo.html"
-    dl.value.save_as(html_path)
+    memo.save_as(html_path)
     html = html_path.read_text()
-    assert dl.value.suggested_filename == "browser-ab-memo.html"
+    assert memo.suggested_filename == "browser-ab-memo.html"
     assert f"Verdict: {verdict}" in html
     assert "Decision memo: browser-ab" in html and "Staged rollout" in html
 
-    with page.expect_download(timeout=90_000) as dl_pdf:
-        page.get_by_role("button", name="Download memo (PDF)").first.click()
     pdf_path = tmp_path / "memo.pdf"
-    dl_pdf.value.save_as(pdf_path)
+    download(page, "Download memo (PDF)").save_as(pdf_path)
     assert pdf_path.read_bytes().startswith(b"%PDF")
     text = subprocess.run(["pdftotext", str(pdf_path), "-"], capture_output=True, text=True)
     if text.returncode == 0:
