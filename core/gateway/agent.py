@@ -105,19 +105,22 @@ class StoreAgent:
                 self.write_status()
                 return 0
             try:
-                committed = self.commit(ws)
-                if force_poll or self._cycle % self.poll_every == 1 or self._published is None:
-                    self.publish_if_needed(ws)
-                served = set((self._published or {}).get("deployments") or {}) or None
-                try:
-                    self.experiments.cycle(ws, served, force=force_poll)
-                except Exception:  # experiments must never stop the ledger's commits
-                    log.exception("live experiments cycle failed")
-                for hook in self.hooks:
+                # the cycle's cached reads (keys, budgets, deployments, prices, experiments) ask
+                # the catalog for table versions once, and again only after the cycle writes
+                with ws.versions_shared():
+                    committed = self.commit(ws)
+                    if force_poll or self._cycle % self.poll_every == 1 or self._published is None:
+                        self.publish_if_needed(ws)
+                    served = set((self._published or {}).get("deployments") or {}) or None
                     try:
-                        hook.cycle(ws)
-                    except Exception:  # a hook must never stop commits
-                        log.exception("store agent hook %s failed", type(hook).__name__)
+                        self.experiments.cycle(ws, served, force=force_poll)
+                    except Exception:  # experiments must never stop the ledger's commits
+                        log.exception("live experiments cycle failed")
+                    for hook in self.hooks:
+                        try:
+                            hook.cycle(ws)
+                        except Exception:  # a hook must never stop commits
+                            log.exception("store agent hook %s failed", type(hook).__name__)
                 self.store_state, self.store_error = "ok", None
             except Exception as exc:
                 self._unreachable(exc)

@@ -39,6 +39,7 @@ from core.settings import DEFAULT_WORKSPACE
 from core.workspace import engine
 from core.workspace.faults import store_fault_message
 from core.workspace.location import Location, redact, resolve
+from core.workspace.versions import MISSING as MISSING_TABLE
 from core.workspace.versions import TableVersions
 from core.workspace.writes import FileLock, run_write
 
@@ -236,6 +237,8 @@ class Workspace:
             if message:
                 raise StoreUnavailableError(message) from None
             raise
+        finally:
+            self._wrote()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -254,6 +257,7 @@ class Workspace:
                 cur.execute("commit")
         finally:
             cur.close()
+            self._wrote()
 
     def bump(self, cur: duckdb.DuckDBPyConnection, name: str, floor_sql: str | None = None) -> int:
         """Increment the lock row ``name`` inside the current write and return its new value.
@@ -338,6 +342,9 @@ class Workspace:
         such table): one query of the catalog, ~1.3 ms of CPU, instead of reading the tables
         (:mod:`core.workspace.versions`). Read it *before* the data it stands for."""
         self._reattach_if_forked()
+        shared = getattr(self._local, "versions_shared", None)
+        if shared:  # inside versions_shared(), already read since this thread's last write
+            return {name: shared.get(name, MISSING_TABLE) for name in tables}
         cur = getattr(self._local, "catalog_cursor", None)
         if cur is None:
             # not USE-ing the lake: a connection whose default catalog is the DuckLake pays its
@@ -347,12 +354,34 @@ class Workspace:
             with self._lock:
                 self._cursors.append(cur)
         try:
-            return self._versions.versions(cur, tables)
+            if shared is None:
+                return self._versions.versions(cur, tables)
+            self._local.versions_shared = self._versions.versions(cur, None)
+            return {name: self._local.versions_shared.get(name, MISSING_TABLE) for name in tables}
         except duckdb.Error as exc:
             message = store_fault_message(exc, self.location)
             if message:
                 raise StoreUnavailableError(message) from None
             raise
+
+    @contextlib.contextmanager
+    def versions_shared(self) -> Iterator[None]:
+        """Inside, this thread's :meth:`table_versions` calls share one catalog query (of every
+        table) until this workspace writes from this thread, which makes the next call read
+        again. For a loop that makes many cached reads at one moment (the gateway's store agent
+        makes ~8 a cycle, twice a second): another process's commit during the block is seen by
+        the next block, as if it had committed a moment later.
+        """
+        previous = getattr(self._local, "versions_shared", None)
+        self._local.versions_shared = {}
+        try:
+            yield
+        finally:
+            self._local.versions_shared = previous
+
+    def _wrote(self) -> None:
+        if getattr(self._local, "versions_shared", None):
+            self._local.versions_shared = {}  # read again: this thread just changed a table
 
     @property
     def data_path(self) -> str:

@@ -94,8 +94,9 @@ class TableVersions:
         return f"select * from {function}('__ducklake_metadata_{self.alias}', " + \
             "'" + inner.replace("'", "''") + "')"
 
-    def versions(self, cur: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> dict[str, int]:
-        """The newest snapshot that changed each of ``tables`` (``-1``: no such table)."""
+    def versions(self, cur: duckdb.DuckDBPyConnection, tables: Iterable[str] | None) -> dict[str, int]:
+        """The newest snapshot that changed each of ``tables`` (``-1``: no such table; None:
+        every table there is)."""
         with self._lock:
             seen = -1 if self._seen is None else self._seen
             rows = cur.execute(self.sql(seen)).fetchall()
@@ -116,7 +117,7 @@ class TableVersions:
                     self._floor = max(self._floor, snapshot)
             self._seen = max(seen, newest)
             out = {}
-            for name in tables:
+            for name in (current if tables is None else tables):
                 if name not in current:
                     out[name] = MISSING
                     continue

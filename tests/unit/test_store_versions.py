@@ -127,3 +127,31 @@ def test_changes_text_names_tables_or_counts_as_a_change_of_every_table():
     assert parse_changes('created_table:"main"."odd,name",inlined_insert:4') == ({4}, False)
     assert parse_changes("dropped_view:2,compacted_table:8") == ({2, 8}, False)
     assert parse_changes('renamed_something:"x"')[1] is True
+
+
+def test_versions_shared_asks_the_catalog_once_until_this_thread_writes(lake, store, monkeypatch):
+    """The store agent's cycle: many cached reads, one catalog query; a write of its own, or
+    another process's commit seen in the next block, makes the versions read again."""
+    from core.workspace.versions import TableVersions
+
+    asked = []
+    real = TableVersions.versions
+    monkeypatch.setattr(TableVersions, "versions", lambda self, cur, tables: asked.append(tables) or
+                        real(self, cur, tables))
+    plain = lake.table_versions(["a", "b", "nope"])
+    with lake.versions_shared():
+        assert lake.table_versions(["a"]) == {"a": plain["a"]}
+        assert lake.table_versions(["b", "nope"]) == {"b": plain["b"], "nope": MISSING}
+        assert lake.table_versions(["a", "b"]) == {"a": plain["a"], "b": plain["b"]}
+        assert len(asked) == 2 and asked[1] is None  # the plain call, then one read of every table
+        lake.write(lambda c: c.execute("insert into a values (1)"))
+        after = lake.table_versions(["a", "b"])
+        assert after["a"] > plain["a"] and after["b"] == plain["b"] and len(asked) == 3
+        in_other_process(store, "insert into b values (2)")
+        assert lake.table_versions(["b"])["b"] == plain["b"] and len(asked) == 3  # this block's view
+    assert lake.table_versions(["b"])["b"] > plain["b"] and len(asked) == 4  # the next read sees it
+    with lake.versions_shared():
+        with lake.versions_shared():  # nested: the inner block ends, the outer one goes on
+            lake.table_versions(["a"])
+        lake.table_versions(["a"])
+    assert len(asked) == 6
