@@ -29,7 +29,7 @@ import orjson
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from core.gateway import metrics
@@ -50,6 +50,17 @@ CHAT_PATH = "/v1/chat/completions"
 _JSON_TYPE = (b"content-type", b"application/json")
 _SSE_TYPE = (b"content-type", b"text/event-stream; charset=utf-8")
 _PLAIN_500 = [(b"content-length", b"21"), (b"content-type", b"text/plain; charset=utf-8")]
+
+
+class AsgiEndpoint:
+    """An ASGI handler that Starlette's ``Route`` mounts as it is (a function or method would be
+    wrapped as a request -> response handler)."""
+
+    def __init__(self, handler):
+        self.handler = handler
+
+    async def __call__(self, scope, receive, send) -> None:
+        await self.handler(scope, receive, send)
 
 
 def json_response(data, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -77,7 +88,8 @@ class Gateway:
         self.experiments = LiveExperiments(runtime, sink)
         engine.experiments = self.experiments
         self.app = Starlette(routes=[
-            Route(CHAT_PATH, self.chat, methods=["POST"]),
+            # POST never reaches Starlette (``__call__``); the route answers other methods 405
+            Route(CHAT_PATH, AsgiEndpoint(self._chat_asgi), methods=["POST"]),
             Route("/v1/feedback", self.feedback, methods=["POST"]),
             Route("/v1/models", self.models, methods=["GET"]),
             Route("/health", self.health, methods=["GET"]),
@@ -130,8 +142,7 @@ class Gateway:
     # -- routes -------------------------------------------------------------------------------
     async def _chat_asgi(self, scope, receive, send) -> None:
         """``POST /v1/chat/completions`` as a bare ASGI handler (no Starlette middleware, routing
-        or Response objects). Same answers as the Starlette route (:meth:`chat`), including its
-        plain 500 on an unexpected failure."""
+        or Response objects), with Starlette's plain 500 on an unexpected failure."""
         started = False
         try:
             chunks, more = [], True
@@ -162,12 +173,6 @@ class Gateway:
             if not started:
                 await send({"type": "http.response.start", "status": 500, "headers": _PLAIN_500})
                 await send({"type": "http.response.body", "body": b"Internal Server Error"})
-
-    async def chat(self, request: Request) -> Response:
-        status, headers, body = await self.answer(await request.body(), request.headers)
-        if isinstance(body, bytes):
-            return Response(body, status_code=status, media_type=JSON, headers=headers)
-        return StreamingResponse(body, media_type="text/event-stream", headers=headers)
 
     async def answer(self, raw: bytes, request_headers) -> tuple[int, dict[str, str], bytes | Iterator[bytes]]:
         """A chat completion request's answer: status, headers, and the JSON body (bytes) or
