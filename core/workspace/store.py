@@ -343,8 +343,13 @@ class Workspace:
         (:mod:`core.workspace.versions`). Read it *before* the data it stands for."""
         self._reattach_if_forked()
         shared = getattr(self._local, "versions_shared", None)
-        if shared:  # inside versions_shared(), already read since this thread's last write
-            return {name: shared.get(name, MISSING_TABLE) for name in tables}
+        if shared is None:
+            return self._read_versions(tables)
+        if not shared:  # inside versions_shared(), not read since this thread's last write
+            shared = self._local.versions_shared = self._read_versions(None)
+        return {name: shared.get(name, MISSING_TABLE) for name in tables}
+
+    def _read_versions(self, tables: Sequence[str] | None) -> dict[str, int]:
         cur = getattr(self._local, "catalog_cursor", None)
         if cur is None:
             # not USE-ing the lake: a connection whose default catalog is the DuckLake pays its
@@ -354,10 +359,7 @@ class Workspace:
             with self._lock:
                 self._cursors.append(cur)
         try:
-            if shared is None:
-                return self._versions.versions(cur, tables)
-            self._local.versions_shared = self._versions.versions(cur, None)
-            return {name: self._local.versions_shared.get(name, MISSING_TABLE) for name in tables}
+            return self._versions.versions(cur, tables)
         except duckdb.Error as exc:
             message = store_fault_message(exc, self.location)
             if message:
