@@ -19,13 +19,12 @@ def download(page: Page, button: str, timeout_ms: int = 120_000) -> Download:
     dropped, and nothing downloads ("Deferred file ... not found" in the server's log). A person
     clicks again once the page has settled; so does this, once.
     """
-    for attempt in (1, 2):
+    for wait_ms in (30_000, timeout_ms):
         settled(page)
         try:
-            with page.expect_download(timeout=timeout_ms if attempt == 2 else 30_000) as info:
+            with page.expect_download(timeout=wait_ms) as info:
                 page.get_by_role("button", name=button).first.click()
             return info.value
         except PlaywrightTimeout:
-            if attempt == 2:
+            if wait_ms == timeout_ms:
                 raise
-    raise AssertionError("unreachable")

@@ -108,21 +108,27 @@ def test_chunked_gzip_and_read_to_close_bodies():
     assert after.status == 200 and server.connections == 2
 
 
+def first_fails_then_a_fresh_connection(reply, error: type[BaseException], timeout: float, match=None):
+    """POST to a server whose first answer is ``reply`` (expecting ``error``), then again:
+    the server and the second answer."""
+    async def go():
+        server = Scripted(reply)
+        async with server as url:
+            client = Client({})
+            with pytest.raises(error, match=match):
+                await client.post(url, b"{}", timeout=timeout)
+            answer = await client.post(url, b"{}", timeout=5)
+        return server, answer
+
+    return run(go())
+
+
 def test_a_dropped_answer_fails_and_the_next_call_gets_a_fresh_connection():
     async def drop(writer):
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"half")
         await writer.drain()
 
-    async def go():
-        server = Scripted(drop)
-        async with server as url:
-            client = Client({})
-            with pytest.raises(HTTPError, match="closed the connection"):
-                await client.post(url, b"{}", timeout=5)
-            answer = await client.post(url, b"{}", timeout=5)
-        return server, answer
-
-    server, answer = run(go())
+    server, answer = first_fails_then_a_fresh_connection(drop, HTTPError, 5, match="closed the connection")
     assert answer.status == 200 and server.connections == 2
 
 
@@ -139,16 +145,8 @@ def test_a_slow_answer_times_out_and_its_connection_is_never_reused():
     async def hang(writer):
         await asyncio.sleep(3)
 
-    async def go():
-        server = Scripted(hang)
-        async with server as url:
-            client = Client({})
-            with pytest.raises(TimeoutError):  # (the server closes after 3 s without answering)
-                await client.post(url, b"{}", timeout=0.2)
-            answer = await client.post(url, b"{}", timeout=5)
-        return server, answer
-
-    server, answer = run(go())
+    # (the server closes after 3 s without answering)
+    server, answer = first_fails_then_a_fresh_connection(hang, TimeoutError, 0.2)
     assert answer.status == 200 and server.connections == 2
 
 

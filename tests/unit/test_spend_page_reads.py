@@ -8,6 +8,7 @@ give, on ledgers with ties, unknown costs, shadow and demo rows and every filter
 from __future__ import annotations
 
 import glob
+from dataclasses import replace
 
 import duckdb
 import numpy as np
@@ -85,7 +86,6 @@ def test_page_data_from_one_rollup_read_equals_the_direct_queries(ws):
         pd.testing.assert_frame_equal(data["by_day_model"], spend_by(ws, ["day", "model"], flt))
         pd.testing.assert_frame_equal(data["by_provider"], spend_by(ws, ["provider"], flt))
         if flt.scope == "production":
-            from dataclasses import replace
             assert data["shadow_totals"] == totals(ws, replace(flt, scope="shadow"))
             assert data["simulation_totals"] == totals(ws, replace(flt, scope="simulation"))
 
