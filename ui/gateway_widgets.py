@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import plotly.express as px
 import streamlit as st
 
@@ -97,6 +98,12 @@ def live_traffic(ws: Workspace) -> None:
         fig = px.bar(per_minute, x="minute", y="requests", color="policy", height=280,
                      hover_data={"cost_usd": ":$.4f"})
         fig.update_layout(margin=dict(l=40, r=10, t=20, b=30), legend_title_text="policy")
+        # always the last hour, a bar per minute (one minute of traffic alone would be drawn on
+        # an axis of milliseconds)
+        end = per_minute["minute"].max() + pd.Timedelta(minutes=1)
+        fig.update_xaxes(range=[end - pd.Timedelta(minutes=61), end], tickformat="%H:%M",
+                         title_text="minute (UTC)")
+        fig.update_traces(width=50_000)  # ms: most of a minute
         st.plotly_chart(fig, key="gw_traffic_chart")
     failures = recent_failures(ws)
     if not failures.empty:

@@ -3,6 +3,7 @@ budget state, keys shown once, webhooks tested with a real receiver."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pandas as pd
 import pytest
@@ -63,6 +64,9 @@ def test_deploy_traffic_and_budgets(gateway_ws):
     assert metrics(at)["Requests"] == "4" and metrics(at)["Spend"] == "$0.5510"
     assert metrics(at)["Failed provider calls"] == "1"
     assert _table(at, "latency_ms")["status"].tolist() == ["server_error"]
+    chart = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["xaxis"]
+    start, end = (pd.Timestamp(x) for x in chart["range"])
+    assert chart["tickformat"] == "%H:%M" and end - start == pd.Timedelta(minutes=61)  # the last hour
     assert any(c.value.startswith("Billed spend: the tokens each provider reported") and
                f"catalog of {price_snapshot_date()}" in c.value and "unknown" not in c.value
                for c in at.caption)
